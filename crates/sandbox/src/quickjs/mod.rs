@@ -1,0 +1,76 @@
+//! The QuickJS engine: one long-lived runtime per worker for `search` (the spec is built in it
+//! once) and a fresh runtime per `execute` call.
+
+mod console;
+mod convert;
+mod execute;
+mod meter;
+mod run;
+mod scripts;
+mod search;
+mod watchdog;
+
+use std::sync::Arc;
+
+use codemode_spec::Node;
+use rquickjs::context::intrinsic::{
+    Date, Eval, Json, MapSet, Promise, Proxy, RegExp, RegExpCompiler, TypedArrays,
+};
+use tokio::runtime::Handle;
+
+use crate::engine::{Call, Engine};
+use crate::error::SandboxError;
+use crate::host::Host;
+use crate::outcome::Outcome;
+use search::SearchRuntime;
+
+/// The standard library of the realms agent code runs in. Left out: WeakRef and
+/// FinalizationRegistry (whose callbacks could run after the call), `performance` and
+/// DOMException.
+type Intrinsics = (
+    Date,
+    Eval,
+    RegExpCompiler,
+    RegExp,
+    Json,
+    Proxy,
+    MapSet,
+    TypedArrays,
+    Promise,
+);
+
+/// QuickJS, as one worker thread's engine.
+pub(crate) struct QuickJs {
+    view: Arc<Node>,
+    handle: Handle,
+    search: SearchRuntime,
+}
+
+impl QuickJs {
+    /// Builds the worker's search runtime from `view`; `handle` runs host futures.
+    pub(crate) fn new(view: Arc<Node>, handle: Handle) -> Result<QuickJs, SandboxError> {
+        let search = SearchRuntime::new(&view)?;
+        Ok(QuickJs {
+            view,
+            handle,
+            search,
+        })
+    }
+}
+
+impl Engine for QuickJs {
+    fn search(&mut self, call: &Call<'_>) -> Result<Outcome, SandboxError> {
+        self.search.search(call)
+    }
+
+    fn execute(&mut self, call: &Call<'_>, host: Arc<dyn Host>) -> Result<Outcome, SandboxError> {
+        execute::execute(call, host, &self.handle)
+    }
+
+    fn recover(&mut self) -> Result<(), SandboxError> {
+        if !self.search.recover() {
+            self.search = SearchRuntime::new(&self.view)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! The runtime `search` calls run in: the spec is built once, in a base realm that is then
+//! locked, and every call gets a fresh realm of the same runtime with that spec as `spec`.
+//!
+//! Sharing one object graph across realms is what keeps a call cheap (no re-parse, no copy),
+//! and QuickJS allows it within a runtime. It is safe because the base realm cannot change:
+//! the spec is frozen as it is built, and lockdown.js freezes every object reachable from the
+//! base realm (its global object, intrinsics and hidden prototypes), removes its ways to
+//! compile code, and turns the accessors that set realm-wide error state into constants. A call can still reach the base
+//! realm through the spec's prototypes, but can neither change what it finds nor run code
+//! there; everything else it creates dies with its own realm.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use codemode_spec::Node;
+use rquickjs::{CatchResultExt, Context, Function, Persistent, Runtime, Value};
+
+use crate::engine::Call;
+use crate::error::SandboxError;
+use crate::limits::Limits;
+use crate::outcome::Outcome;
+use crate::quickjs::console::{self, LogSink};
+use crate::quickjs::meter::Meter;
+use crate::quickjs::run::Bounds;
+use crate::quickjs::watchdog::{Watch, Watchdog};
+use crate::quickjs::{Intrinsics, convert, run, scripts};
+
+/// A runtime holding the locked spec realm, reused by every `search` call of one worker.
+pub(crate) struct SearchRuntime {
+    // Fields drop in order: the handles into the runtime must go before it.
+    shared: Shared,
+    watchdog: Watchdog,
+    meter: Rc<Meter>,
+    built_bytes: usize,
+    collected_bytes: usize,
+    damaged: bool,
+    runtime: Runtime,
+}
+
+/// Garbage allowed to pile up between collections, which run after a call has replied (a
+/// collection walks the whole spec). A single call allocating more than this is collected
+/// while it runs, by QuickJS itself.
+const GARBAGE_BYTES: usize = 8 << 20;
+
+/// Memory a runtime may hold beyond its size when built before it is rebuilt as leaking.
+const LEAK_BYTES: usize = 32 << 20;
+
+/// Handles to the base realm's values, used from each fresh realm.
+struct Shared {
+    spec: Persistent<Value<'static>>,
+    render: Persistent<Function<'static>>,
+    create_console: Persistent<Function<'static>>,
+}
+
+impl SearchRuntime {
+    /// Builds the runtime: converts `view` once, loads the helpers and locks the base realm.
+    pub(crate) fn new(view: &Arc<Node>) -> Result<SearchRuntime, SandboxError> {
+        let setup = |error: rquickjs::Error| {
+            SandboxError::Unavailable(format!("could not build the spec realm: {error}"))
+        };
+        let (meter, allocator) = Meter::new();
+        let runtime = Runtime::new_with_alloc(allocator).map_err(setup)?;
+        let base = Context::custom::<Intrinsics>(&runtime).map_err(setup)?;
+        let shared = base.with(|ctx| -> Result<Shared, SandboxError> {
+            let caught = |error: rquickjs::CaughtError<'_>| {
+                SandboxError::Unavailable(format!("could not build the spec realm: {error}"))
+            };
+            let render: Function = scripts::RENDER.load(&ctx).catch(&ctx).map_err(caught)?;
+            let create_console: Function =
+                scripts::CONSOLE.load(&ctx).catch(&ctx).map_err(caught)?;
+            let lockdown: Function = scripts::LOCKDOWN.load(&ctx).catch(&ctx).map_err(caught)?;
+            let spec = convert::to_js(&ctx, view).map_err(setup)?;
+            lockdown.call::<_, ()>(()).catch(&ctx).map_err(caught)?;
+            Ok(Shared {
+                spec: Persistent::save(&ctx, spec),
+                render: Persistent::save(&ctx, render),
+                create_console: Persistent::save(&ctx, create_console),
+            })
+        })?;
+        runtime.run_gc();
+        runtime.set_gc_threshold(meter.held().saturating_add(GARBAGE_BYTES));
+        let watchdog = Watchdog::default();
+        watchdog.install(&runtime);
+        Ok(SearchRuntime {
+            shared,
+            watchdog,
+            built_bytes: meter.held(),
+            collected_bytes: meter.held(),
+            meter,
+            damaged: false,
+            runtime,
+        })
+    }
+
+    /// Runs one `search` call in a fresh realm.
+    pub(crate) fn search(&mut self, call: &Call<'_>) -> Result<Outcome, SandboxError> {
+        let limits = call.limits;
+        let watch = Watch::start(limits.timeout, call.cancel.clone());
+        self.runtime.set_max_stack_size(limits.stack_bytes);
+        self.meter.allow(limits.memory_bytes);
+        self.watchdog.watch(watch.clone());
+        let outcome = self.run(call.code, limits, &watch);
+        self.watchdog.clear();
+        self.meter.lift();
+        match outcome {
+            Ok((outcome, drained)) => {
+                self.damaged |= !drained;
+                Ok(outcome)
+            }
+            Err(error) => {
+                self.damaged |= matches!(error, SandboxError::Unavailable(_));
+                Err(error)
+            }
+        }
+    }
+
+    /// Runs the code in a fresh realm; also says whether the work it queued all finished.
+    fn run(
+        &self,
+        code: &str,
+        limits: &Limits,
+        watch: &Watch,
+    ) -> Result<(Outcome, bool), SandboxError> {
+        let context = Context::custom::<Intrinsics>(&self.runtime)
+            .map_err(|error| run::engine_failure(&error, limits))?;
+        context.with(|ctx| {
+            let spec = self
+                .shared
+                .spec
+                .clone()
+                .restore(&ctx)
+                .map_err(|error| run::engine_failure(&error, limits))?;
+            let render = self
+                .shared
+                .render
+                .clone()
+                .restore(&ctx)
+                .map_err(|error| run::engine_failure(&error, limits))?;
+            let create_console = self
+                .shared
+                .create_console
+                .clone()
+                .restore(&ctx)
+                .map_err(|error| run::engine_failure(&error, limits))?;
+            let sink = LogSink::new(limits, None);
+            ctx.globals()
+                .set("spec", spec)
+                .and_then(|()| {
+                    console::install(&ctx, &create_console, &render, sink.clone(), limits)
+                })
+                .map_err(|error| run::engine_failure(&error, limits))?;
+            let bounds = Bounds {
+                limits,
+                watch,
+                meter: &self.meter,
+                render: &render,
+            };
+            let started = run::start(&ctx, code, &bounds)?;
+            let value = run::settle(&ctx, &started, &bounds, || Ok(false))?;
+            let (result, truncation) = run::render(&ctx, value, &bounds)?;
+            let drained = run::drain(&ctx, watch);
+            Ok((
+                Outcome {
+                    result,
+                    truncation,
+                    logs: sink.take(),
+                },
+                drained,
+            ))
+        })
+    }
+
+    /// Reclaims garbage once enough has piled up (or the last call ran out of memory);
+    /// false if the runtime must be rebuilt: a call left work queued, or memory does not
+    /// come back.
+    pub(crate) fn recover(&mut self) -> bool {
+        if self.damaged {
+            return false;
+        }
+        if self.meter.refused()
+            || self.meter.held() > self.collected_bytes.saturating_add(GARBAGE_BYTES)
+        {
+            self.runtime.run_gc();
+            self.collected_bytes = self.meter.held();
+        }
+        self.runtime
+            .set_gc_threshold(self.meter.held().saturating_add(GARBAGE_BYTES));
+        self.collected_bytes <= self.built_bytes.saturating_add(LEAK_BYTES)
+    }
+}

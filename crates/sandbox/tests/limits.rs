@@ -1,0 +1,228 @@
+//! Every limit ends only the call that hits it, with a clear error; the worker stays usable.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use codemode_sandbox::{CancelToken, Pool, SandboxError};
+use common::{Shared, TestHost, pool, small_view};
+use serde_json::json;
+
+/// Runs `code` as a search and as an execute call, then checks both tools still work.
+async fn both_then_healthy(
+    pool: &Pool,
+    code: &str,
+) -> (
+    Result<serde_json::Value, SandboxError>,
+    Result<serde_json::Value, SandboxError>,
+) {
+    let host: Arc<dyn codemode_sandbox::Host> = Arc::new(Shared(TestHost::new()));
+    let searched = pool
+        .search(code, CancelToken::new())
+        .await
+        .map(|outcome| outcome.result);
+    let executed = pool
+        .execute(code, host.clone(), CancelToken::new())
+        .await
+        .map(|outcome| outcome.result);
+    let healthy = pool
+        .search(
+            "async () => Object.keys(spec.paths).length",
+            CancelToken::new(),
+        )
+        .await;
+    assert_eq!(
+        healthy.map(|outcome| outcome.result),
+        Ok(json!(2)),
+        "search still works after {code}"
+    );
+    let healthy = pool
+        .execute("async () => 'fine'", host, CancelToken::new())
+        .await;
+    assert_eq!(
+        healthy.map(|outcome| outcome.result),
+        Ok(json!("fine")),
+        "execute still works after {code}"
+    );
+    (searched, executed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_loop_times_out() {
+    let pool = pool(small_view(), 1);
+    let started = Instant::now();
+    let (searched, executed) = both_then_healthy(&pool, "async () => { for (;;) {} }").await;
+    let timeout = SandboxError::Timeout {
+        limit: Duration::from_secs(2),
+    };
+    assert_eq!(searched, Err(timeout.clone()));
+    assert_eq!(executed, Err(timeout));
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catching_the_interrupt_does_not_escape_the_timeout() {
+    let pool = pool(small_view(), 1);
+    let (searched, _) = both_then_healthy(
+        &pool,
+        "async () => { for (;;) { try { for (;;) {} } catch (e) {} } }",
+    )
+    .await;
+    assert_eq!(
+        searched,
+        Err(SandboxError::Timeout {
+            limit: Duration::from_secs(2)
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_bomb_runs_out_of_memory() {
+    let pool = pool(small_view(), 1);
+    let (searched, executed) = both_then_healthy(
+        &pool,
+        "async () => { let a = []; for (;;) a.push('x'.repeat(1e6)); }",
+    )
+    .await;
+    let out_of_memory = SandboxError::OutOfMemory {
+        limit_bytes: 64 << 20,
+    };
+    assert_eq!(searched, Err(out_of_memory.clone()));
+    assert_eq!(executed, Err(out_of_memory));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catching_out_of_memory_still_reports_it() {
+    let pool = pool(small_view(), 1);
+    let (searched, _) = both_then_healthy(
+        &pool,
+        "async () => { const a = []; try { for (;;) a.push(new Array(1e5).fill(1)); } catch (e) { a.length = 0; throw new Error('gave up'); } }",
+    )
+    .await;
+    assert_eq!(
+        searched,
+        Err(SandboxError::OutOfMemory {
+            limit_bytes: 64 << 20
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_recursion_overflows_the_stack() {
+    let pool = pool(small_view(), 1);
+    let (searched, executed) = both_then_healthy(
+        &pool,
+        "async () => { const f = (n) => f(n + 1) + 1; return f(0); }",
+    )
+    .await;
+    assert_eq!(searched, Err(SandboxError::StackOverflow));
+    assert_eq!(executed, Err(SandboxError::StackOverflow));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_code_is_refused_before_running() {
+    let pool = pool(small_view(), 1);
+    let code = format!("async () => {{ /* {} */ return 1; }}", "x".repeat(70_000));
+    let (searched, executed) = both_then_healthy(&pool, &code).await;
+    let too_large = SandboxError::CodeTooLarge {
+        bytes: code.len(),
+        limit: 64 << 10,
+    };
+    assert_eq!(searched, Err(too_large.clone()));
+    assert_eq!(executed, Err(too_large));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leftover_work_does_not_reach_the_next_call() {
+    let pool = pool(small_view(), 1);
+    let first = pool
+        .search(
+            "async () => {
+                (function again() { Promise.resolve().then(again); const end = Date.now() + 20; while (Date.now() < end) {} })();
+                return 'first';
+            }",
+            CancelToken::new(),
+        )
+        .await;
+    assert_eq!(first.map(|outcome| outcome.result), Ok(json!("first")));
+    let second = pool
+        .search(
+            "async () => { const end = Date.now() + 200; let turns = 0; while (Date.now() < end) { await null; turns++; } return turns; }",
+            CancelToken::new(),
+        )
+        .await;
+    let turns = second
+        .ok()
+        .and_then(|outcome| outcome.result.as_u64())
+        .unwrap_or(0);
+    assert!(
+        turns > 1_000,
+        "only {turns} turns: the first call's jobs ran during the second"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_busy_loop_frees_the_worker_promptly() {
+    let pool = pool(small_view(), 1);
+    let cancel = CancelToken::new();
+    let running = {
+        let (pool, cancel) = (pool.clone(), cancel.clone());
+        tokio::spawn(async move { pool.search("async () => { for (;;) {} }", cancel).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let cancelled_at = Instant::now();
+    cancel.cancel();
+    assert_eq!(
+        running.await.expect("the task finishes"),
+        Err(SandboxError::Cancelled)
+    );
+    assert!(cancelled_at.elapsed() < Duration::from_secs(1));
+    let next = pool.search("async () => 'next'", CancelToken::new()).await;
+    assert_eq!(next.map(|outcome| outcome.result), Ok(json!("next")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_call_is_cancelled() {
+    let pool = pool(small_view(), 1);
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(100),
+        pool.search("async () => { for (;;) {} }", CancelToken::new()),
+    )
+    .await;
+    assert!(abandoned.is_err());
+    let started = Instant::now();
+    let next = pool.search("async () => 'next'", CancelToken::new()).await;
+    assert_eq!(next.map(|outcome| outcome.result), Ok(json!("next")));
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_run_in_parallel_up_to_the_worker_count() {
+    let pool = pool(small_view(), 2);
+    let busy = "async () => { const start = Date.now(); while (Date.now() < start + 300) {} return [start, Date.now()]; }";
+    let (a, b) = tokio::join!(
+        pool.search(busy, CancelToken::new()),
+        pool.search(busy, CancelToken::new())
+    );
+    let span = |outcome: Result<codemode_sandbox::Outcome, SandboxError>| {
+        let result = outcome.expect("the code runs").result;
+        (
+            result[0].as_f64().unwrap_or(0.0),
+            result[1].as_f64().unwrap_or(0.0),
+        )
+    };
+    let ((start_a, end_a), (start_b, end_b)) = (span(a), span(b));
+    assert!(
+        start_a.max(start_b) < end_a.min(end_b),
+        "the two calls did not overlap"
+    );
+}

@@ -1,0 +1,196 @@
+//! The application: the loaded spec, the sandbox pool and the gateway, shared by every session.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use codemode_sandbox::{CancelToken, Limits, Pool, PoolConfig};
+use codemode_spec::{Spec, SpecSource};
+use codemode_upstream::{
+    AccountResolver, Credential, DemoUpstream, Gateway, GatewayConfig, HttpSettings, HttpUpstream,
+    Upstream,
+};
+use rmcp::ServiceExt as _;
+use rmcp::model::{CallToolResult, Tool};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::cli::SpecArgs;
+use crate::config::{SandboxConfig, Settings, SpecChoice, TOKEN_ENV};
+use crate::handler::CodeMode;
+use crate::host::ExecuteHost;
+use crate::live::Update;
+use crate::results;
+use crate::tools::{self, SpecSummary};
+
+/// Everything a tool call needs; built once at start-up, immutable afterwards.
+pub struct App {
+    spec: Arc<Spec>,
+    tools: Vec<Tool>,
+    pool: Pool,
+    gateway: Gateway,
+    accounts: Arc<AccountResolver>,
+    configured_account: Option<String>,
+}
+
+impl App {
+    /// Loads the spec, starts the sandbox workers and connects the upstream.
+    pub async fn start(settings: &Settings) -> anyhow::Result<Arc<App>> {
+        let started = Instant::now();
+        let spec = Arc::new(load_spec(&settings.spec, &settings.cache_dir).await?);
+        let upstream: Arc<dyn Upstream> = if settings.is_demo() {
+            Arc::new(DemoUpstream::new())
+        } else {
+            let credential = match std::env::var(TOKEN_ENV) {
+                Ok(token) if !token.is_empty() => {
+                    Some(Credential::new(token).with_context(|| format!("invalid {TOKEN_ENV}"))?)
+                }
+                _ => {
+                    tracing::warn!(
+                        "{TOKEN_ENV} is not set: the API will refuse `execute` requests"
+                    );
+                    None
+                }
+            };
+            Arc::new(HttpUpstream::new(
+                &settings.api_base,
+                credential,
+                HttpSettings::default(),
+            )?)
+        };
+        let gateway = Gateway::new(
+            upstream,
+            spec.operations(),
+            GatewayConfig {
+                enforce_spec: settings.upstream.enforce_spec,
+                max_subrequests: settings.upstream.max_subrequests,
+                max_concurrent: settings.upstream.max_concurrent_subrequests,
+                ..GatewayConfig::default()
+            },
+        );
+        let pool = Pool::new(
+            spec.view().clone(),
+            pool_config(&settings.sandbox),
+            tokio::runtime::Handle::current(),
+        )?;
+        let summary = SpecSummary {
+            title: spec.title(),
+            operations: spec.operations().len(),
+            products: spec.products().iter().map(|p| p.name.as_str()).collect(),
+        };
+        let tools = tools::definitions(&summary);
+        tracing::info!(
+            operations = spec.operations().len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "ready"
+        );
+        Ok(Arc::new(App {
+            spec,
+            tools,
+            pool,
+            gateway,
+            accounts: Arc::new(AccountResolver::new()),
+            configured_account: settings.account_id.clone(),
+        }))
+    }
+
+    /// The loaded spec.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    /// The tool definitions for `tools/list`.
+    pub fn tools(&self) -> &[Tool] {
+        &self.tools
+    }
+
+    /// Runs `search` code against the spec.
+    pub async fn search(&self, code: &str, cancel: CancelToken) -> CallToolResult {
+        match self.pool.search(code, cancel).await {
+            Ok(outcome) => results::success(&outcome, &outcome.logs),
+            Err(error) => results::failure(results::sandbox_error_message(&error), &[]),
+        }
+    }
+
+    /// Runs `execute` code with `cloudflare.request` as its only way out.
+    pub async fn execute(
+        &self,
+        code: &str,
+        account_id: Option<String>,
+        cancel: CancelToken,
+        updates: UnboundedSender<Update>,
+    ) -> CallToolResult {
+        let host = Arc::new(ExecuteHost::new(
+            &self.gateway,
+            self.accounts.clone(),
+            account_id,
+            self.configured_account.clone(),
+            updates,
+        ));
+        let outcome = self.pool.execute(code, host.clone(), cancel).await;
+        let logs = host.logs();
+        match outcome {
+            Ok(outcome) => results::success(&outcome, &logs),
+            Err(error) => results::failure(results::sandbox_error_message(&error), &logs),
+        }
+    }
+}
+
+/// `codemode stdio`: one MCP session over stdin/stdout.
+pub async fn serve_stdio(app: Arc<App>) -> anyhow::Result<()> {
+    let service = CodeMode::new(app)
+        .serve(rmcp::transport::stdio())
+        .await
+        .context("stdio session failed to start")?;
+    service.waiting().await?;
+    Ok(())
+}
+
+/// `codemode spec`: loads a spec and prints what it holds and how long loading took.
+pub async fn report_spec(args: &SpecArgs) -> anyhow::Result<()> {
+    let choice = match (&args.spec, args.demo) {
+        (_, true) => SpecChoice::Demo,
+        (Some(source), false) => SpecChoice::Source(source.clone()),
+        (None, false) => SpecChoice::Source(codemode_spec::CLOUDFLARE_SPEC_URL.to_string()),
+    };
+    let started = Instant::now();
+    let spec = load_spec(&choice, &codemode_spec::default_cache_dir()).await?;
+    let elapsed = started.elapsed();
+    println!("{}", spec.stats());
+    println!("load time: {:.0} ms", elapsed.as_secs_f64() * 1000.0);
+    Ok(())
+}
+
+async fn load_spec(choice: &SpecChoice, cache_dir: &std::path::Path) -> anyhow::Result<Spec> {
+    let (bytes, name) = match choice {
+        SpecChoice::Demo => (
+            codemode_upstream::DEMO_SPEC_YAML.as_bytes().to_vec(),
+            "the demo spec".to_string(),
+        ),
+        SpecChoice::Source(source) => {
+            let source = SpecSource::parse(source)?;
+            let bytes = codemode_spec::fetch(&source, cache_dir).await?;
+            (bytes, source.to_string())
+        }
+    };
+    let spec = tokio::task::spawn_blocking(move || Spec::from_bytes(&bytes))
+        .await
+        .context("spec loading stopped")?
+        .with_context(|| format!("cannot load {name}"))?;
+    Ok(spec)
+}
+
+fn pool_config(sandbox: &SandboxConfig) -> PoolConfig {
+    let limits = |timeout| Limits {
+        timeout,
+        memory_bytes: sandbox.memory_mib * 1024 * 1024,
+        stack_bytes: sandbox.stack_kib * 1024,
+        code_bytes: sandbox.code_kib * 1024,
+        result_chars: sandbox.result_chars,
+        log_chars: sandbox.log_chars,
+    };
+    PoolConfig {
+        workers: sandbox.workers,
+        search: limits(sandbox.search_timeout()),
+        execute: limits(sandbox.execute_timeout()),
+    }
+}

@@ -1,0 +1,88 @@
+//! The command line: `codemode serve`, `codemode stdio` and `codemode spec`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Code Mode MCP server: a whole API through two tools, `search` and `execute`.
+#[derive(Debug, Parser)]
+#[command(name = "codemode", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP over Streamable HTTP at /mcp (plus GET /healthz).
+    Serve(ServeArgs),
+    /// Speak MCP over stdin/stdout, for clients that start the server themselves.
+    Stdio(ServerArgs),
+    /// Load a spec and report its operations, paths, products, $refs, cycles and size.
+    Spec(SpecArgs),
+}
+
+/// Options of `codemode serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// HTTP options.
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Options shared with `codemode stdio`.
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+/// Options of the HTTP transport. They add to the config file's `[http]` lists.
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// Address to listen on [default: 127.0.0.1:8787].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// No sessions: every request stands alone, for replicas behind a load balancer.
+    #[arg(long)]
+    pub stateless: bool,
+    /// A `Host` header value to accept (repeatable); required to listen beyond loopback.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    pub allowed_hosts: Vec<String>,
+    /// A browser `Origin` to accept, e.g. https://app.example.com (repeatable).
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    pub allowed_origins: Vec<String>,
+    /// An origin CORS allows, for browser-based clients (repeatable; CORS is off without it).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+}
+
+/// Options shared by `serve` and `stdio`. Flags override the config file.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// OpenAPI document: a file path or an https URL [default: Cloudflare's published spec, cached].
+    #[arg(long, value_name = "FILE|URL")]
+    pub spec: Option<String>,
+    /// Base URL the API paths are joined to [default: https://api.cloudflare.com/client/v4].
+    #[arg(long, value_name = "URL")]
+    pub api_base: Option<String>,
+    /// Account used for `accountId` when a call names none.
+    #[arg(long, env = "CLOUDFLARE_ACCOUNT_ID", value_name = "ID")]
+    pub account_id: Option<String>,
+    /// Config file (TOML); see the README for its keys.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Serve the built-in demo API from memory: no account, no network.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Options of `codemode spec`.
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// OpenAPI document: a file path or an https URL [default: Cloudflare's published spec, cached].
+    #[arg(long, value_name = "FILE|URL")]
+    pub spec: Option<String>,
+    /// Report on the built-in demo spec.
+    #[arg(long, conflicts_with = "spec")]
+    pub demo: bool,
+}

@@ -1,0 +1,167 @@
+//! The MCP server: `tools/list` and `tools/call` over whichever transport carries them.
+
+use std::sync::Arc;
+
+use codemode_sandbox::CancelToken;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+#[allow(deprecated)] // logging: see `live`
+use rmcp::model::SetLevelRequestParams;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::Value;
+
+use crate::app::App;
+use crate::in_flight::ClientGone;
+use crate::live::{LiveUpdates, LogThreshold};
+use crate::results;
+use crate::tools::{EXECUTE, SEARCH};
+
+/// One MCP session's handler; all sessions share the same [`App`].
+#[derive(Clone)]
+pub struct CodeMode {
+    app: Arc<App>,
+    log_threshold: LogThreshold,
+}
+
+impl CodeMode {
+    /// A handler over the shared application state.
+    pub fn new(app: Arc<App>) -> Self {
+        Self {
+            app,
+            log_threshold: LogThreshold::default(),
+        }
+    }
+
+    async fn execute(
+        &self,
+        arguments: &serde_json::Map<String, Value>,
+        code: &str,
+        context: &RequestContext<RoleServer>,
+        cancel: CancelToken,
+    ) -> CallToolResult {
+        let account_id = match arguments.get("account_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => Some(id.clone()),
+            Some(_) => return argument_error("`account_id` must be a string"),
+        };
+        let live = LiveUpdates::start(
+            context.peer.clone(),
+            context.meta.get_progress_token(),
+            self.log_threshold.clone(),
+        );
+        let result = self
+            .app
+            .execute(code, account_id, cancel, live.sender())
+            .await;
+        live.finish().await;
+        result
+    }
+}
+
+impl ServerHandler for CodeMode {
+    #[allow(deprecated)] // logging: see `live`
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_logging()
+                .build(),
+        )
+        .with_server_info(Implementation::new("codemode", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Use `search` to find endpoints in the API spec, then `execute` to call them.",
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        Ok(ListToolsResult::with_all_items(self.app.tools().to_vec()))
+    }
+
+    #[allow(deprecated)] // logging: see `live`
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.log_threshold.set(request.level);
+        Ok(())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if request.name != SEARCH && request.name != EXECUTE {
+            return Err(ErrorData::invalid_params(
+                format!(
+                    "unknown tool `{}`; the tools are `search` and `execute`",
+                    request.name
+                ),
+                None,
+            ));
+        }
+        let arguments = request.arguments.unwrap_or_default();
+        let code = match arguments.get("code") {
+            Some(Value::String(code)) => code.as_str(),
+            Some(_) => return Ok(argument_error("`code` must be a string").into()),
+            None => return Ok(argument_error("missing argument `code`").into()),
+        };
+        let cancel = CancelToken::new();
+        let _cancel_on_drop = CancelOnDrop(cancel.clone());
+        let call = if request.name == SEARCH {
+            self.app.search(code, cancel.clone()).boxed()
+        } else {
+            self.execute(&arguments, code, &context, cancel.clone())
+                .boxed()
+        };
+        Ok(until_cancelled(call, &context, &cancel).await.into())
+    }
+}
+
+fn argument_error(message: &str) -> CallToolResult {
+    results::failure(format!("Invalid arguments: {message}"), &[])
+}
+
+/// Runs a tool call, stopping its sandbox when the client cancels the request or goes away.
+async fn until_cancelled(
+    mut call: BoxFuture<'_, CallToolResult>,
+    context: &RequestContext<RoleServer>,
+    cancel: &CancelToken,
+) -> CallToolResult {
+    let gone = context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<ClientGone>())
+        .map(|gone| gone.0.clone())
+        .unwrap_or_default();
+    tokio::select! {
+        result = &mut call => result,
+        () = context.ct.cancelled() => {
+            cancel.cancel();
+            call.await
+        }
+        () = gone.cancelled() => {
+            cancel.cancel();
+            call.await
+        }
+    }
+}
+
+/// Stops the sandbox when the call's future is dropped, e.g. because the client went away.
+struct CancelOnDrop(CancelToken);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}

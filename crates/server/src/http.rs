@@ -1,0 +1,174 @@
+//! `codemode serve`: MCP over Streamable HTTP at `/mcp`, plus `GET /healthz`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::app::App;
+use crate::config::{HttpConfig, Settings};
+use crate::handler::CodeMode;
+use crate::in_flight::{self, InFlight};
+
+const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+const LOOPBACK_ORIGINS: [&str; 3] = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
+
+/// Why the HTTP settings cannot be served safely.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpSetupError {
+    /// A non-loopback address with no `Host` allow-list would be open to DNS rebinding.
+    #[error(
+        "refusing to listen on {0} without an allowed-host setting: a public address needs the \
+         host names clients use, to block DNS-rebinding attacks; pass --allowed-host <name> \
+         (repeatable) or set [http] allowed_hosts in the config file"
+    )]
+    NoAllowedHosts(SocketAddr),
+    /// A CORS origin is not a valid header value.
+    #[error("invalid CORS origin {0:?}")]
+    BadCorsOrigin(String),
+}
+
+/// Serves until SIGINT or SIGTERM, then lets in-flight calls finish, up to the grace period.
+pub async fn serve(app: Arc<App>, settings: &Settings) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let in_flight = InFlight::new();
+    let router = router(
+        app,
+        &settings.http,
+        settings.listen,
+        shutdown.clone(),
+        in_flight.clone(),
+    )?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!("listening on http://{address}/mcp");
+    let grace = settings.http.shutdown_grace();
+    let stopping = async move {
+        shutdown_signal().await;
+        tracing::info!(
+            grace_secs = grace.as_secs_f64(),
+            "shutting down: finishing in-flight calls"
+        );
+        tokio::spawn(async move {
+            if tokio::time::timeout(grace, in_flight.idle())
+                .await
+                .is_err()
+            {
+                tracing::warn!("grace period over: cancelling the calls still running");
+            }
+            shutdown.cancel();
+        });
+    };
+    axum::serve(listener, router)
+        .with_graceful_shutdown(stopping)
+        .await?;
+    Ok(())
+}
+
+/// The HTTP routes: `/mcp` and `/healthz`, with host, origin, CORS and body-size rules.
+pub fn router(
+    app: Arc<App>,
+    http: &HttpConfig,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+    in_flight: InFlight,
+) -> Result<Router, HttpSetupError> {
+    let allowed_hosts = match (&http.allowed_hosts[..], listen.ip().is_loopback()) {
+        ([], true) => LOOPBACK_HOSTS.iter().map(|h| h.to_string()).collect(),
+        ([], false) => return Err(HttpSetupError::NoAllowedHosts(listen)),
+        (hosts, _) => hosts.to_vec(),
+    };
+    let allowed_origins = if http.allowed_origins.is_empty() {
+        LOOPBACK_ORIGINS.iter().map(|o| o.to_string()).collect()
+    } else {
+        http.allowed_origins.clone()
+    };
+    let config = StreamableHttpServerConfig::default()
+        .with_cancellation_token(shutdown.child_token())
+        .with_legacy_session_mode(!http.stateless)
+        .with_allowed_hosts(allowed_hosts)
+        .with_allowed_origins(allowed_origins)
+        .enforce_origin_validation()
+        .with_max_request_body_bytes(http.max_body_kib * 1024);
+    let handler_app = app.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(CodeMode::new(handler_app.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let mcp = Router::new()
+        .fallback_service(mcp)
+        .layer(middleware::from_fn_with_state(in_flight, in_flight::track));
+    let router = Router::new()
+        .nest("/mcp", mcp)
+        .route("/healthz", get(healthz))
+        .with_state(app);
+    Ok(match cors(&http.cors_origins)? {
+        Some(layer) => router.layer(layer),
+        None => router,
+    })
+}
+
+fn cors(origins: &[String]) -> Result<Option<CorsLayer>, HttpSetupError> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let origins = origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o).map_err(|_| HttpSetupError::BadCorsOrigin(o.clone())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mcp_headers = [
+        "content-type",
+        "authorization",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "last-event-id",
+    ]
+    .map(HeaderName::from_static);
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+            .allow_headers(mcp_headers.clone())
+            .expose_headers([
+                HeaderName::from_static("mcp-session-id"),
+                HeaderName::from_static("mcp-protocol-version"),
+            ]),
+    ))
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "spec": app.spec().title(),
+        "operations": app.spec().operations().len(),
+    }))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate.recv() => {},
+    }
+}

@@ -1,0 +1,54 @@
+//! `codemode`: a Code Mode MCP server. See `codemode --help`.
+
+mod app;
+mod cli;
+mod config;
+mod handler;
+mod host;
+mod http;
+mod in_flight;
+mod live;
+mod results;
+mod tools;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::app::App;
+use crate::cli::{Cli, Command};
+use crate::config::Settings;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = Settings::load(&args.server, Some(&args.http))?;
+            let app = App::start(&settings).await?;
+            http::serve(app, &settings).await
+        }
+        Command::Stdio(args) => {
+            let settings = Settings::load(&args, None)?;
+            let app = App::start(&settings).await?;
+            app::serve_stdio(app).await
+        }
+        Command::Spec(args) => app::report_spec(&args).await,
+    }
+}

@@ -1,0 +1,210 @@
+//! Turns any API response into the envelope agent code reads:
+//! `{success, status, result, errors, messages, result_info?}`.
+
+use serde_json::{Map, Value, json};
+
+use crate::upstream::RawResponse;
+
+/// How many of the API's errors a summary names.
+const SUMMARY_ERRORS: usize = 5;
+
+/// How many characters of one error message, or of a non-JSON body, a summary quotes.
+const SUMMARY_CHARS: usize = 300;
+
+/// The envelope for a response.
+///
+/// A Cloudflare envelope passes through with `status` added (and `result`, `errors`, `messages`
+/// filled in when absent). Other JSON becomes `result` of an envelope whose `success` says whether
+/// the status is 2xx. A non-JSON body becomes `{success, status, result: <text>}`.
+pub fn envelope(response: &RawResponse) -> Value {
+    let ok = (200..300).contains(&response.status);
+    if response.body.is_empty() {
+        return json!({"success": ok, "status": response.status, "result": null, "errors": [], "messages": []});
+    }
+    match parse_json(response) {
+        Some(Value::Object(fields)) if is_envelope(&fields) => {
+            pass_through(fields, response.status)
+        }
+        Some(result) => {
+            json!({"success": ok, "status": response.status, "result": result, "errors": [], "messages": []})
+        }
+        None => {
+            let text = String::from_utf8_lossy(&response.body);
+            json!({"success": ok, "status": response.status, "result": text})
+        }
+    }
+}
+
+/// The API's errors in an envelope, as one line: `[10000] Authentication error; ...`.
+pub fn error_summary(envelope: &Value) -> Option<String> {
+    let listed: Vec<String> = envelope
+        .get("errors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .take(SUMMARY_ERRORS)
+        .map(|error| {
+            let message = error
+                .get("message")
+                .and_then(Value::as_str)
+                .map_or_else(|| error.to_string(), str::to_string);
+            match error.get("code") {
+                Some(code) => format!("[{code}] {}", shorten(&message)),
+                None => shorten(&message),
+            }
+        })
+        .collect();
+    if !listed.is_empty() {
+        return Some(listed.join("; "));
+    }
+    match envelope.get("result") {
+        Some(Value::String(text)) if !text.trim().is_empty() => Some(shorten(text.trim())),
+        _ => None,
+    }
+}
+
+fn parse_json(response: &RawResponse) -> Option<Value> {
+    let declared_json = response.content_type.as_deref().is_none_or(|ct| {
+        ct.split(';')
+            .next()
+            .is_some_and(|essence| essence.trim().to_ascii_lowercase().ends_with("json"))
+    });
+    if declared_json {
+        serde_json::from_slice(&response.body).ok()
+    } else {
+        None
+    }
+}
+
+fn is_envelope(fields: &Map<String, Value>) -> bool {
+    fields.get("success").is_some_and(Value::is_boolean)
+        && (fields.contains_key("result") || fields.contains_key("errors"))
+}
+
+fn pass_through(mut fields: Map<String, Value>, status: u16) -> Value {
+    let mut envelope = Map::new();
+    envelope.insert(
+        "success".into(),
+        fields.remove("success").unwrap_or(Value::Bool(false)),
+    );
+    envelope.insert("status".into(), status.into());
+    for (key, default) in [
+        ("result", Value::Null),
+        ("errors", json!([])),
+        ("messages", json!([])),
+    ] {
+        envelope.insert(key.into(), fields.remove(key).unwrap_or(default));
+    }
+    fields.remove("status");
+    envelope.extend(fields);
+    Value::Object(envelope)
+}
+
+fn shorten(text: &str) -> String {
+    match text.char_indices().nth(SUMMARY_CHARS) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn response(status: u16, content_type: Option<&str>, body: &str) -> RawResponse {
+        RawResponse {
+            status,
+            content_type: content_type.map(str::to_string),
+            retry_after: None,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn envelopes_pass_through_with_status() {
+        let body = r#"{"result":[{"id":"a"}],"success":true,"errors":[],"messages":[],"result_info":{"page":1,"per_page":20,"count":1,"total_count":1}}"#;
+        let value = envelope(&response(
+            200,
+            Some("application/json; charset=utf-8"),
+            body,
+        ));
+        assert_eq!(
+            value,
+            json!({"success": true, "status": 200, "result": [{"id": "a"}], "errors": [], "messages": [],
+                   "result_info": {"page": 1, "per_page": 20, "count": 1, "total_count": 1}})
+        );
+        let keys: Vec<&str> = value
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            keys,
+            [
+                "success",
+                "status",
+                "result",
+                "errors",
+                "messages",
+                "result_info"
+            ]
+        );
+    }
+
+    #[test]
+    fn failed_envelopes_keep_their_errors() {
+        let body = r#"{"success":false,"errors":[{"code":7003,"message":"Could not route"}],"messages":[],"result":null}"#;
+        let value = envelope(&response(404, Some("application/json"), body));
+        assert_eq!(value["success"], json!(false));
+        assert_eq!(value["status"], json!(404));
+        assert_eq!(
+            error_summary(&value).as_deref(),
+            Some("[7003] Could not route")
+        );
+    }
+
+    #[test]
+    fn other_json_is_wrapped() {
+        let value = envelope(&response(201, None, r#"{"hello":"world"}"#));
+        assert_eq!(
+            value,
+            json!({"success": true, "status": 201, "result": {"hello": "world"}, "errors": [], "messages": []})
+        );
+        let array = envelope(&response(500, Some("application/problem+json"), "[1,2]"));
+        assert_eq!(array["success"], json!(false));
+        assert_eq!(array["result"], json!([1, 2]));
+    }
+
+    #[test]
+    fn non_json_becomes_text() {
+        let value = envelope(&response(
+            200,
+            Some("application/octet-stream"),
+            "{\"raw\":1}",
+        ));
+        assert_eq!(
+            value,
+            json!({"success": true, "status": 200, "result": "{\"raw\":1}"})
+        );
+        let html = envelope(&response(502, Some("text/html"), "<h1>Bad gateway</h1>"));
+        assert_eq!(
+            html,
+            json!({"success": false, "status": 502, "result": "<h1>Bad gateway</h1>"})
+        );
+        assert_eq!(
+            error_summary(&html).as_deref(),
+            Some("<h1>Bad gateway</h1>")
+        );
+        let broken = envelope(&response(200, Some("application/json"), "{not json"));
+        assert_eq!(broken["result"], json!("{not json"));
+    }
+
+    #[test]
+    fn empty_bodies_have_a_null_result() {
+        assert_eq!(
+            envelope(&response(204, None, "")),
+            json!({"success": true, "status": 204, "result": null, "errors": [], "messages": []})
+        );
+    }
+}

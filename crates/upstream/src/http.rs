@@ -1,0 +1,217 @@
+//! The real API over HTTPS: the only place the credential is attached to a request.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use codemode_spec::Method;
+use futures::future::{self, BoxFuture};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, RETRY_AFTER};
+use reqwest::redirect;
+
+use crate::credential::{Credential, CredentialId};
+use crate::path_guard::{ApiBase, BaseUrlError};
+use crate::upstream::{PreparedRequest, RawResponse, Upstream, UpstreamError};
+
+/// What replaces an echo of the token in a response body.
+const REDACTED: &[u8] = b"[redacted]";
+
+/// Timeouts and size limits of the HTTP upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Longest wait for a connection.
+    pub connect_timeout: Duration,
+    /// Longest wait for a whole request, body included.
+    pub request_timeout: Duration,
+    /// Largest response body accepted.
+    pub max_response_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(60),
+            max_response_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why the HTTP upstream could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpSetupError {
+    /// The base URL is unusable.
+    #[error(transparent)]
+    Base(#[from] BaseUrlError),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// Sends requests to the API base over the network, with the credential as a bearer token.
+pub struct HttpUpstream {
+    client: reqwest::Client,
+    base: ApiBase,
+    credential: Option<Credential>,
+    settings: HttpSettings,
+}
+
+impl HttpUpstream {
+    /// An upstream for `base_url` (e.g. `https://api.cloudflare.com/client/v4`); redirects are not followed.
+    pub fn new(
+        base_url: &str,
+        credential: Option<Credential>,
+        settings: HttpSettings,
+    ) -> Result<HttpUpstream, HttpSetupError> {
+        let base = ApiBase::parse(base_url)?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .redirect(redirect::Policy::none())
+            .user_agent(concat!("codemode/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpSetupError::Client(error_chain(&e)))?;
+        Ok(HttpUpstream {
+            client,
+            base,
+            credential,
+            settings,
+        })
+    }
+}
+
+impl Upstream for HttpUpstream {
+    fn send(
+        &self,
+        request: PreparedRequest,
+    ) -> BoxFuture<'static, Result<RawResponse, UpstreamError>> {
+        let Ok(url) = self.base.join(&request.path, &request.query) else {
+            return Box::pin(future::ready(Err(UpstreamError::OutsideBase)));
+        };
+        let mut builder = self.client.request(reqwest_method(request.method), url);
+        if let Some(credential) = &self.credential {
+            builder = builder.bearer_auth(credential.expose());
+        }
+        if let Some(body) = request.body {
+            builder = builder
+                .header(CONTENT_TYPE, body.content_type)
+                .body(body.bytes);
+        }
+        let credential = self.credential.clone();
+        let settings = self.settings.clone();
+        Box::pin(async move {
+            let mut response = builder
+                .send()
+                .await
+                .map_err(|e| transport_error(e, &settings))?;
+            let status = response.status().as_u16();
+            let content_type = header_text(response.headers(), &CONTENT_TYPE);
+            let retry_after = header_text(response.headers(), &RETRY_AFTER);
+            let limit = settings.max_response_bytes;
+            if response.content_length().is_some_and(|n| n > limit as u64) {
+                return Err(UpstreamError::ResponseTooLarge(limit));
+            }
+            let mut body = BytesMut::new();
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| transport_error(e, &settings))?
+            {
+                if body.len() + chunk.len() > limit {
+                    return Err(UpstreamError::ResponseTooLarge(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(RawResponse {
+                status,
+                content_type,
+                retry_after,
+                body: scrub(body.freeze(), credential.as_ref()),
+            })
+        })
+    }
+
+    fn credential_id(&self) -> Option<CredentialId> {
+        self.credential.as_ref().map(Credential::id)
+    }
+}
+
+fn reqwest_method(method: Method) -> reqwest::Method {
+    match method {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn transport_error(error: reqwest::Error, settings: &HttpSettings) -> UpstreamError {
+    if error.is_timeout() {
+        UpstreamError::Timeout(settings.request_timeout)
+    } else {
+        UpstreamError::Connection(error_chain(&error.without_url()))
+    }
+}
+
+/// An error and its causes, on one line.
+fn error_chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Replaces every echo of the token in a response body, so agent code can never read it.
+fn scrub(body: Bytes, credential: Option<&Credential>) -> Bytes {
+    let Some(token) = credential.map(|c| c.expose().as_bytes()) else {
+        return body;
+    };
+    let find = |haystack: &[u8]| haystack.windows(token.len()).position(|w| w == token);
+    if find(&body).is_none() {
+        return body;
+    }
+    let mut scrubbed = Vec::with_capacity(body.len());
+    let mut rest = &body[..];
+    while let Some(at) = find(rest) {
+        scrubbed.extend_from_slice(&rest[..at]);
+        scrubbed.extend_from_slice(REDACTED);
+        rest = &rest[at + token.len()..];
+    }
+    scrubbed.extend_from_slice(rest);
+    Bytes::from(scrubbed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrub_removes_every_echo_of_the_token() {
+        let credential = Credential::new("tok-123").expect("valid");
+        let body =
+            Bytes::from_static(b"{\"auth\":\"Bearer tok-123\",\"again\":\"tok-123tok-123\"}");
+        let scrubbed = scrub(body, Some(&credential));
+        assert_eq!(
+            &scrubbed[..],
+            b"{\"auth\":\"Bearer [redacted]\",\"again\":\"[redacted][redacted]\"}"
+        );
+        let clean = Bytes::from_static(b"nothing here");
+        assert_eq!(scrub(clean.clone(), Some(&credential)), clean);
+        assert_eq!(
+            scrub(Bytes::from_static(b"tok-123"), None),
+            Bytes::from_static(b"tok-123")
+        );
+    }
+}

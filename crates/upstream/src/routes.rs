@@ -1,0 +1,311 @@
+//! Matches a method and concrete path to an operation of the spec.
+//!
+//! Operations are indexed by method and segment count. A `{param}` segment matches any one
+//! non-empty segment; a segment mixing text and parameters (`{name}.json`) matches accordingly;
+//! literal segments match exactly. When several templates match, the one with a literal earliest
+//! wins (`/zones/{zone_id}/settings/ssl` beats `/zones/{zone_id}/settings/{setting_id}`).
+
+use std::collections::HashMap;
+
+use codemode_spec::{Method, Operation};
+
+/// Every operation of a spec, ready for matching.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: HashMap<(Method, usize), Vec<Route>>,
+}
+
+#[derive(Debug)]
+struct Route {
+    template: String,
+    segments: Vec<Segment>,
+    /// Per segment: 0 literal, 1 mixed, 2 parameter. Lower sorts first, so it wins.
+    rank: Vec<u8>,
+}
+
+#[derive(Debug)]
+enum Segment {
+    Literal(String),
+    Param,
+    Mixed(Vec<Piece>),
+}
+
+#[derive(Debug)]
+enum Piece {
+    Text(String),
+    Param,
+}
+
+impl RouteTable {
+    /// Indexes the operations; a trailing `/` on a template is ignored.
+    pub fn new(operations: &[Operation]) -> RouteTable {
+        let mut routes: HashMap<(Method, usize), Vec<Route>> = HashMap::new();
+        for operation in operations {
+            let route = Route::parse(&operation.path);
+            routes
+                .entry((operation.method, route.segments.len()))
+                .or_default()
+                .push(route);
+        }
+        RouteTable { routes }
+    }
+
+    /// The template of the best operation for `method` on a path with these segments.
+    pub fn find(&self, method: Method, segments: &[&str]) -> Option<&str> {
+        self.routes
+            .get(&(method, segments.len()))?
+            .iter()
+            .filter(|route| route.matches(segments))
+            .min_by(|a, b| a.rank.cmp(&b.rank))
+            .map(|route| route.template.as_str())
+    }
+
+    /// The methods some operation accepts on a path with these segments.
+    pub fn methods_for(&self, segments: &[&str]) -> Vec<Method> {
+        Method::ALL
+            .into_iter()
+            .filter(|&method| self.find(method, segments).is_some())
+            .collect()
+    }
+
+    /// How many operations the table holds.
+    pub fn len(&self) -> usize {
+        self.routes.values().map(Vec::len).sum()
+    }
+
+    /// Whether the table holds no operation.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+}
+
+impl Route {
+    fn parse(template: &str) -> Route {
+        let trimmed = template.trim_start_matches('/').trim_end_matches('/');
+        let segments: Vec<Segment> = if trimmed.is_empty() {
+            Vec::new()
+        } else {
+            trimmed.split('/').map(Segment::parse).collect()
+        };
+        let rank = segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Literal(_) => 0,
+                Segment::Mixed(_) => 1,
+                Segment::Param => 2,
+            })
+            .collect();
+        Route {
+            template: template.to_string(),
+            segments,
+            rank,
+        }
+    }
+
+    fn matches(&self, segments: &[&str]) -> bool {
+        self.segments
+            .iter()
+            .zip(segments)
+            .all(|(pattern, segment)| pattern.matches(segment))
+    }
+}
+
+impl Segment {
+    fn parse(text: &str) -> Segment {
+        let pieces = pieces(text);
+        match pieces.as_slice() {
+            [Piece::Param] => Segment::Param,
+            [Piece::Text(literal)] => Segment::Literal(literal.clone()),
+            _ => Segment::Mixed(pieces),
+        }
+    }
+
+    fn matches(&self, segment: &str) -> bool {
+        match self {
+            Segment::Literal(literal) => literal == segment,
+            Segment::Param => !segment.is_empty(),
+            Segment::Mixed(pieces) => pieces_match(pieces, segment),
+        }
+    }
+}
+
+/// Splits `a{b}c` into text and parameter pieces; an unclosed `{` is text.
+fn pieces(mut text: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    while !text.is_empty() {
+        let param = text
+            .find('{')
+            .and_then(|open| text[open..].find('}').map(|close| (open, open + close)));
+        match param {
+            Some((open, close)) => {
+                if open > 0 {
+                    pieces.push(Piece::Text(text[..open].to_string()));
+                }
+                pieces.push(Piece::Param);
+                text = &text[close + 1..];
+            }
+            None => {
+                pieces.push(Piece::Text(text.to_string()));
+                text = "";
+            }
+        }
+    }
+    pieces
+}
+
+/// Whether `segment` matches the pieces, each parameter taking at least one character.
+fn pieces_match(pieces: &[Piece], segment: &str) -> bool {
+    match pieces.split_first() {
+        None => segment.is_empty(),
+        Some((Piece::Text(text), rest)) => segment
+            .strip_prefix(text.as_str())
+            .is_some_and(|tail| pieces_match(rest, tail)),
+        Some((Piece::Param, rest)) => (1..=segment.len())
+            .filter(|&at| segment.is_char_boundary(at))
+            .any(|at| pieces_match(rest, &segment[at..])),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    fn op(method: Method, path: &str) -> Operation {
+        Operation {
+            method,
+            path: path.to_string(),
+            operation_id: None,
+            tags: Vec::new(),
+        }
+    }
+
+    fn segments(path: &str) -> Vec<&str> {
+        path.trim_start_matches('/').split('/').collect()
+    }
+
+    fn table() -> RouteTable {
+        RouteTable::new(&[
+            op(Method::Get, "/zones"),
+            op(Method::Get, "/zones/{zone_id}"),
+            op(Method::Patch, "/zones/{zone_id}"),
+            op(Method::Get, "/zones/{zone_id}/settings/{setting_id}"),
+            op(Method::Get, "/zones/{zone_id}/settings/ssl"),
+            op(Method::Get, "/zones/{zone_id}/dns_records/export"),
+            op(Method::Get, "/zones/{zone_id}/dns_records/{dns_record_id}"),
+            op(Method::Get, "/{a}/{b}/x"),
+            op(Method::Get, "/scripts/{name}.js"),
+            op(Method::Get, "/ranges/{from}-{to}"),
+            op(Method::Get, "/trailing/"),
+        ])
+    }
+
+    #[test]
+    fn templates_match_one_non_empty_segment() {
+        let table = table();
+        assert_eq!(
+            table.find(Method::Get, &segments("/zones/abc")),
+            Some("/zones/{zone_id}")
+        );
+        assert_eq!(table.find(Method::Get, &segments("/zones")), Some("/zones"));
+        assert_eq!(table.find(Method::Get, &["zones", ""]), None);
+        assert_eq!(table.find(Method::Get, &segments("/zones/abc/def")), None);
+        assert_eq!(table.find(Method::Delete, &segments("/zones/abc")), None);
+        assert_eq!(table.find(Method::Get, &segments("/zone/abc")), None);
+    }
+
+    #[test]
+    fn literal_segments_win_over_templates() {
+        let table = table();
+        assert_eq!(
+            table.find(Method::Get, &segments("/zones/z/settings/ssl")),
+            Some("/zones/{zone_id}/settings/ssl")
+        );
+        assert_eq!(
+            table.find(Method::Get, &segments("/zones/z/settings/tls_1_3")),
+            Some("/zones/{zone_id}/settings/{setting_id}")
+        );
+        assert_eq!(
+            table.find(Method::Get, &segments("/zones/z/dns_records/export")),
+            Some("/zones/{zone_id}/dns_records/export")
+        );
+        assert_eq!(
+            table.find(Method::Get, &segments("/zones/z/x")),
+            Some("/{a}/{b}/x")
+        );
+    }
+
+    #[test]
+    fn mixed_segments_and_trailing_slashes() {
+        let table = table();
+        assert_eq!(
+            table.find(Method::Get, &segments("/scripts/app.js")),
+            Some("/scripts/{name}.js")
+        );
+        assert_eq!(table.find(Method::Get, &segments("/scripts/.js")), None);
+        assert_eq!(table.find(Method::Get, &segments("/scripts/app.css")), None);
+        assert_eq!(
+            table.find(Method::Get, &segments("/ranges/1-2")),
+            Some("/ranges/{from}-{to}")
+        );
+        assert_eq!(table.find(Method::Get, &segments("/ranges/-2")), None);
+        assert_eq!(
+            table.find(Method::Get, &segments("/trailing")),
+            Some("/trailing/")
+        );
+    }
+
+    #[test]
+    fn lists_the_methods_of_a_path() {
+        let table = table();
+        assert_eq!(
+            table.methods_for(&segments("/zones/abc")),
+            [Method::Get, Method::Patch]
+        );
+        assert!(table.methods_for(&segments("/nothing")).is_empty());
+        assert_eq!(table.len(), 11);
+    }
+
+    #[test]
+    fn matching_is_fast_on_a_large_spec() {
+        let products = ["zones", "accounts", "user", "radar", "graphql"];
+        let mut operations = Vec::new();
+        for i in 0..400 {
+            let product = products[i % products.len()];
+            for method in [
+                Method::Get,
+                Method::Post,
+                Method::Put,
+                Method::Patch,
+                Method::Delete,
+            ] {
+                operations.push(op(
+                    method,
+                    &format!("/{product}/{{id}}/thing_{i}/{{thing_id}}"),
+                ));
+            }
+            operations.push(op(Method::Get, &format!("/{product}/{{id}}/thing_{i}")));
+        }
+        let table = RouteTable::new(&operations);
+        assert_eq!(table.len(), 2400);
+        let paths: Vec<String> = (0..400)
+            .map(|i| format!("/{}/abc/thing_{i}/def", products[i % products.len()]))
+            .collect();
+        let started = Instant::now();
+        let mut found = 0;
+        for round in 0..25 {
+            for (i, path) in paths.iter().enumerate() {
+                let method = Method::ALL[(i + round) % 5];
+                if table.find(method, &segments(path)).is_some() {
+                    found += 1;
+                }
+            }
+        }
+        let elapsed = started.elapsed();
+        assert_eq!(found, 10_000);
+        let per_match = elapsed / 10_000;
+        println!("route match over 2400 operations: {per_match:?} per lookup");
+        assert!(per_match.as_micros() < 500, "{per_match:?} per lookup");
+    }
+}

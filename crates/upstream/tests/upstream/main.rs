@@ -1,0 +1,56 @@
+//! Integration tests: the gateway against a real HTTP server on loopback, and the demo API.
+
+mod accounts;
+mod demo_api;
+mod demo_spec;
+mod fake_api;
+mod guards;
+mod http_gateway;
+mod limits;
+mod routing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use codemode_spec::Operation;
+use codemode_upstream::{
+    Credential, Gateway, GatewayConfig, HttpSettings, HttpUpstream, RetryPolicy,
+};
+
+/// The token the tests send; no error message may ever contain it.
+pub const TOKEN: &str = "test-token-9f8e7d6c5b4a";
+
+/// A gateway to `base` over HTTP, with `token` as the credential.
+pub fn http_gateway(
+    base: &str,
+    token: Option<&str>,
+    operations: &[Operation],
+    config: GatewayConfig,
+) -> Gateway {
+    let credential = token.map(|t| Credential::new(t).expect("valid token"));
+    let upstream =
+        HttpUpstream::new(base, credential, HttpSettings::default()).expect("valid base");
+    Gateway::new(Arc::new(upstream), operations, config)
+}
+
+/// The default config without the spec check and with millisecond backoff.
+pub fn open_config() -> GatewayConfig {
+    GatewayConfig {
+        enforce_spec: false,
+        retry: fast_retry(),
+        ..GatewayConfig::default()
+    }
+}
+
+/// The default retry bounds with a 1 ms first backoff.
+pub fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        base_delay: Duration::from_millis(1),
+        ..RetryPolicy::default()
+    }
+}
+
+/// Fails when `message` holds the test token.
+pub fn assert_no_token(message: &str) {
+    assert!(!message.contains(TOKEN), "the token leaked into: {message}");
+}

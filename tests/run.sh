@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every test: the Rust unit and integration tests, then the end-to-end tests that drive
+# the real binary through the official MCP TypeScript SDK over Streamable HTTP and stdio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo test (release)"
+cargo build --release --locked --bin codemode
+cargo test --release --locked --workspace
+
+echo "== end-to-end tests through MCP clients"
+(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests && node --test --test-concurrency=2 e2e/)
