@@ -8,6 +8,9 @@ echo "== cargo test (release)"
 cargo build --release --locked --bin codemode
 cargo test --release --locked --workspace
 
+echo "== MCP conformance suite (official, stable + alpha)"
+tests/conformance/run.sh
+
 echo "== end-to-end tests through MCP clients"
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests && node --test --test-concurrency=2 e2e/)

@@ -20,13 +20,15 @@ readonly bin=${CODEMODE_BIN:-$root/target/release/codemode}
 readonly run_timeout=${CONFORMANCE_RUN_TIMEOUT:-300}
 readonly results=$PWD/results
 
-children=()
+# The servers, and the suite while one runs; stopped on any exit.
+servers=()
+suite_pid=
 stop_children() {
-  local pid _
-  for pid in "${children[@]}"; do
+  local pids=("${servers[@]}" ${suite_pid:+"$suite_pid"}) pid _
+  for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
   done
-  for pid in "${children[@]}"; do
+  for pid in "${pids[@]}"; do
     for _ in $(seq 50); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
@@ -34,7 +36,8 @@ stop_children() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  children=()
+  servers=()
+  suite_pid=
 }
 trap stop_children EXIT
 trap 'exit 130' INT
@@ -71,7 +74,7 @@ start_server() {
   local log=$results/server-$name.log
   NO_COLOR=1 RUST_LOG=info "$bin" serve --demo --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
   local pid=$!
-  children+=("$pid")
+  servers+=("$pid")
   local _
   for _ in $(seq 100); do
     server_url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/mcp' "$log" | head -n 1 || true)
@@ -95,21 +98,21 @@ run_suite() {
     --url "$url" --suite all --spec-version "$version" \
     --expected-failures "expected-failures-$suite.yaml" --output-dir "$results/$name" \
     >"$log.raw" 2>&1 &
-  local pid=$!
-  children+=("$pid")
+  suite_pid=$!
   local status=0
-  wait "$pid" || status=$?
+  wait "$suite_pid" || status=$?
+  suite_pid=
   sed 's/\x1b\[[0-9;]*m//g' "$log.raw" >"$log"
   rm "$log.raw"
   local passed failed
   read -r passed failed < <("$node" summarize.mjs "$results/$name")
-  local verdict="as expected"
+  local verdict="the rest are fixture scenarios listed in the baseline"
   if ((status == 124)); then
     verdict="timed out after ${run_timeout}s"
   elif ((status != 0)); then
     verdict="NOT as expected"
   fi
-  echo "conformance $version ($suite_version, $mode): $passed passed, $failed failed; $verdict"
+  echo "conformance $version ($suite_version, $mode): $passed of $((passed + failed)) scenarios pass; $verdict"
   if ((status != 0)); then
     local report
     report=$(sed -n '/^\(Stale baseline entries\|Unexpected failures (not in baseline)\)/,$p' "$log")

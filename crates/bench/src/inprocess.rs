@@ -19,6 +19,7 @@ const ONE_REQUEST: &str =
 /// What the in-process run measured.
 pub struct InProcess {
     load: Duration,
+    empty_search: Summary,
     search: Summary,
     raw_request: Summary,
     empty_execute: Summary,
@@ -32,6 +33,7 @@ impl InProcess {
             "| spec load + resolve (in process) | {} | | |",
             ms(self.load)
         );
+        row("search, trivial code (per-call overhead)", self.empty_search, "");
         row("search, inside the server", self.search, "≤ 3 ms");
         row("loopback API request, plain reqwest", self.raw_request, "");
         row("execute, no request (fresh isolate)", self.empty_execute, "");
@@ -54,6 +56,12 @@ pub async fn measure(spec_bytes: &[u8], iterations: usize) -> anyhow::Result<InP
         PoolConfig::default(),
         tokio::runtime::Handle::current(),
     )?;
+    let empty_search = repeat(iterations, || async {
+        pool.search("async () => 1", CancelToken::new())
+            .await
+            .map(drop)
+    })
+    .await?;
     let search = repeat(iterations, || async {
         pool.search(TYPICAL_SEARCH, CancelToken::new()).await.map(drop)
     })
@@ -67,21 +75,21 @@ pub async fn measure(spec_bytes: &[u8], iterations: usize) -> anyhow::Result<InP
     })
     .await?;
 
-    let upstream = HttpUpstream::new(&base, None, HttpSettings::default())?;
+    let upstream = HttpUpstream::new(&base, HttpSettings::default())?;
     let gateway = Gateway::new(
         Arc::new(upstream),
         spec.operations(),
         GatewayConfig::default(),
     );
     let empty_execute = repeat(iterations, || async {
-        let host = Arc::new(BenchHost(gateway.call()));
+        let host = Arc::new(BenchHost(gateway.call(None)));
         pool.execute("async () => 1", host, CancelToken::new())
             .await
             .map(drop)
     })
     .await?;
     let execute = repeat(iterations, || async {
-        let host = Arc::new(BenchHost(gateway.call()));
+        let host = Arc::new(BenchHost(gateway.call(None)));
         let outcome = pool.execute(ONE_REQUEST, host, CancelToken::new()).await?;
         anyhow::ensure!(outcome.result == json!("zone1"), "unexpected {}", outcome.result);
         Ok(())
@@ -89,6 +97,7 @@ pub async fn measure(spec_bytes: &[u8], iterations: usize) -> anyhow::Result<InP
     .await?;
     Ok(InProcess {
         load,
+        empty_search,
         search,
         raw_request,
         empty_execute,

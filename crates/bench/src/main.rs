@@ -14,6 +14,10 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+/// The server's allocator, so in-process figures match the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The workload every search measurement runs: iterate every operation, filter by tag.
 pub const TYPICAL_SEARCH: &str = r#"async () => {
   const hits = [];

@@ -1,5 +1,7 @@
 //! The boundary between sandboxed code and the outside world.
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
 
 use crate::outcome::LogLine;
@@ -18,4 +20,10 @@ pub trait Host: Send + Sync + 'static {
 
     /// Receives each console line as it is written; must not block.
     fn log(&self, line: &LogLine);
+
+    /// Time spent so far waiting for a person (an approval, say); it extends the call's
+    /// timeout, which bounds the code, not the people.
+    fn waiting_for_people(&self) -> Duration {
+        Duration::ZERO
+    }
 }

@@ -30,6 +30,7 @@ pub struct App {
     gateway: Gateway,
     accounts: Arc<AccountResolver>,
     configured_account: Option<String>,
+    credential: Option<Credential>,
 }
 
 impl App {
@@ -37,25 +38,11 @@ impl App {
     pub async fn start(settings: &Settings) -> anyhow::Result<Arc<App>> {
         let started = Instant::now();
         let spec = Arc::new(load_spec(&settings.spec, &settings.cache_dir).await?);
-        let upstream: Arc<dyn Upstream> = if settings.is_demo() {
-            Arc::new(DemoUpstream::new())
+        let (upstream, credential): (Arc<dyn Upstream>, _) = if settings.is_demo() {
+            (Arc::new(DemoUpstream::new()), None)
         } else {
-            let credential = match std::env::var(TOKEN_ENV) {
-                Ok(token) if !token.is_empty() => {
-                    Some(Credential::new(token).with_context(|| format!("invalid {TOKEN_ENV}"))?)
-                }
-                _ => {
-                    tracing::warn!(
-                        "{TOKEN_ENV} is not set: the API will refuse `execute` requests"
-                    );
-                    None
-                }
-            };
-            Arc::new(HttpUpstream::new(
-                &settings.api_base,
-                credential,
-                HttpSettings::default(),
-            )?)
+            let upstream = HttpUpstream::new(&settings.api_base, HttpSettings::default())?;
+            (Arc::new(upstream), server_credential()?)
         };
         let gateway = Gateway::new(
             upstream,
@@ -90,6 +77,7 @@ impl App {
             gateway,
             accounts: Arc::new(AccountResolver::new()),
             configured_account: settings.account_id.clone(),
+            credential,
         }))
     }
 
@@ -120,7 +108,7 @@ impl App {
         updates: UnboundedSender<Update>,
     ) -> CallToolResult {
         let host = Arc::new(ExecuteHost::new(
-            &self.gateway,
+            self.gateway.call(self.credential.clone()),
             self.accounts.clone(),
             account_id,
             self.configured_account.clone(),
@@ -177,6 +165,19 @@ async fn load_spec(choice: &SpecChoice, cache_dir: &std::path::Path) -> anyhow::
         .context("spec loading stopped")?
         .with_context(|| format!("cannot load {name}"))?;
     Ok(spec)
+}
+
+/// The server-wide upstream token, from the environment.
+fn server_credential() -> anyhow::Result<Option<Credential>> {
+    match std::env::var(TOKEN_ENV) {
+        Ok(token) if !token.is_empty() => Ok(Some(
+            Credential::new(token).with_context(|| format!("invalid {TOKEN_ENV}"))?,
+        )),
+        _ => {
+            tracing::warn!("{TOKEN_ENV} is not set: the API will refuse `execute` requests");
+            Ok(None)
+        }
+    }
 }
 
 fn pool_config(sandbox: &SandboxConfig) -> PoolConfig {

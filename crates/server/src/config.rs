@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use codemode_auth::{AuthConfig, AuthMode};
+use codemode_policy::Rule;
+use codemode_ratelimit::Limits;
+
 use crate::cli::{HttpArgs, ServerArgs};
 
 /// The Cloudflare API every path is joined to unless configured otherwise.
@@ -54,12 +58,90 @@ pub struct FileConfig {
     account_id: Option<String>,
     demo: Option<bool>,
     cache_dir: Option<PathBuf>,
+    data_dir: Option<PathBuf>,
     #[serde(default)]
     sandbox: SandboxConfig,
     #[serde(default)]
     upstream: UpstreamConfig,
     #[serde(default)]
     http: HttpConfig,
+    #[serde(default)]
+    auth: AuthConfig,
+    #[serde(default)]
+    policy: PolicyConfig,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    audit: AuditConfig,
+    #[serde(default)]
+    credentials: CredentialsConfig,
+    #[serde(default)]
+    approvals: ApprovalsConfig,
+}
+
+/// `[policy]`: the operator's rules, checked before the built-in defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// `[[policy.rules]]`, first match wins.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+/// `[audit]`: where every tool call is recorded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The SQLite database; default `audit.db` in the data directory.
+    pub path: Option<PathBuf>,
+    /// Keep each call's code in its record (its SHA-256 is always kept).
+    pub store_code: bool,
+    /// Delete records older than this many days at start-up; unset keeps everything.
+    pub retention_days: Option<u32>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            store_code: true,
+            retention_days: None,
+        }
+    }
+}
+
+/// `[credentials]`: per-subject upstream tokens, encrypted with `CODEMODE_CREDENTIALS_KEY`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsConfig {
+    /// The SQLite database; default `credentials.db` in the data directory.
+    pub path: Option<PathBuf>,
+}
+
+/// `[approvals]`: how long people have to approve destructive requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// How long an elicitation waits for the person's answer, in seconds.
+    pub ask_timeout_secs: f64,
+    /// How long an approval from `POST /approvals/{id}/approve` stays usable, in seconds.
+    pub expiry_secs: u64,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        Self {
+            ask_timeout_secs: 300.0,
+            expiry_secs: 3600,
+        }
+    }
+}
+
+impl ApprovalsConfig {
+    /// The elicitation wait.
+    pub fn ask_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.ask_timeout_secs.max(0.0))
+    }
 }
 
 /// `[http]`: how `codemode serve` faces the network.
@@ -187,6 +269,20 @@ pub struct Settings {
     pub upstream: UpstreamConfig,
     /// HTTP transport settings.
     pub http: HttpConfig,
+    /// Who may call.
+    pub auth: AuthConfig,
+    /// The operator's policy rules.
+    pub policy: PolicyConfig,
+    /// Rate limits and quotas, applied when auth is on.
+    pub limits: Limits,
+    /// The audit log.
+    pub audit: AuditConfig,
+    /// Stored per-subject credentials.
+    pub credentials: CredentialsConfig,
+    /// Approval timing.
+    pub approvals: ApprovalsConfig,
+    /// Where the databases live unless configured otherwise.
+    pub data_dir: PathBuf,
 }
 
 impl SandboxConfig {
@@ -260,6 +356,13 @@ impl Settings {
             sandbox: file.sandbox,
             upstream: file.upstream,
             http: merge_http(file.http, http),
+            auth: file.auth,
+            policy: file.policy,
+            limits: file.limits,
+            audit: file.audit,
+            credentials: file.credentials,
+            approvals: file.approvals,
+            data_dir: file.data_dir.unwrap_or_else(default_data_dir),
         };
         settings.sandbox.validate()?;
         if settings.upstream.max_concurrent_subrequests == 0 {
@@ -271,9 +374,41 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The audit database.
+    pub fn audit_path(&self) -> PathBuf {
+        self.audit
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.db"))
+    }
+
+    /// The stored-credentials database.
+    pub fn credentials_path(&self) -> PathBuf {
+        self.credentials
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("credentials.db"))
+    }
+
+    /// Whether callers authenticate (keys or oauth), which turns rate limits on.
+    pub fn auth_enabled(&self) -> bool {
+        self.auth.mode() != AuthMode::None
+    }
+
     /// Whether the demo upstream serves the API instead of the network.
     pub fn is_demo(&self) -> bool {
         self.spec == SpecChoice::Demo
+    }
+}
+
+/// `$XDG_DATA_HOME/codemode`, else `~/.local/share/codemode`, else `./.codemode`.
+fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("codemode");
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/codemode"),
+        None => PathBuf::from(".codemode"),
     }
 }
 

@@ -9,7 +9,8 @@ use futures::future::BoxFuture;
 use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -70,12 +71,33 @@ impl ServerHandler for CodeMode {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_logging()
+                .enable_prompts()
+                .enable_resources()
                 .build(),
         )
         .with_server_info(Implementation::new("codemode", env!("CARGO_PKG_VERSION")))
         .with_instructions(
             "Use `search` to find endpoints in the API spec, then `execute` to call them.",
         )
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.app
+            .tools()
+            .iter()
+            .find(|tool| tool.name == name)
+            .cloned()
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        Err(ErrorData::invalid_params(
+            "resource not found: codemode serves no resources",
+            Some(serde_json::json!({ "uri": request.uri })),
+        ))
     }
 
     async fn list_tools(

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use codemode_sandbox::{Host, LogLine};
-use codemode_upstream::{AccountResolver, Call, Gateway, RequestError};
+use codemode_upstream::{AccountResolver, Call, RequestError};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -14,7 +14,6 @@ use crate::live::Update;
 /// The sandbox host for one `execute` call.
 pub struct ExecuteHost {
     call: Call,
-    gateway: Gateway,
     accounts: Arc<AccountResolver>,
     explicit_account: Option<String>,
     configured_account: Option<String>,
@@ -23,17 +22,16 @@ pub struct ExecuteHost {
 }
 
 impl ExecuteHost {
-    /// A host whose requests share one call budget and whose progress goes to `updates`.
+    /// A host whose requests share `call`'s budget and whose progress goes to `updates`.
     pub fn new(
-        gateway: &Gateway,
+        call: Call,
         accounts: Arc<AccountResolver>,
         explicit_account: Option<String>,
         configured_account: Option<String>,
         updates: UnboundedSender<Update>,
     ) -> Self {
         Self {
-            call: gateway.call(),
-            gateway: gateway.clone(),
+            call,
             accounts,
             explicit_account,
             configured_account,
@@ -65,12 +63,12 @@ impl Host for ExecuteHost {
 
     fn account_id(&self) -> BoxFuture<'static, Result<String, String>> {
         let accounts = self.accounts.clone();
-        let gateway = self.gateway.clone();
+        let call = self.call.clone();
         let explicit = self.explicit_account.clone();
         let configured = self.configured_account.clone();
         async move {
             accounts
-                .resolve(explicit.as_deref(), configured.as_deref(), &gateway)
+                .resolve(explicit.as_deref(), configured.as_deref(), &call)
                 .await
                 .map_err(|e| e.to_string())
         }

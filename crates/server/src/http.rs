@@ -61,10 +61,7 @@ pub async fn serve(app: Arc<App>, settings: &Settings) -> anyhow::Result<()> {
             "shutting down: finishing in-flight calls"
         );
         tokio::spawn(async move {
-            if tokio::time::timeout(grace, in_flight.idle())
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(grace, in_flight.idle()).await.is_err() {
                 tracing::warn!("grace period over: cancelling the calls still running");
             }
             shutdown.cancel();

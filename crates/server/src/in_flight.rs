@@ -53,7 +53,11 @@ impl Drop for Counted {
 }
 
 /// Axum middleware: counts POST responses and hands their handlers a [`ClientGone`] signal.
-pub async fn track(State(in_flight): State<InFlight>, mut request: Request, next: Next) -> Response {
+pub async fn track(
+    State(in_flight): State<InFlight>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     if request.method() != Method::POST {
         return next.run(request).await;
     }

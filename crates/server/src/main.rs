@@ -20,6 +20,10 @@ use crate::app::App;
 use crate::cli::{Cli, Command};
 use crate::config::Settings;
 
+/// mimalloc: QuickJS allocates many small objects, and this allocator halves a typical search.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()

@@ -77,7 +77,7 @@ fn code_schema(with_account: bool) -> Arc<JsonObject> {
     if with_account {
         properties.insert(
             "account_id".into(),
-            json!({"type": "string", "description": "Sets accountId (optional)"}),
+            json!({"type": "string", "description": "Sets accountId (optional)", "x-mcp-header": "Account-Id"}),
         );
     }
     let mut schema = JsonObject::new();

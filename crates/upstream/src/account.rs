@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::credential::CredentialId;
 use crate::envelope::error_summary;
-use crate::gateway::Gateway;
+use crate::gateway::Call;
 
 /// The longest account id accepted.
 const MAX_ACCOUNT_ID_LEN: usize = 64;
@@ -61,21 +61,21 @@ impl AccountResolver {
     }
 
     /// The account for one call: `explicit` (from the call), else `configured`, else discovery
-    /// through `GET /accounts` on `gateway` when the credential sees exactly one account.
+    /// through `GET /accounts` with the call's credential when it sees exactly one account.
     pub async fn resolve(
         &self,
         explicit: Option<&str>,
         configured: Option<&str>,
-        gateway: &Gateway,
+        call: &Call,
     ) -> Result<String, AccountError> {
         if let Some(id) = explicit.or(configured) {
             return checked_id(id);
         }
-        let key = gateway.credential_id();
+        let key = call.credential_id();
         if let Some(id) = self.cached(&key) {
             return Ok(id);
         }
-        let id = discover(gateway).await?;
+        let id = discover(call).await?;
         self.discovered
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -109,11 +109,11 @@ fn checked_id(id: &str) -> Result<String, AccountError> {
 }
 
 /// Lists the credential's accounts; exactly one is the answer.
-async fn discover(gateway: &Gateway) -> Result<String, AccountError> {
+async fn discover(call: &Call) -> Result<String, AccountError> {
     let options =
         json!({"method": "GET", "path": "/accounts", "query": {"per_page": DISCOVERY_PAGE}});
-    let body = gateway
-        .call()
+    let body = call
+        .fresh()
         .request(&options)
         .await
         .map_err(|e| AccountError::Discovery(e.to_string()))?;

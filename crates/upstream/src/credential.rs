@@ -35,8 +35,7 @@ impl Credential {
 
     /// A stable, non-reversible identifier of this token, for caches keyed by credential.
     pub fn id(&self) -> CredentialId {
-        let digest = Sha256::digest(self.0.as_bytes());
-        CredentialId(digest.iter().map(|b| format!("{b:02x}")).collect())
+        CredentialId(sha256_hex(self.0.as_bytes()))
     }
 
     /// The token itself, for the `Authorization` header and for scrubbing echoes of it.
@@ -55,6 +54,14 @@ impl fmt::Display for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
     }
+}
+
+/// SHA-256 of `bytes`, as lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The SHA-256 of a token, in hex: safe to store and compare, useless to call the API with.

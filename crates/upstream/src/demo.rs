@@ -14,7 +14,6 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::credential::CredentialId;
 use crate::upstream::{PreparedRequest, RawResponse, Upstream, UpstreamError};
 
 /// The OpenAPI document the demo implements.
@@ -87,10 +86,6 @@ impl Upstream for DemoUpstream {
             .unwrap_or_else(PoisonError::into_inner)
             .handle(&request);
         Box::pin(future::ready(Ok(response)))
-    }
-
-    fn credential_id(&self) -> Option<CredentialId> {
-        None
     }
 }
 

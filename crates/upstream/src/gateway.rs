@@ -9,12 +9,12 @@ use codemode_spec::{Method, Operation};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use crate::credential::CredentialId;
+use crate::credential::{Credential, CredentialId, sha256_hex};
 use crate::envelope::{envelope, error_summary};
 use crate::options::{OptionsError, RequestOptions};
 use crate::retry::{GiveUp, RetryPolicy, is_retryable};
 use crate::routes::RouteTable;
-use crate::upstream::{PreparedRequest, RawResponse, Upstream, UpstreamError};
+use crate::upstream::{PreparedRequest, RawResponse, RequestBody, Upstream, UpstreamError};
 
 /// Limits and checks applied to every request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,21 +158,9 @@ impl Gateway {
         }
     }
 
-    /// A fresh budget for one `execute` call.
-    pub fn call(&self) -> Call {
-        Call {
-            shared: Arc::clone(&self.shared),
-            state: Arc::new(CallState {
-                sent: AtomicUsize::new(0),
-                in_flight: Semaphore::new(self.shared.config.max_concurrent.max(1)),
-                records: Mutex::new(Vec::new()),
-            }),
-        }
-    }
-
-    /// Identifies the upstream's credential without revealing it; `None` when there is none.
-    pub fn credential_id(&self) -> Option<CredentialId> {
-        self.shared.upstream.credential_id()
+    /// A fresh budget for one `execute` call whose requests carry `credential`.
+    pub fn call(&self, credential: Option<Credential>) -> Call {
+        Call::new(Arc::clone(&self.shared), credential)
     }
 }
 
@@ -184,6 +172,7 @@ pub struct Call {
 }
 
 struct CallState {
+    credential: Option<Credential>,
     sent: AtomicUsize,
     in_flight: Semaphore,
     records: Mutex<Vec<RequestRecord>>,
@@ -196,21 +185,76 @@ struct Sent {
     gave_up: Option<GiveUp>,
 }
 
+/// A request that passed every check and matched the spec, not yet sent: what policy decides on.
+#[derive(Debug, Clone)]
+pub struct CheckedRequest {
+    options: RequestOptions,
+    operation: Option<Operation>,
+}
+
+impl CheckedRequest {
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.options.method
+    }
+
+    /// The concrete path, e.g. `/zones/abc/dns_records`.
+    pub fn path(&self) -> &str {
+        self.options.path.as_str()
+    }
+
+    /// The spec operation it matched; `None` only when the spec is not enforced.
+    pub fn operation(&self) -> Option<&Operation> {
+        self.operation.as_ref()
+    }
+
+    /// SHA-256 (hex) of the body as it will be sent, if there is one.
+    pub fn body_sha256(&self) -> Option<String> {
+        self.options.body.as_ref().map(|b| sha256_hex(&b.bytes))
+    }
+
+    /// The body as it will be sent, if any.
+    pub fn body(&self) -> Option<&RequestBody> {
+        self.options.body.as_ref()
+    }
+}
+
 impl Call {
+    fn new(shared: Arc<Shared>, credential: Option<Credential>) -> Call {
+        let concurrency = shared.config.max_concurrent.max(1);
+        Call {
+            shared,
+            state: Arc::new(CallState {
+                credential,
+                sent: AtomicUsize::new(0),
+                in_flight: Semaphore::new(concurrency),
+                records: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
     /// Carries out one `cloudflare.request(options)` and returns the API's envelope.
     pub async fn request(&self, options: &Value) -> Result<Value, RequestError> {
+        let checked = self.check(options)?;
+        self.send(checked).await
+    }
+
+    /// Checks options, path and spec route without sending anything.
+    pub fn check(&self, options: &Value) -> Result<CheckedRequest, RequestError> {
         let options = RequestOptions::parse(options)?;
+        let segments: Vec<&str> = options.path.segments().collect();
+        let operation = self.shared.routes.find(options.method, &segments).cloned();
+        if operation.is_none() && self.shared.config.enforce_spec {
+            return Err(self.not_in_spec(options.method, options.path.to_string(), &segments));
+        }
+        Ok(CheckedRequest { options, operation })
+    }
+
+    /// Sends a checked request within the call's budget and returns the API's envelope.
+    pub async fn send(&self, checked: CheckedRequest) -> Result<Value, RequestError> {
+        let CheckedRequest { options, operation } = checked;
         let method = options.method;
         let path = options.path.to_string();
-        let segments: Vec<&str> = options.path.segments().collect();
-        let template = self
-            .shared
-            .routes
-            .find(method, &segments)
-            .map(str::to_string);
-        if template.is_none() && self.shared.config.enforce_spec {
-            return Err(self.not_in_spec(method, path, &segments));
-        }
         self.take_subrequest()?;
         // The semaphore is never closed, so acquiring only ever waits.
         let _permit = self.state.in_flight.acquire().await.ok();
@@ -221,11 +265,12 @@ impl Call {
                 path: options.path,
                 query: options.query,
                 body: options.body,
+                credential: self.state.credential.clone(),
             })
             .await;
         let record = RequestRecord {
             method,
-            template,
+            template: operation.map(|op| op.path),
             path: path.clone(),
             status: sent.response.as_ref().ok().map(|r| r.status),
             attempts: sent.attempts,
@@ -246,6 +291,16 @@ impl Call {
             .unwrap_or_else(PoisonError::into_inner)
             .push(record);
         self.outcome(method, path, sent)
+    }
+
+    /// A new budget with the same credential, e.g. for account discovery.
+    pub fn fresh(&self) -> Call {
+        Call::new(Arc::clone(&self.shared), self.state.credential.clone())
+    }
+
+    /// Identifies the call's credential without revealing it; `None` when there is none.
+    pub fn credential_id(&self) -> Option<CredentialId> {
+        self.state.credential.as_ref().map(Credential::id)
     }
 
     /// The requests made so far, in the order they finished.
@@ -369,7 +424,7 @@ impl Call {
     }
 
     fn authentication_reason(&self, status: u16, api_errors: Option<String>) -> String {
-        let why = if self.shared.upstream.credential_id().is_none() {
+        let why = if self.state.credential.is_none() {
             "no API token is configured; set CLOUDFLARE_API_TOKEN for the server"
         } else if status == 401 {
             "the API token is missing or invalid (expired, revoked or mistyped); \

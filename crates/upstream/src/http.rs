@@ -9,7 +9,7 @@ use futures::future::{self, BoxFuture};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, RETRY_AFTER};
 use reqwest::redirect;
 
-use crate::credential::{Credential, CredentialId};
+use crate::credential::Credential;
 use crate::path_guard::{ApiBase, BaseUrlError};
 use crate::upstream::{PreparedRequest, RawResponse, Upstream, UpstreamError};
 
@@ -48,21 +48,16 @@ pub enum HttpSetupError {
     Client(String),
 }
 
-/// Sends requests to the API base over the network, with the credential as a bearer token.
+/// Sends requests to the API base over the network, with each request's credential as a bearer token.
 pub struct HttpUpstream {
     client: reqwest::Client,
     base: ApiBase,
-    credential: Option<Credential>,
     settings: HttpSettings,
 }
 
 impl HttpUpstream {
     /// An upstream for `base_url` (e.g. `https://api.cloudflare.com/client/v4`); redirects are not followed.
-    pub fn new(
-        base_url: &str,
-        credential: Option<Credential>,
-        settings: HttpSettings,
-    ) -> Result<HttpUpstream, HttpSetupError> {
+    pub fn new(base_url: &str, settings: HttpSettings) -> Result<HttpUpstream, HttpSetupError> {
         let base = ApiBase::parse(base_url)?;
         let client = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
@@ -74,7 +69,6 @@ impl HttpUpstream {
         Ok(HttpUpstream {
             client,
             base,
-            credential,
             settings,
         })
     }
@@ -89,7 +83,7 @@ impl Upstream for HttpUpstream {
             return Box::pin(future::ready(Err(UpstreamError::OutsideBase)));
         };
         let mut builder = self.client.request(reqwest_method(request.method), url);
-        if let Some(credential) = &self.credential {
+        if let Some(credential) = &request.credential {
             builder = builder.bearer_auth(credential.expose());
         }
         if let Some(body) = request.body {
@@ -97,7 +91,7 @@ impl Upstream for HttpUpstream {
                 .header(CONTENT_TYPE, body.content_type)
                 .body(body.bytes);
         }
-        let credential = self.credential.clone();
+        let credential = request.credential;
         let settings = self.settings.clone();
         Box::pin(async move {
             let mut response = builder
@@ -129,10 +123,6 @@ impl Upstream for HttpUpstream {
                 body: scrub(body.freeze(), credential.as_ref()),
             })
         })
-    }
-
-    fn credential_id(&self) -> Option<CredentialId> {
-        self.credential.as_ref().map(Credential::id)
     }
 }
 

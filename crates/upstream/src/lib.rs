@@ -19,10 +19,10 @@ pub mod routes;
 pub mod upstream;
 
 pub use account::{AccountError, AccountResolver};
-pub use credential::{Credential, CredentialError, CredentialId};
+pub use credential::{Credential, CredentialError, CredentialId, sha256_hex};
 pub use demo::{DEMO_ACCOUNT_ID, DEMO_ACCOUNT_NAME, DEMO_SPEC_YAML, DemoUpstream};
 pub use envelope::envelope;
-pub use gateway::{Call, Gateway, GatewayConfig, RequestError, RequestRecord};
+pub use gateway::{Call, CheckedRequest, Gateway, GatewayConfig, RequestError, RequestRecord};
 pub use http::{HttpSettings, HttpSetupError, HttpUpstream};
 pub use options::{OptionsError, RequestOptions};
 pub use path_guard::{ApiBase, BaseUrlError, GuardedPath, PathError};

@@ -17,7 +17,7 @@ pub struct RouteTable {
 
 #[derive(Debug)]
 struct Route {
-    template: String,
+    operation: Operation,
     segments: Vec<Segment>,
     /// Per segment: 0 literal, 1 mixed, 2 parameter. Lower sorts first, so it wins.
     rank: Vec<u8>,
@@ -41,7 +41,7 @@ impl RouteTable {
     pub fn new(operations: &[Operation]) -> RouteTable {
         let mut routes: HashMap<(Method, usize), Vec<Route>> = HashMap::new();
         for operation in operations {
-            let route = Route::parse(&operation.path);
+            let route = Route::parse(operation);
             routes
                 .entry((operation.method, route.segments.len()))
                 .or_default()
@@ -50,14 +50,14 @@ impl RouteTable {
         RouteTable { routes }
     }
 
-    /// The template of the best operation for `method` on a path with these segments.
-    pub fn find(&self, method: Method, segments: &[&str]) -> Option<&str> {
+    /// The best operation for `method` on a path with these segments.
+    pub fn find(&self, method: Method, segments: &[&str]) -> Option<&Operation> {
         self.routes
             .get(&(method, segments.len()))?
             .iter()
             .filter(|route| route.matches(segments))
             .min_by(|a, b| a.rank.cmp(&b.rank))
-            .map(|route| route.template.as_str())
+            .map(|route| &route.operation)
     }
 
     /// The methods some operation accepts on a path with these segments.
@@ -80,8 +80,11 @@ impl RouteTable {
 }
 
 impl Route {
-    fn parse(template: &str) -> Route {
-        let trimmed = template.trim_start_matches('/').trim_end_matches('/');
+    fn parse(operation: &Operation) -> Route {
+        let trimmed = operation
+            .path
+            .trim_start_matches('/')
+            .trim_end_matches('/');
         let segments: Vec<Segment> = if trimmed.is_empty() {
             Vec::new()
         } else {
@@ -96,7 +99,7 @@ impl Route {
             })
             .collect();
         Route {
-            template: template.to_string(),
+            operation: operation.clone(),
             segments,
             rank,
         }
@@ -172,6 +175,10 @@ mod tests {
 
     use super::*;
 
+    fn template<'a>(table: &'a RouteTable, method: Method, segments: &[&str]) -> Option<&'a str> {
+        table.find(method, segments).map(|op| op.path.as_str())
+    }
+
     fn op(method: Method, path: &str) -> Operation {
         Operation {
             method,
@@ -205,33 +212,33 @@ mod tests {
     fn templates_match_one_non_empty_segment() {
         let table = table();
         assert_eq!(
-            table.find(Method::Get, &segments("/zones/abc")),
+            template(&table, Method::Get, &segments("/zones/abc")),
             Some("/zones/{zone_id}")
         );
-        assert_eq!(table.find(Method::Get, &segments("/zones")), Some("/zones"));
-        assert_eq!(table.find(Method::Get, &["zones", ""]), None);
-        assert_eq!(table.find(Method::Get, &segments("/zones/abc/def")), None);
-        assert_eq!(table.find(Method::Delete, &segments("/zones/abc")), None);
-        assert_eq!(table.find(Method::Get, &segments("/zone/abc")), None);
+        assert_eq!(template(&table, Method::Get, &segments("/zones")), Some("/zones"));
+        assert_eq!(template(&table, Method::Get, &["zones", ""]), None);
+        assert_eq!(template(&table, Method::Get, &segments("/zones/abc/def")), None);
+        assert_eq!(template(&table, Method::Delete, &segments("/zones/abc")), None);
+        assert_eq!(template(&table, Method::Get, &segments("/zone/abc")), None);
     }
 
     #[test]
     fn literal_segments_win_over_templates() {
         let table = table();
         assert_eq!(
-            table.find(Method::Get, &segments("/zones/z/settings/ssl")),
+            template(&table, Method::Get, &segments("/zones/z/settings/ssl")),
             Some("/zones/{zone_id}/settings/ssl")
         );
         assert_eq!(
-            table.find(Method::Get, &segments("/zones/z/settings/tls_1_3")),
+            template(&table, Method::Get, &segments("/zones/z/settings/tls_1_3")),
             Some("/zones/{zone_id}/settings/{setting_id}")
         );
         assert_eq!(
-            table.find(Method::Get, &segments("/zones/z/dns_records/export")),
+            template(&table, Method::Get, &segments("/zones/z/dns_records/export")),
             Some("/zones/{zone_id}/dns_records/export")
         );
         assert_eq!(
-            table.find(Method::Get, &segments("/zones/z/x")),
+            template(&table, Method::Get, &segments("/zones/z/x")),
             Some("/{a}/{b}/x")
         );
     }
@@ -240,18 +247,18 @@ mod tests {
     fn mixed_segments_and_trailing_slashes() {
         let table = table();
         assert_eq!(
-            table.find(Method::Get, &segments("/scripts/app.js")),
+            template(&table, Method::Get, &segments("/scripts/app.js")),
             Some("/scripts/{name}.js")
         );
-        assert_eq!(table.find(Method::Get, &segments("/scripts/.js")), None);
-        assert_eq!(table.find(Method::Get, &segments("/scripts/app.css")), None);
+        assert_eq!(template(&table, Method::Get, &segments("/scripts/.js")), None);
+        assert_eq!(template(&table, Method::Get, &segments("/scripts/app.css")), None);
         assert_eq!(
-            table.find(Method::Get, &segments("/ranges/1-2")),
+            template(&table, Method::Get, &segments("/ranges/1-2")),
             Some("/ranges/{from}-{to}")
         );
-        assert_eq!(table.find(Method::Get, &segments("/ranges/-2")), None);
+        assert_eq!(template(&table, Method::Get, &segments("/ranges/-2")), None);
         assert_eq!(
-            table.find(Method::Get, &segments("/trailing")),
+            template(&table, Method::Get, &segments("/trailing")),
             Some("/trailing/")
         );
     }
@@ -297,7 +304,7 @@ mod tests {
         for round in 0..25 {
             for (i, path) in paths.iter().enumerate() {
                 let method = Method::ALL[(i + round) % 5];
-                if table.find(method, &segments(path)).is_some() {
+                if template(&table, method, &segments(path)).is_some() {
                     found += 1;
                 }
             }

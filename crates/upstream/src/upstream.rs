@@ -6,7 +6,7 @@ use bytes::Bytes;
 use codemode_spec::Method;
 use futures::future::BoxFuture;
 
-use crate::credential::CredentialId;
+use crate::credential::Credential;
 use crate::path_guard::GuardedPath;
 
 /// A request body and its media type.
@@ -29,6 +29,8 @@ pub struct PreparedRequest {
     pub query: Vec<(String, String)>,
     /// The body, if any.
     pub body: Option<RequestBody>,
+    /// The credential to attach, if any; only the upstream ever reads it.
+    pub credential: Option<Credential>,
 }
 
 /// The response as it came back, before it is turned into an envelope.
@@ -68,7 +70,4 @@ pub trait Upstream: Send + Sync {
         &self,
         request: PreparedRequest,
     ) -> BoxFuture<'static, Result<RawResponse, UpstreamError>>;
-
-    /// Identifies the credential requests carry, without revealing it; `None` when there is none.
-    fn credential_id(&self) -> Option<CredentialId>;
 }

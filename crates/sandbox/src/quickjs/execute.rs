@@ -44,7 +44,7 @@ pub(crate) fn execute(
     let (meter, allocator) = Meter::new();
     let runtime = Runtime::new_with_alloc(allocator).map_err(setup)?;
     runtime.set_max_stack_size(limits.stack_bytes);
-    let watch = Watch::start(limits.timeout, call.cancel.clone());
+    let watch = Watch::start(limits.timeout, call.cancel.clone(), Some(host.clone()));
     let watchdog = Watchdog::default();
     watchdog.install(&runtime);
     watchdog.watch(watch.clone());

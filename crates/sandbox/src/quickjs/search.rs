@@ -95,7 +95,7 @@ impl SearchRuntime {
     /// Runs one `search` call in a fresh realm.
     pub(crate) fn search(&mut self, call: &Call<'_>) -> Result<Outcome, SandboxError> {
         let limits = call.limits;
-        let watch = Watch::start(limits.timeout, call.cancel.clone());
+        let watch = Watch::start(limits.timeout, call.cancel.clone(), None);
         self.runtime.set_max_stack_size(limits.stack_bytes);
         self.meter.allow(limits.memory_bytes);
         self.watchdog.watch(watch.clone());

@@ -2,12 +2,14 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rquickjs::Runtime;
 
 use crate::cancel::CancelToken;
 use crate::error::SandboxError;
+use crate::host::Host;
 
 /// Why a call must stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,15 +25,22 @@ pub(crate) struct Watch {
     limit: Duration,
     deadline: Cell<Instant>,
     cancel: CancelToken,
+    host: Option<Arc<dyn Host>>,
 }
 
 impl Watch {
-    /// Starts the clock of a call allowed to run for `limit`.
-    pub(crate) fn start(limit: Duration, cancel: CancelToken) -> Rc<Watch> {
+    /// Starts the clock of a call allowed to run for `limit`, plus any time its host
+    /// spends waiting for people.
+    pub(crate) fn start(
+        limit: Duration,
+        cancel: CancelToken,
+        host: Option<Arc<dyn Host>>,
+    ) -> Rc<Watch> {
         Rc::new(Watch {
             limit,
             deadline: Cell::new(Instant::now() + limit),
             cancel,
+            host,
         })
     }
 
@@ -39,7 +48,7 @@ impl Watch {
     pub(crate) fn stop(&self) -> Option<Stop> {
         if self.cancel.is_cancelled() {
             Some(Stop::Cancelled)
-        } else if Instant::now() >= self.deadline.get() {
+        } else if Instant::now() >= self.deadline() {
             Some(Stop::Timeout)
         } else {
             None
@@ -48,12 +57,21 @@ impl Watch {
 
     /// The instant the call must end by.
     pub(crate) fn deadline(&self) -> Instant {
-        self.deadline.get()
+        self.deadline.get() + self.waiting_for_people()
     }
 
     /// Brings the deadline forward to `instant` if that is sooner.
     pub(crate) fn shorten(&self, instant: Instant) {
-        self.deadline.set(self.deadline.get().min(instant));
+        let base = instant
+            .checked_sub(self.waiting_for_people())
+            .unwrap_or(instant);
+        self.deadline.set(self.deadline.get().min(base));
+    }
+
+    fn waiting_for_people(&self) -> Duration {
+        self.host
+            .as_ref()
+            .map_or(Duration::ZERO, |host| host.waiting_for_people())
     }
 
     /// The error to report for `stop`.

@@ -15,7 +15,7 @@ async fn the_only_account_is_discovered_once_per_credential() {
     let resolver = AccountResolver::new();
     for _ in 0..3 {
         assert_eq!(
-            resolver.resolve(None, None, &gateway).await,
+            resolver.resolve(None, None, &gateway.call()).await,
             Ok(ONLY.to_string())
         );
     }
@@ -24,7 +24,7 @@ async fn the_only_account_is_discovered_once_per_credential() {
 
     let other_token = http_gateway(&base, Some("another-token"), &[], open_config());
     assert_eq!(
-        resolver.resolve(None, None, &other_token).await,
+        resolver.resolve(None, None, &other_token.call()).await,
         Ok(ONLY.to_string())
     );
     assert_eq!(
@@ -40,15 +40,15 @@ async fn explicit_and_configured_accounts_win_without_a_request() {
     let gateway = http_gateway(&base, Some(TOKEN), &[], open_config());
     let resolver = AccountResolver::new();
     assert_eq!(
-        resolver.resolve(Some("aaaa"), Some("bbbb"), &gateway).await,
+        resolver.resolve(Some("aaaa"), Some("bbbb"), &gateway.call()).await,
         Ok("aaaa".to_string())
     );
     assert_eq!(
-        resolver.resolve(None, Some("bbbb"), &gateway).await,
+        resolver.resolve(None, Some("bbbb"), &gateway.call()).await,
         Ok("bbbb".to_string())
     );
     assert!(matches!(
-        resolver.resolve(Some("../zones"), None, &gateway).await,
+        resolver.resolve(Some("../zones"), None, &gateway.call()).await,
         Err(AccountError::InvalidId(_))
     ));
     assert!(api.seen().is_empty());
@@ -59,7 +59,7 @@ async fn no_account_is_an_error_that_says_how_to_fix_it() {
     let (base, _api) = FakeApi::start(Some(Vec::new())).await;
     let gateway = http_gateway(&base, Some(TOKEN), &[], open_config());
     let error = AccountResolver::new()
-        .resolve(None, None, &gateway)
+        .resolve(None, None, &gateway.call())
         .await
         .expect_err("none");
     assert_eq!(error, AccountError::NoAccounts);
@@ -79,7 +79,7 @@ async fn several_accounts_are_listed_and_not_cached() {
     let gateway = http_gateway(&base, Some(TOKEN), &[], open_config());
     let resolver = AccountResolver::new();
     let error = resolver
-        .resolve(None, None, &gateway)
+        .resolve(None, None, &gateway.call())
         .await
         .expect_err("ambiguous");
     let message = error.to_string();
@@ -93,7 +93,7 @@ async fn several_accounts_are_listed_and_not_cached() {
         assert!(message.contains(part), "{message}");
     }
     resolver
-        .resolve(None, None, &gateway)
+        .resolve(None, None, &gateway.call())
         .await
         .expect_err("still ambiguous");
     assert_eq!(api.hits("/accounts"), 2);
@@ -104,7 +104,7 @@ async fn a_failed_discovery_explains_itself_without_the_token() {
     let (base, _api) = FakeApi::start(None).await;
     let gateway = http_gateway(&base, Some(TOKEN), &[], open_config());
     let error = AccountResolver::new()
-        .resolve(None, None, &gateway)
+        .resolve(None, None, &gateway.call())
         .await
         .expect_err("403");
     let message = error.to_string();

@@ -44,24 +44,24 @@ async fn zone_id(call: &Call, name: &str) -> String {
 async fn accounts_and_discovery() {
     let gateway = demo();
     let accounts = send(
-        &gateway.call(),
+        &gateway.call(None),
         json!({"method": "GET", "path": "/accounts"}),
     )
     .await;
     assert_eq!(accounts["result"][0]["name"], json!("Demo Account"));
     assert_eq!(accounts["result_info"]["total_count"], json!(1));
     assert_eq!(
-        AccountResolver::new().resolve(None, None, &gateway).await,
+        AccountResolver::new().resolve(None, None, &gateway.call(None)).await,
         Ok(DEMO_ACCOUNT_ID.to_string())
     );
     let details = send(
-        &gateway.call(),
+        &gateway.call(None),
         json!({"method": "GET", "path": format!("/accounts/{DEMO_ACCOUNT_ID}")}),
     )
     .await;
     assert_eq!(details["result"]["id"], json!(DEMO_ACCOUNT_ID));
     let other = send(
-        &gateway.call(),
+        &gateway.call(None),
         json!({"method": "GET", "path": "/accounts/ffff"}),
     )
     .await;
@@ -71,7 +71,7 @@ async fn accounts_and_discovery() {
 #[tokio::test]
 async fn zones_are_paginated_filtered_and_editable() {
     let gateway = demo();
-    let call = gateway.call();
+    let call = gateway.call(None);
     let first = send(
         &call,
         json!({"method": "GET", "path": "/zones", "query": {"per_page": 1}}),
@@ -153,7 +153,7 @@ async fn zones_are_paginated_filtered_and_editable() {
 #[tokio::test]
 async fn dns_records_crud_with_validation() {
     let gateway = demo();
-    let call = gateway.call();
+    let call = gateway.call(None);
     let zone = zone_id(&call, "example.com").await;
     let records_path = format!("/zones/{zone}/dns_records");
 
@@ -250,7 +250,7 @@ async fn dns_records_crud_with_validation() {
 #[tokio::test]
 async fn cache_purges_are_validated() {
     let gateway = demo();
-    let call = gateway.call();
+    let call = gateway.call(None);
     let purge = format!("/zones/{}/purge_cache", zone_id(&call, "example.org").await);
     let nothing = send(&call, json!({"method": "POST", "path": purge, "body": {}})).await;
     assert_failure(&nothing, 400, 1012);
@@ -274,7 +274,7 @@ async fn cache_purges_are_validated() {
 #[tokio::test]
 async fn workers_kv_values_round_trip() {
     let gateway = demo();
-    let call = gateway.call();
+    let call = gateway.call(None);
     let namespaces_path = format!("/accounts/{DEMO_ACCOUNT_ID}/storage/kv/namespaces");
     let namespaces = send(&call, json!({"method": "GET", "path": namespaces_path})).await;
     assert_eq!(namespaces["result"][0]["title"], json!("demo-config"));
@@ -343,7 +343,7 @@ async fn workers_kv_values_round_trip() {
 async fn the_spec_check_applies_to_the_demo() {
     let gateway = demo();
     let error = gateway
-        .call()
+        .call(None)
         .request(&json!({"method": "DELETE", "path": "/zones"}))
         .await
         .expect_err("not in the spec");
@@ -357,7 +357,7 @@ async fn the_spec_check_applies_to_the_demo() {
 #[tokio::test]
 async fn each_demo_starts_from_the_seed() {
     let first = demo();
-    let call = first.call();
+    let call = first.call(None);
     let zone = zone_id(&call, "example.org").await;
     send(
         &call,
@@ -365,12 +365,12 @@ async fn each_demo_starts_from_the_seed() {
     )
     .await;
     let fresh = demo();
-    assert_eq!(zone_id(&fresh.call(), "example.org").await, zone);
+    assert_eq!(zone_id(&fresh.call(None), "example.org").await, zone);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_are_shared_across_spawned_tasks() {
-    let call = demo().call();
+    let call = demo().call(None);
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let call = call.clone();

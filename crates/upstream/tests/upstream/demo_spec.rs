@@ -117,7 +117,7 @@ async fn the_demo_serves_every_operation_of_its_spec() {
             ..GatewayConfig::default()
         },
     );
-    let call = gateway.call();
+    let call = gateway.call(None);
     for operation in &operations {
         let path = operation
             .path

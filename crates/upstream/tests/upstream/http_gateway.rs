@@ -9,9 +9,9 @@ use codemode_upstream::{
 use serde_json::{Value, json};
 
 use crate::fake_api::FakeApi;
-use crate::{TOKEN, assert_no_token, http_gateway, open_config};
+use crate::{Api, TOKEN, assert_no_token, http_gateway, open_config};
 
-async fn get(gateway: &Gateway, path: &str) -> Result<Value, RequestError> {
+async fn get(gateway: &Api, path: &str) -> Result<Value, RequestError> {
     gateway
         .call()
         .request(&json!({"method": "GET", "path": path}))
@@ -273,9 +273,8 @@ async fn transport_failures_are_errors() {
         request_timeout: Duration::from_millis(300),
         ..HttpSettings::default()
     };
-    let credential = Credential::new(TOKEN).expect("valid");
-    let upstream = HttpUpstream::new(&base, Some(credential), small).expect("valid base");
-    let gateway = Gateway::new(Arc::new(upstream), &[], open_config());
+    let upstream = HttpUpstream::new(&base, small).expect("valid base");
+    let gateway = Api::new(upstream, Some(TOKEN), &[], open_config());
     assert!(matches!(
         get(&gateway, "/big").await,
         Err(RequestError::Upstream {

@@ -14,11 +14,37 @@ use std::time::Duration;
 
 use codemode_spec::Operation;
 use codemode_upstream::{
-    Credential, Gateway, GatewayConfig, HttpSettings, HttpUpstream, RetryPolicy,
+    Call, Credential, Gateway, GatewayConfig, HttpSettings, HttpUpstream, RetryPolicy,
 };
 
 /// The token the tests send; no error message may ever contain it.
 pub const TOKEN: &str = "test-token-9f8e7d6c5b4a";
+
+/// A gateway and the credential every call through it carries.
+pub struct Api {
+    gateway: Gateway,
+    credential: Option<Credential>,
+}
+
+impl Api {
+    /// A gateway over `upstream` whose calls carry `token`.
+    pub fn new(
+        upstream: HttpUpstream,
+        token: Option<&str>,
+        operations: &[Operation],
+        config: GatewayConfig,
+    ) -> Api {
+        Api {
+            gateway: Gateway::new(Arc::new(upstream), operations, config),
+            credential: token.map(|t| Credential::new(t).expect("valid token")),
+        }
+    }
+
+    /// A fresh call with the credential.
+    pub fn call(&self) -> Call {
+        self.gateway.call(self.credential.clone())
+    }
+}
 
 /// A gateway to `base` over HTTP, with `token` as the credential.
 pub fn http_gateway(
@@ -26,11 +52,9 @@ pub fn http_gateway(
     token: Option<&str>,
     operations: &[Operation],
     config: GatewayConfig,
-) -> Gateway {
-    let credential = token.map(|t| Credential::new(t).expect("valid token"));
-    let upstream =
-        HttpUpstream::new(base, credential, HttpSettings::default()).expect("valid base");
-    Gateway::new(Arc::new(upstream), operations, config)
+) -> Api {
+    let upstream = HttpUpstream::new(base, HttpSettings::default()).expect("valid base");
+    Api::new(upstream, token, operations, config)
 }
 
 /// The default config without the spec check and with millisecond backoff.

@@ -1,0 +1,155 @@
+//! The hash chain that makes edited, deleted and reordered audit rows evident.
+//!
+//! Row `n` stores `prev_hash` (the hash of row `n - 1`, of the retention anchor, or 64 zeros)
+//! and `hash`, its [`chain_hash`].
+
+use std::fmt;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::record::{CallRecord, RecordId, StoredRecord};
+
+/// The `prev_hash` of the first record ever written.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The chain hash of `record` stored as row `id` after a row hashed `prev_hash`.
+///
+/// `hex(sha256(prev_hash ‖ canonical JSON of the record ‖ id in decimal))`, where the canonical
+/// JSON is `serde_json` of [`CallRecord`]: fields in declaration order, absent values as `null`.
+pub fn chain_hash(
+    prev_hash: &str,
+    record: &CallRecord,
+    id: RecordId,
+) -> Result<String, serde_json::Error> {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(serde_json::to_vec(record)?);
+    hasher.update(id.to_string().as_bytes());
+    Ok(crate::hex(&hasher.finalize()))
+}
+
+impl StoredRecord {
+    /// The hash this record should have, recomputed from its content, id and `prev_hash`.
+    pub fn computed_hash(&self) -> Result<String, serde_json::Error> {
+        chain_hash(&self.prev_hash, &self.record, self.id)
+    }
+}
+
+/// A position in the chain: a row id and that row's hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainPoint {
+    /// The row id (0 before the first row).
+    pub id: RecordId,
+    /// The row's hash.
+    pub hash: String,
+}
+
+/// What is wrong where the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BreakKind {
+    /// The row's id does not follow the previous one: rows were deleted or inserted.
+    OutOfSequence {
+        /// The id that should have come next.
+        expected: RecordId,
+    },
+    /// The row does not link to the hash before it: rows were deleted, inserted or reordered.
+    PrevHashMismatch,
+    /// The row's content no longer matches its hash: the row was edited.
+    HashMismatch,
+    /// The row cannot be read back as a record: a column was edited to an invalid value.
+    Unreadable {
+        /// Why the row could not be read.
+        reason: String,
+    },
+    /// The chain does not end at the recorded head: the newest rows were deleted or added outside the log.
+    HeadMismatch {
+        /// The head recorded with the last append.
+        head: ChainPoint,
+    },
+}
+
+/// The first place where the chain is broken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainBreak {
+    /// The first bad row, or for a head mismatch the last good one.
+    pub id: RecordId,
+    /// What is wrong there.
+    pub kind: BreakKind,
+}
+
+impl fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = self.id;
+        match &self.kind {
+            BreakKind::OutOfSequence { expected } => write!(
+                f,
+                "row {id} follows where row {expected} was expected: rows were deleted or inserted"
+            ),
+            BreakKind::PrevHashMismatch => write!(
+                f,
+                "row {id} does not link to the row before it: rows were deleted, inserted or reordered"
+            ),
+            BreakKind::HashMismatch => {
+                write!(f, "row {id} does not match its hash: it was edited")
+            }
+            BreakKind::Unreadable { reason } => write!(f, "row {id} is unreadable: {reason}"),
+            BreakKind::HeadMismatch { head } => write!(
+                f,
+                "the chain ends at row {id} but the last append wrote row {}: rows at the end were deleted or added",
+                head.id
+            ),
+        }
+    }
+}
+
+/// The result of walking the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Rows checked before the walk ended.
+    pub checked: u64,
+    /// Where the chain starts: genesis, or the last row removed by retention.
+    pub anchor: ChainPoint,
+    /// The last row the log wrote; pin its hash elsewhere to detect a rewritten log.
+    pub head: ChainPoint,
+    /// The first break, if any.
+    pub broken: Option<ChainBreak>,
+}
+
+impl VerifyReport {
+    /// Whether every row from the anchor to the head is present and unaltered.
+    pub fn is_intact(&self) -> bool {
+        self.broken.is_none()
+    }
+}
+
+/// Checks that row `id`, read as `row`, continues the chain from `last`, and returns its point.
+pub(crate) fn check_link<E: fmt::Display>(
+    last: &ChainPoint,
+    id: RecordId,
+    row: Result<StoredRecord, E>,
+) -> Result<ChainPoint, BreakKind> {
+    let expected = last.id.next();
+    if id != expected {
+        return Err(BreakKind::OutOfSequence { expected });
+    }
+    let stored = row.map_err(|error| BreakKind::Unreadable {
+        reason: error.to_string(),
+    })?;
+    if stored.prev_hash != last.hash {
+        return Err(BreakKind::PrevHashMismatch);
+    }
+    let computed = stored
+        .computed_hash()
+        .map_err(|error| BreakKind::Unreadable {
+            reason: error.to_string(),
+        })?;
+    if computed != stored.hash {
+        return Err(BreakKind::HashMismatch);
+    }
+    Ok(ChainPoint {
+        id,
+        hash: stored.hash,
+    })
+}

@@ -1,0 +1,116 @@
+//! Opening the shared SQLite file: journal and sync settings, and the schema.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, TransactionBehavior, params};
+
+use crate::chain::GENESIS_HASH;
+
+/// The schema version this crate writes into `PRAGMA user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// How long a writer waits for another connection's write transaction before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit_calls (
+    id           INTEGER PRIMARY KEY,
+    time         TEXT    NOT NULL,
+    subject      TEXT    NOT NULL,
+    session      TEXT,
+    client       TEXT,
+    tool         TEXT    NOT NULL,
+    code_sha256  TEXT    NOT NULL,
+    code         TEXT,
+    account      TEXT,
+    requests     TEXT    NOT NULL,
+    approvals    TEXT    NOT NULL,
+    outcome      TEXT    NOT NULL,
+    error_kind   TEXT,
+    duration_ms  INTEGER NOT NULL,
+    result_chars INTEGER NOT NULL,
+    prev_hash    TEXT    NOT NULL,
+    hash         TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_calls_time ON audit_calls (time);
+CREATE TABLE IF NOT EXISTS audit_chain (
+    point TEXT PRIMARY KEY CHECK (point IN ('anchor', 'head')),
+    id    INTEGER NOT NULL,
+    hash  TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS approvals (
+    id          TEXT PRIMARY KEY,
+    subject     TEXT NOT NULL,
+    session     TEXT,
+    code_sha256 TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    decided_by  TEXT,
+    decided_at  TEXT
+);
+CREATE TABLE IF NOT EXISTS approval_requests (
+    approval_id TEXT    NOT NULL REFERENCES approvals (id),
+    position    INTEGER NOT NULL,
+    method      TEXT    NOT NULL,
+    path        TEXT    NOT NULL,
+    body_sha256 TEXT,
+    consumed_at TEXT,
+    PRIMARY KEY (approval_id, position)
+);
+";
+
+/// Why the database file could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// SQLite refused an operation.
+    #[error("audit database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The file was written by a newer version of this crate.
+    #[error("audit database has schema version {found}, newer than the supported {SCHEMA_VERSION}")]
+    UnsupportedSchema {
+        /// The version found in the file.
+        found: i64,
+    },
+    /// SQLite would not switch the file to write-ahead logging (for example, an in-memory path).
+    #[error("audit database must use WAL journaling, but SQLite chose {0:?}")]
+    NotWal(String),
+}
+
+/// Opens (creating if needed) the database at `path`, ready for durable writes.
+///
+/// Journal mode is WAL and `synchronous` is FULL: a commit returns only after its WAL frames
+/// are fsynced, so a record that `append` acknowledged survives a killed process, an OS crash
+/// and a power cut.
+pub(crate) fn open(path: &Path) -> Result<Mutex<Connection>, DatabaseError> {
+    let mut connection = Connection::open(path)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String =
+        connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(DatabaseError::NotWal(mode));
+    }
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", true)?;
+
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = transaction.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(DatabaseError::UnsupportedSchema { found });
+    }
+    transaction.execute_batch(SCHEMA)?;
+    transaction.execute(
+        "INSERT OR IGNORE INTO audit_chain (point, id, hash) VALUES ('anchor', 0, ?1), ('head', 0, ?1)",
+        params![GENESIS_HASH],
+    )?;
+    transaction.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    transaction.commit()?;
+    Ok(Mutex::new(connection))
+}
+
+/// Locks a connection; a panic elsewhere cannot leave it mid-transaction, so poisoning is ignored.
+pub(crate) fn lock(connection: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    connection.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,19 @@
+//! Rate limits and quotas for tool calls.
+//!
+//! [`Limiter::begin`] applies every limit to one call, in order: the code length, the user's
+//! concurrent calls, the session's calls of that tool and, for `execute`, the user's calls today
+//! (UTC). A call refused by a later limit gives back what the earlier ones counted. The
+//! [`CallPermit`] it returns holds the concurrency slot until dropped. Counts live behind the
+//! [`LimitStore`] trait; [`MemoryStore`] keeps them in this process.
+
+mod clock;
+mod exceeded;
+mod limiter;
+mod limits;
+mod store;
+
+pub use clock::{Clock, SystemClock};
+pub use exceeded::{Limit, LimitExceeded, Reset, check_code_length};
+pub use limiter::{CallPermit, Limiter};
+pub use limits::{Limits, Tool};
+pub use store::{Acquired, Full, LimitKey, LimitStore, MemoryStore, Window};

@@ -1,0 +1,159 @@
+//! Applies every limit to one call and hands back a permit holding its concurrency slot.
+
+use std::sync::Arc;
+
+use chrono::{NaiveTime, TimeDelta};
+
+use crate::clock::{Clock, SystemClock};
+use crate::exceeded::{Limit, LimitExceeded, Reset, check_code_length};
+use crate::limits::{Limits, Tool};
+use crate::store::{Acquired, LimitKey, LimitStore, MemoryStore, Window};
+
+/// One counted use, uncounted on drop unless kept.
+struct Hold {
+    store: Arc<dyn LimitStore>,
+    key: LimitKey,
+    acquired: Acquired,
+    release_on_drop: bool,
+}
+
+impl Hold {
+    /// Keeps the use counted after this is dropped.
+    fn keep(mut self) {
+        self.release_on_drop = false;
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if self.release_on_drop {
+            self.store.release(&self.key, &self.acquired);
+        }
+    }
+}
+
+/// A call let through; dropping it frees the user's concurrency slot.
+pub struct CallPermit {
+    _slot: Hold,
+}
+
+/// Applies [`Limits`] to calls, counting in a [`LimitStore`] by a [`Clock`].
+pub struct Limiter {
+    limits: Limits,
+    store: Arc<dyn LimitStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Limiter {
+    /// A limiter counting in this process's memory by the system clock.
+    pub fn new(limits: Limits) -> Limiter {
+        Limiter::with_store(limits, Arc::new(MemoryStore::new()), Arc::new(SystemClock))
+    }
+
+    /// A limiter counting in `store` by `clock`.
+    pub fn with_store(
+        limits: Limits,
+        store: Arc<dyn LimitStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Limiter {
+        Limiter {
+            limits,
+            store,
+            clock,
+        }
+    }
+
+    /// The limits applied.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Lets a call of `tool` with `code` by `subject` in `session` through, or says which limit
+    /// refuses it; a refused call counts against no limit.
+    pub fn begin(
+        &self,
+        subject: &str,
+        session: &str,
+        tool: Tool,
+        code: &str,
+    ) -> Result<CallPermit, LimitExceeded> {
+        check_code_length(code, self.limits.max_code_chars)?;
+        let slot = self.hold(
+            LimitKey::concurrent_calls(subject),
+            Limit::ConcurrentPerSubject,
+            self.limits.concurrent_per_subject,
+            Window::Open,
+        )?;
+        let session_call = self.hold(
+            LimitKey::session_calls(session, tool),
+            match tool {
+                Tool::Search => Limit::SearchPerSession,
+                Tool::Execute => Limit::ExecutePerSession,
+            },
+            self.limits.per_session(tool),
+            Window::Open,
+        )?;
+        if tool == Tool::Execute {
+            self.hold(
+                LimitKey::subject_calls(subject, tool),
+                Limit::ExecutePerSubjectPerDay,
+                self.limits.execute_per_subject_per_day,
+                self.today(),
+            )?
+            .keep();
+        }
+        session_call.keep();
+        Ok(CallPermit { _slot: slot })
+    }
+
+    /// Forgets the counts of `session`, once it has ended.
+    pub fn end_session(&self, session: &str) {
+        for tool in [Tool::Search, Tool::Execute] {
+            self.store.remove(&LimitKey::session_calls(session, tool));
+        }
+    }
+
+    /// Counts one use of `key` against `max`, or describes the refusal.
+    fn hold(
+        &self,
+        key: LimitKey,
+        limit: Limit,
+        max: u64,
+        window: Window,
+    ) -> Result<Hold, LimitExceeded> {
+        match self.store.try_acquire(&key, max, window) {
+            Ok(acquired) => Ok(Hold {
+                store: Arc::clone(&self.store),
+                key,
+                acquired,
+                release_on_drop: true,
+            }),
+            Err(full) => Err(LimitExceeded {
+                limit,
+                max,
+                count: full.count,
+                resets: match window {
+                    Window::Period { end, .. } => Reset::At(end),
+                    Window::Open if limit == Limit::ConcurrentPerSubject => {
+                        Reset::WhenACallFinishes
+                    }
+                    Window::Open => Reset::InANewSession,
+                },
+            }),
+        }
+    }
+
+    /// The current UTC day, midnight to midnight.
+    fn today(&self) -> Window {
+        let start = self
+            .clock
+            .now()
+            .date_naive()
+            .and_time(NaiveTime::MIN)
+            .and_utc();
+        Window::Period {
+            start,
+            end: start + TimeDelta::days(1),
+        }
+    }
+}
