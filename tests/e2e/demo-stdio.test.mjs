@@ -1,11 +1,21 @@
 // The demo API needs no account and no network; `codemode stdio` works through the SDK's stdio client.
 import { test } from "node:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import assert from "node:assert/strict";
-import { startServer, connectHttp, connectStdio, call } from "./lib/codemode.mjs";
+import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { startServer, connectHttp, connectStdio, call, writeConfig } from "./lib/codemode.mjs";
 
-test("serve --demo: search and execute against the in-memory API over HTTP", async () => {
-  const server = await startServer({ args: ["--demo"], spec: null, token: null });
-  const client = await connectHttp(server.url);
+test("serve --demo: search and execute against the in-memory API over HTTP, DNS writes approved by the person", async () => {
+  const config = writeConfig(`data_dir = "${mkdtempSync(path.join(tmpdir(), "codemode-data-"))}"\n`);
+  const server = await startServer({ args: ["--demo", "--config", config], spec: null, token: null });
+  const client = await connectHttp(server.url, "demo-e2e", { capabilities: { elicitation: {} } });
+  const asked = [];
+  client.setRequestHandler(ElicitRequestSchema, async (request) => {
+    asked.push(request.params.message);
+    return { action: "accept", content: {} };
+  });
   try {
     const found = await call(client, "search", {
       code: `async () => Object.entries(spec.paths).flatMap(([p, ops]) => Object.keys(ops).map(m => m.toUpperCase() + " " + p))`,
@@ -25,6 +35,10 @@ test("serve --demo: search and execute against the in-memory API over HTTP", asy
     assert.equal(made.isError, false, made.text);
     assert.deepEqual(made.json.listed, ["192.0.2.1"]);
     assert.match(made.json.account, /^[0-9a-f]{32}$/);
+    assert.equal(asked.length, 2, "the DNS write and the delete each needed a person's approval");
+    assert.match(asked[0], /^Approve POST \/zones\/[0-9a-f]+\/dns_records\?/);
+    assert.match(asked[0], /192\.0\.2\.1/, "the question summarises the body");
+    assert.match(asked[1], /^Approve DELETE /);
   } finally {
     await client.close();
     await server.stop();

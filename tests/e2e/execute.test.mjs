@@ -14,7 +14,7 @@ before(async () => {
       "GET /zones/:zone_id": (_req, _body, _url, { zone_id }) =>
         zone_id === "missing" ? { status: 404, json: failure(1001, "Invalid zone identifier") } : { status: 200, json: envelope({ id: zone_id }) },
       "GET /zones/:zone_id/dns_records": (_req, _body, url) => ({ status: 200, json: envelope([], { echo: url.search }) }),
-      "POST /zones/:zone_id/dns_records": (req, body) => ({ status: 200, json: envelope({ contentType: req.headers["content-type"], body }) }),
+      "POST /zones": (req, body) => ({ status: 200, json: envelope({ contentType: req.headers["content-type"], body }) }),
       "GET /accounts/:account_id/workers/scripts": () => {
         rateLimited += 1;
         return rateLimited <= 2 ? { status: 429, headers: { "retry-after": "0" }, json: failure(971, "Please wait and consider throttling your request speed") } : { status: 200, json: envelope([{ id: "worker-a" }]) };
@@ -79,8 +79,8 @@ test("query values are encoded: arrays repeat, undefined is skipped", async () =
 
 test("bodies are JSON by default and raw with contentType + rawBody", async () => {
   const { json, isError, text } = await exec(`async () => {
-    const a = await cloudflare.request({ method: "POST", path: "/zones/z1/dns_records", body: { type: "A", name: "x" } });
-    const b = await cloudflare.request({ method: "POST", path: "/zones/z1/dns_records", body: "--b\\r\\nraw\\r\\n--b--", contentType: "multipart/form-data; boundary=b", rawBody: true });
+    const a = await cloudflare.request({ method: "POST", path: "/zones", body: { type: "A", name: "x" } });
+    const b = await cloudflare.request({ method: "POST", path: "/zones", body: "--b\\r\\nraw\\r\\n--b--", contentType: "multipart/form-data; boundary=b", rawBody: true });
     return [a.result, b.result];
   }`);
   assert.equal(isError, false, text);
@@ -130,7 +130,7 @@ test("every unsafe path form is refused before anything is sent", async () => {
       catch (e) { out.push("refused"); }
     }
     try { await cloudflare.request({ method: "TRACE", path: "/zones" }); out.push("SENT TRACE"); } catch (e) { out.push("refused"); }
-    try { await cloudflare.request({ method: "POST", path: "/zones/z1/dns_records", body: "x", contentType: "text/plain\\r\\nX-Evil: 1", rawBody: true }); out.push("SENT ct"); } catch (e) { out.push("refused"); }
+    try { await cloudflare.request({ method: "POST", path: "/zones", body: "x", contentType: "text/plain\\r\\nX-Evil: 1", rawBody: true }); out.push("SENT ct"); } catch (e) { out.push("refused"); }
     try { await cloudflare.request({ method: "GET", path: "/not/in/the/spec" }); out.push("SENT unlisted"); } catch (e) { out.push(e.message); }
     return out;
   }`);

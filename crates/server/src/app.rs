@@ -12,12 +12,19 @@ use codemode_upstream::{
 };
 use rmcp::ServiceExt as _;
 use rmcp::model::{CallToolResult, Tool};
-use tokio::sync::mpsc::UnboundedSender;
+use codemode_audit::Tool as AuditTool;
+use codemode_auth::{Principal, Scope};
+use codemode_policy::Access;
+use codemode_ratelimit::Tool as RateTool;
+use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::cli::SpecArgs;
 use crate::config::{SandboxConfig, Settings, SpecChoice, TOKEN_ENV};
 use crate::handler::CodeMode;
-use crate::host::ExecuteHost;
+use crate::approval::Ask;
+use crate::caller::Caller;
+use crate::guard::{Finished, Guard};
+use crate::host::{ExecuteHost, HostParts};
 use crate::live::Update;
 use crate::results;
 use crate::tools::{self, SpecSummary};
@@ -31,6 +38,7 @@ pub struct App {
     accounts: Arc<AccountResolver>,
     configured_account: Option<String>,
     credential: Option<Credential>,
+    guard: Guard,
 }
 
 impl App {
@@ -78,6 +86,7 @@ impl App {
             accounts: Arc::new(AccountResolver::new()),
             configured_account: settings.account_id.clone(),
             credential,
+            guard: Guard::open(settings)?,
         }))
     }
 
@@ -86,40 +95,107 @@ impl App {
         &self.spec
     }
 
+    /// The approvals store, for the HTTP approval endpoints.
+    pub fn approvals(&self) -> Arc<codemode_audit::ApprovalStore> {
+        self.guard.approvals()
+    }
+
     /// The tool definitions for `tools/list`.
     pub fn tools(&self) -> &[Tool] {
         &self.tools
     }
 
-    /// Runs `search` code against the spec.
-    pub async fn search(&self, code: &str, cancel: CancelToken) -> CallToolResult {
-        match self.pool.search(code, cancel).await {
-            Ok(outcome) => results::success(&outcome, &outcome.logs),
-            Err(error) => results::failure(results::sandbox_error_message(&error), &[]),
-        }
+    /// Runs `search` code against the spec, within the caller's limits, and audits it.
+    pub async fn search(&self, caller: &Caller, code: &str, cancel: CancelToken) -> CallToolResult {
+        let audit = self.guard.begin(caller, AuditTool::Search, code);
+        let result = match self.guard.admit(caller, RateTool::Search, code) {
+            Err(refused) => Finished::refused(refused),
+            Ok(_permit) => match self.pool.search(code, cancel).await {
+                Ok(outcome) => Finished::ok(results::success(&outcome, &outcome.logs)),
+                Err(error) => Finished::failed(&error, &[]),
+            },
+        };
+        self.guard.finish(audit, result, Vec::new(), None, Vec::new()).await
     }
 
-    /// Runs `execute` code with `cloudflare.request` as its only way out.
-    pub async fn execute(
-        &self,
-        code: &str,
-        account_id: Option<String>,
-        cancel: CancelToken,
-        updates: UnboundedSender<Update>,
-    ) -> CallToolResult {
-        let host = Arc::new(ExecuteHost::new(
-            self.gateway.call(self.credential.clone()),
-            self.accounts.clone(),
+    /// Runs `execute` code with `cloudflare.request` as its only way out, and audits it.
+    pub async fn execute(&self, request: ExecuteRequest) -> CallToolResult {
+        let ExecuteRequest {
+            caller,
+            code,
             account_id,
-            self.configured_account.clone(),
+            approval_id,
+            asks,
             updates,
-        ));
-        let outcome = self.pool.execute(code, host.clone(), cancel).await;
+            cancel,
+        } = request;
+        let audit = self.guard.begin(&caller, AuditTool::Execute, &code);
+        let _permit = match self.guard.admit(&caller, RateTool::Execute, &code) {
+            Ok(permit) => permit,
+            Err(refused) => {
+                let finished = Finished::refused(refused);
+                return self.guard.finish(audit, finished, Vec::new(), None, Vec::new()).await;
+            }
+        };
+        let credential = match self.guard.upstream_credential(&caller, &self.credential).await {
+            Ok(credential) => credential,
+            Err(message) => {
+                let finished = Finished::error(results::failure(message, &[]), "credentials");
+                return self.guard.finish(audit, finished, Vec::new(), None, Vec::new()).await;
+            }
+        };
+        let approver = self.guard.approver(asks, approval_id.clone(), cancel.clone());
+        let host = Arc::new(ExecuteHost::new(HostParts {
+            call: self.gateway.call(credential),
+            accounts: self.accounts.clone(),
+            explicit_account: account_id,
+            configured_account: self.configured_account.clone(),
+            policy: self.guard.policy(),
+            access: access(&caller.principal),
+            subject: caller.principal.subject.clone(),
+            approver,
+            updates,
+        }));
+        let outcome = self.pool.execute(&code, host.clone(), cancel).await;
         let logs = host.logs();
-        match outcome {
-            Ok(outcome) => results::success(&outcome, &logs),
-            Err(error) => results::failure(results::sandbox_error_message(&error), &logs),
-        }
+        let pending = host.approvals().pending();
+        let (finished, approvals) = if pending.is_empty() {
+            let finished = match outcome {
+                Ok(outcome) => Finished::ok(results::success(&outcome, &logs)),
+                Err(error) => Finished::failed(&error, &logs),
+            };
+            (finished, self.guard.used_approval(approval_id.as_deref()).await)
+        } else {
+            self.guard.defer(&caller, &code, pending, &logs).await
+        };
+        self.guard
+            .finish(audit, finished, host.requests(), host.account(), approvals)
+            .await
+    }
+}
+
+/// One `execute` call, as the handler hands it over.
+pub struct ExecuteRequest {
+    /// Who is calling.
+    pub caller: Caller,
+    /// The agent's code.
+    pub code: String,
+    /// The account the call names.
+    pub account_id: Option<String>,
+    /// An approval granted for this code's destructive requests.
+    pub approval_id: Option<String>,
+    /// Where questions for the person go, when the client supports elicitation.
+    pub asks: Option<mpsc::Sender<Ask>>,
+    /// Where live output goes.
+    pub updates: UnboundedSender<Update>,
+    /// Stops the sandbox.
+    pub cancel: CancelToken,
+}
+
+fn access(principal: &Principal) -> Access {
+    Access {
+        read: principal.scopes.contains(Scope::ExecuteRead),
+        write: principal.scopes.contains(Scope::ExecuteWrite),
     }
 }
 

@@ -14,9 +14,13 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
+use codemode_auth::Scope;
 use serde_json::Value;
+use tokio::sync::mpsc;
 
-use crate::app::App;
+use crate::app::{App, ExecuteRequest};
+use crate::approval::Ask;
+use crate::caller::Caller;
 use crate::in_flight::ClientGone;
 use crate::live::{LiveUpdates, LogThreshold};
 use crate::results;
@@ -27,6 +31,7 @@ use crate::tools::{EXECUTE, SEARCH};
 pub struct CodeMode {
     app: Arc<App>,
     log_threshold: LogThreshold,
+    stdio_session: Arc<str>,
 }
 
 impl CodeMode {
@@ -35,30 +40,42 @@ impl CodeMode {
         Self {
             app,
             log_threshold: LogThreshold::default(),
+            stdio_session: format!("stdio-{}", std::process::id()).into(),
         }
     }
 
     async fn execute(
         &self,
+        caller: Caller,
         arguments: &serde_json::Map<String, Value>,
         code: &str,
         context: &RequestContext<RoleServer>,
         cancel: CancelToken,
     ) -> CallToolResult {
-        let account_id = match arguments.get("account_id") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(id)) => Some(id.clone()),
-            Some(_) => return argument_error("`account_id` must be a string"),
+        let (account_id, approval_id) = match (
+            optional_string(arguments, "account_id"),
+            optional_string(arguments, "approval_id"),
+        ) {
+            (Ok(account), Ok(approval)) => (account, approval),
+            (Err(message), _) | (_, Err(message)) => return argument_error(&message),
         };
         let live = LiveUpdates::start(
             context.peer.clone(),
             context.meta.get_progress_token(),
             self.log_threshold.clone(),
         );
-        let result = self
-            .app
-            .execute(code, account_id, cancel, live.sender())
-            .await;
+        let (asks, questions) = mpsc::channel(1);
+        let asks = supports_elicitation(context).then_some(asks);
+        let run = self.app.execute(ExecuteRequest {
+            caller,
+            code: code.to_string(),
+            account_id,
+            approval_id,
+            asks,
+            updates: live.sender(),
+            cancel,
+        });
+        let result = answer_questions(run, questions, context).await;
         live.finish().await;
         result
     }
@@ -138,12 +155,28 @@ impl ServerHandler for CodeMode {
             Some(_) => return Ok(argument_error("`code` must be a string").into()),
             None => return Ok(argument_error("missing argument `code`").into()),
         };
+        let caller = Caller::of(&context, &self.stdio_session);
+        let needed = if request.name == SEARCH {
+            caller.principal.scopes.contains(Scope::Search)
+        } else {
+            caller.principal.scopes.contains(Scope::ExecuteRead)
+                || caller.principal.scopes.contains(Scope::ExecuteWrite)
+        };
+        if !needed {
+            return Ok(argument_error(&format!(
+                "`{}` needs a scope this caller does not have",
+                request.name
+            ))
+            .into());
+        }
         let cancel = CancelToken::new();
         let _cancel_on_drop = CancelOnDrop(cancel.clone());
         let call = if request.name == SEARCH {
-            self.app.search(code, cancel.clone()).boxed()
+            let app = self.app.clone();
+            let cancel = cancel.clone();
+            async move { app.search(&caller, code, cancel).await }.boxed()
         } else {
-            self.execute(&arguments, code, &context, cancel.clone())
+            self.execute(caller, &arguments, code, &context, cancel.clone())
                 .boxed()
         };
         Ok(until_cancelled(call, &context, &cancel).await.into())
@@ -152,6 +185,46 @@ impl ServerHandler for CodeMode {
 
 fn argument_error(message: &str) -> CallToolResult {
     results::failure(format!("Invalid arguments: {message}"), &[])
+}
+
+fn optional_string(
+    arguments: &serde_json::Map<String, Value>,
+    name: &str,
+) -> Result<Option<String>, String> {
+    match arguments.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value.clone())),
+        Some(_) => Err(format!("`{name}` must be a string")),
+    }
+}
+
+fn supports_elicitation(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .peer
+        .peer_info()
+        .is_some_and(|info| info.capabilities.elicitation.is_some())
+}
+
+/// Runs an `execute` call while putting its questions (approvals) to the person at the client.
+/// The questions are sent from this task, so they travel on the request's own stream.
+async fn answer_questions(
+    run: impl Future<Output = CallToolResult>,
+    mut questions: mpsc::Receiver<Ask>,
+    context: &RequestContext<RoleServer>,
+) -> CallToolResult {
+    tokio::pin!(run);
+    loop {
+        tokio::select! {
+            result = &mut run => return result,
+            Some(question) = questions.recv() => {
+                let answer = tokio::select! {
+                    answer = context.peer.create_elicitation(question.params) => answer.ok(),
+                    () = context.ct.cancelled() => None,
+                };
+                let _ = question.reply.send(answer);
+            }
+        }
+    }
 }
 
 /// Runs a tool call, stopping its sandbox when the client cancels the request or goes away.

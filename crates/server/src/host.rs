@@ -1,98 +1,218 @@
-//! What `execute` code may reach: the gateway's `request`, account lookup and console capture.
+//! What `execute` code may reach: `cloudflare.request` (checked, then decided by policy and,
+//! where policy asks, by a person), account lookup and console capture.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use codemode_audit::{RequestDecision, UpstreamRequest};
+use codemode_policy::{Access, Decision, Policy, RequestFacts};
 use codemode_sandbox::{Host, LogLine};
-use codemode_upstream::{AccountResolver, Call, RequestError};
+use codemode_upstream::{AccountResolver, Call, CheckedRequest};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::approval::{ApprovalState, Approver};
 use crate::live::Update;
+
+/// Everything one `execute` call's host needs.
+pub struct HostParts {
+    /// The call's budget and credential.
+    pub call: Call,
+    /// Account discovery, shared by all calls.
+    pub accounts: Arc<AccountResolver>,
+    /// The account the call named.
+    pub explicit_account: Option<String>,
+    /// The account the server is configured with.
+    pub configured_account: Option<String>,
+    /// The rules each request is checked against.
+    pub policy: Arc<Policy>,
+    /// What the caller's scopes allow.
+    pub access: Access,
+    /// The caller's subject.
+    pub subject: String,
+    /// How approvals are obtained.
+    pub approver: Approver,
+    /// Where live output goes.
+    pub updates: UnboundedSender<Update>,
+}
 
 /// The sandbox host for one `execute` call.
 pub struct ExecuteHost {
-    call: Call,
-    accounts: Arc<AccountResolver>,
-    explicit_account: Option<String>,
-    configured_account: Option<String>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    parts: HostParts,
+    approvals: ApprovalState,
     logs: Mutex<Vec<LogLine>>,
-    updates: UnboundedSender<Update>,
+    requests: Mutex<Vec<UpstreamRequest>>,
+    account: Mutex<Option<String>>,
 }
 
 impl ExecuteHost {
-    /// A host whose requests share `call`'s budget and whose progress goes to `updates`.
-    pub fn new(
-        call: Call,
-        accounts: Arc<AccountResolver>,
-        explicit_account: Option<String>,
-        configured_account: Option<String>,
-        updates: UnboundedSender<Update>,
-    ) -> Self {
+    /// A host for one call.
+    pub fn new(parts: HostParts) -> Self {
         Self {
-            call,
-            accounts,
-            explicit_account,
-            configured_account,
-            logs: Mutex::new(Vec::new()),
-            updates,
+            shared: Arc::new(Shared {
+                parts,
+                approvals: ApprovalState::default(),
+                logs: Mutex::new(Vec::new()),
+                requests: Mutex::new(Vec::new()),
+                account: Mutex::new(None),
+            }),
         }
     }
 
     /// Every console line the code wrote, in order.
     pub fn logs(&self) -> Vec<LogLine> {
-        self.logs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.shared.logs).clone()
+    }
+
+    /// Every request the code made or tried, with what was decided, for the audit log.
+    pub fn requests(&self) -> Vec<UpstreamRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// The account the call acted on: the one named or configured, else the one the code read.
+    pub fn account(&self) -> Option<String> {
+        let parts = &self.shared.parts;
+        parts
+            .explicit_account
             .clone()
+            .or_else(|| parts.configured_account.clone())
+            .or_else(|| lock(&self.shared.account).clone())
+    }
+
+    /// The approvals the call still needs.
+    pub fn approvals(&self) -> &ApprovalState {
+        &self.shared.approvals
     }
 }
 
 impl Host for ExecuteHost {
     fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, String>> {
-        let call = self.call.clone();
-        let updates = self.updates.clone();
-        async move {
-            let outcome = call.request(&options).await;
-            let _ = updates.send(Update::Request(describe(&options, &outcome)));
-            outcome.map_err(|e| e.to_string())
-        }
-        .boxed()
+        let shared = self.shared.clone();
+        async move { shared.request(options).await }.boxed()
     }
 
     fn account_id(&self) -> BoxFuture<'static, Result<String, String>> {
-        let accounts = self.accounts.clone();
-        let call = self.call.clone();
-        let explicit = self.explicit_account.clone();
-        let configured = self.configured_account.clone();
+        let shared = self.shared.clone();
         async move {
-            accounts
-                .resolve(explicit.as_deref(), configured.as_deref(), &call)
+            let parts = &shared.parts;
+            let account = parts
+                .accounts
+                .resolve(
+                    parts.explicit_account.as_deref(),
+                    parts.configured_account.as_deref(),
+                    &parts.call,
+                )
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            *lock(&shared.account) = Some(account.clone());
+            Ok(account)
         }
         .boxed()
     }
 
     fn log(&self, line: &LogLine) {
-        self.logs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(line.clone());
-        let _ = self.updates.send(Update::Log(line.clone()));
+        lock(&self.shared.logs).push(line.clone());
+        let _ = self.shared.parts.updates.send(Update::Log(line.clone()));
+    }
+
+    fn waiting_for_people(&self) -> Duration {
+        self.shared.approvals.waited()
+    }
+}
+
+impl Shared {
+    /// Checks, decides, maybe asks, then sends one request; every attempt is recorded.
+    async fn request(&self, options: Value) -> Result<Value, String> {
+        let parts = &self.parts;
+        let checked = parts.call.check(&options).map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let decision = match self.decide(&checked) {
+            Decision::Allow { .. } => RequestDecision::Allow,
+            Decision::Deny { rule } => {
+                let message = format!(
+                    "{} {} refused: denied by policy rule \"{rule}\"",
+                    checked.method(),
+                    checked.path()
+                );
+                self.record(&checked, None, started, RequestDecision::Deny { rule });
+                return Err(message);
+            }
+            Decision::Refused(missing) => {
+                let rule = "scopes".to_string();
+                self.record(&checked, None, started, RequestDecision::Deny { rule });
+                return Err(missing.to_string());
+            }
+            Decision::Approve { rule } => {
+                let asked = parts
+                    .approver
+                    .approve(&checked, &rule, &parts.subject, &self.approvals)
+                    .await;
+                match asked {
+                    Ok(approved) => approved,
+                    Err((refused, message)) => {
+                        self.record(&checked, None, started, refused);
+                        return Err(message);
+                    }
+                }
+            }
+        };
+        let record_of = checked.clone();
+        let outcome = parts.call.send(checked).await;
+        let status = outcome
+            .as_ref()
+            .ok()
+            .and_then(|envelope| envelope["status"].as_u64())
+            .and_then(|status| u16::try_from(status).ok());
+        self.record(&record_of, status, started, decision);
+        let _ = parts
+            .updates
+            .send(Update::Request(describe(&record_of, status)));
+        outcome.map_err(|e| e.to_string())
+    }
+
+    fn decide(&self, checked: &CheckedRequest) -> Decision {
+        let facts = match checked.operation() {
+            Some(operation) => RequestFacts::for_operation(operation, checked.path()),
+            None => RequestFacts::unmatched(checked.method(), checked.path()),
+        };
+        self.parts.policy.decide(&facts, self.parts.access)
+    }
+
+    fn record(
+        &self,
+        checked: &CheckedRequest,
+        status: Option<u16>,
+        started: Instant,
+        decision: RequestDecision,
+    ) {
+        lock(&self.requests).push(UpstreamRequest {
+            method: checked.method().as_str().to_string(),
+            template: checked.operation().map(|op| op.path.clone()),
+            path: checked.path().to_string(),
+            status,
+            duration_ms: millis(started.elapsed()),
+            decision,
+        });
     }
 }
 
 /// One line about a finished request, e.g. `GET /zones → 200`.
-fn describe(options: &Value, outcome: &Result<Value, RequestError>) -> String {
-    let method = options["method"]
-        .as_str()
-        .unwrap_or("?")
-        .to_ascii_uppercase();
-    let path = options["path"].as_str().unwrap_or("?");
-    match outcome {
-        Ok(envelope) => format!("{method} {path} → {}", envelope["status"]),
-        Err(_) => format!("{method} {path} → failed"),
-    }
+fn describe(checked: &CheckedRequest, status: Option<u16>) -> String {
+    let status = status.map_or_else(|| "failed".to_string(), |s| s.to_string());
+    format!("{} {} → {status}", checked.method(), checked.path())
+}
+
+/// Milliseconds, saturating.
+pub fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method};
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use codemode_auth::Authenticator;
 use axum::{Json, Router, middleware};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
@@ -15,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::app::App;
-use crate::config::{HttpConfig, Settings};
+use crate::approvals_api::{self, ApprovalsApi};
+use crate::auth_layer::{self, AuthLayer};
+use crate::config::Settings;
 use crate::handler::CodeMode;
 use crate::in_flight::{self, InFlight};
 
@@ -41,13 +46,7 @@ pub enum HttpSetupError {
 pub async fn serve(app: Arc<App>, settings: &Settings) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let in_flight = InFlight::new();
-    let router = router(
-        app,
-        &settings.http,
-        settings.listen,
-        shutdown.clone(),
-        in_flight.clone(),
-    )?;
+    let router = router(app, settings, shutdown.clone(), in_flight.clone())?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -76,15 +75,20 @@ pub async fn serve(app: Arc<App>, settings: &Settings) -> anyhow::Result<()> {
 /// The HTTP routes: `/mcp` and `/healthz`, with host, origin, CORS and body-size rules.
 pub fn router(
     app: Arc<App>,
-    http: &HttpConfig,
-    listen: SocketAddr,
+    settings: &Settings,
     shutdown: CancellationToken,
     in_flight: InFlight,
-) -> Result<Router, HttpSetupError> {
+) -> anyhow::Result<Router> {
+    let (http, listen) = (&settings.http, settings.listen);
     let allowed_hosts = match (&http.allowed_hosts[..], listen.ip().is_loopback()) {
         ([], true) => LOOPBACK_HOSTS.iter().map(|h| h.to_string()).collect(),
-        ([], false) => return Err(HttpSetupError::NoAllowedHosts(listen)),
+        ([], false) => return Err(HttpSetupError::NoAllowedHosts(listen).into()),
         (hosts, _) => hosts.to_vec(),
+    };
+    settings.auth.validate(listen.ip().is_loopback())?;
+    let auth = AuthLayer {
+        authenticator: Arc::new(Authenticator::new(&settings.auth)?),
+        max_body: http.max_body_kib * 1024,
     };
     let allowed_origins = if http.allowed_origins.is_empty() {
         LOOPBACK_ORIGINS.iter().map(|o| o.to_string()).collect()
@@ -106,11 +110,36 @@ pub fn router(
     );
     let mcp = Router::new()
         .fallback_service(mcp)
-        .layer(middleware::from_fn_with_state(in_flight, in_flight::track));
+        .layer(middleware::from_fn_with_state(in_flight, in_flight::track))
+        .layer(middleware::from_fn_with_state(
+            auth.clone(),
+            auth_layer::authenticate,
+        ));
+    let approvals = Router::new()
+        .route("/approvals/{id}", get(approvals_api::show))
+        .route("/approvals/{id}/approve", post(approvals_api::approve))
+        .route("/approvals/{id}/reject", post(approvals_api::reject))
+        .with_state(ApprovalsApi {
+            auth: auth.clone(),
+            store: app.approvals(),
+        });
+    let metadata = auth.authenticator.resource_metadata().cloned();
+    let well_known = Router::new()
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(resource_metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/{*resource}",
+            get(resource_metadata),
+        )
+        .with_state(metadata);
     let router = Router::new()
         .nest("/mcp", mcp)
         .route("/healthz", get(healthz))
-        .with_state(app);
+        .with_state(app)
+        .merge(approvals)
+        .merge(well_known);
     Ok(match cors(&http.cors_origins)? {
         Some(layer) => router.layer(layer),
         None => router,
@@ -143,6 +172,14 @@ fn cors(origins: &[String]) -> Result<Option<CorsLayer>, HttpSetupError> {
                 HeaderName::from_static("mcp-protocol-version"),
             ]),
     ))
+}
+
+/// RFC 9728 protected resource metadata; only in oauth mode.
+async fn resource_metadata(State(metadata): State<Option<Value>>) -> Response {
+    match metadata {
+        Some(document) => Json(document).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Json<Value> {

@@ -1,6 +1,11 @@
 //! `codemode`: a Code Mode MCP server. See `codemode --help`.
 
 mod app;
+mod approval;
+mod approvals_api;
+mod auth_layer;
+mod caller;
+mod guard;
 mod cli;
 mod config;
 mod handler;

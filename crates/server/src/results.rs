@@ -35,7 +35,8 @@ pub fn sandbox_error_message(error: &SandboxError) -> String {
     format!("Error: {error}")
 }
 
-fn console_block(logs: &[LogLine]) -> String {
+/// The console lines as one text block.
+pub fn console_block(logs: &[LogLine]) -> String {
     let mut text = String::from("Console output:");
     for line in logs {
         text.push('\n');
@@ -47,4 +48,14 @@ fn console_block(logs: &[LogLine]) -> String {
         text.push_str(&line.text);
     }
     text
+}
+
+/// Characters of text the result carries, for the audit log.
+pub fn chars(result: &CallToolResult) -> u64 {
+    result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text())
+        .map(|text| text.text.chars().count() as u64)
+        .sum()
 }

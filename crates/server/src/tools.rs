@@ -79,6 +79,10 @@ fn code_schema(with_account: bool) -> Arc<JsonObject> {
             "account_id".into(),
             json!({"type": "string", "description": "Sets accountId (optional)", "x-mcp-header": "Account-Id"}),
         );
+        properties.insert(
+            "approval_id".into(),
+            json!({"type": "string", "description": "From an approval_required result, once approved"}),
+        );
     }
     let mut schema = JsonObject::new();
     schema.insert("type".into(), json!("object"));

@@ -60,10 +60,13 @@ export async function startServer({ args = [], spec = CLOUDFLARE_SPEC, apiBase, 
   };
 }
 
-/** Connects an SDK client over Streamable HTTP. */
-export async function connectHttp(url, name = "codemode-e2e") {
-  const client = new Client({ name, version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+/**
+ * Connects an SDK client over Streamable HTTP. `capabilities` are the client's (e.g.
+ * `{ elicitation: {} }`); `headers` go with every request (e.g. an Authorization header).
+ */
+export async function connectHttp(url, name = "codemode-e2e", { capabilities = {}, headers } = {}) {
+  const client = new Client({ name, version: "1.0.0" }, { capabilities });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
   return client;
 }
 

@@ -1,0 +1,98 @@
+//! `POST /approvals/{id}/approve` and `/reject`: a person with the `approve` scope decides a
+//! pending approval; `GET /approvals/{id}` shows it.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use codemode_audit::{ApprovalError, ApprovalStore, Decision, Timestamp};
+use codemode_auth::Scope;
+
+use crate::auth_layer::{AuthLayer, error};
+
+/// What the approval routes need.
+#[derive(Clone)]
+pub struct ApprovalsApi {
+    /// Authenticates the person deciding.
+    pub auth: AuthLayer,
+    /// Where approvals are kept.
+    pub store: Arc<ApprovalStore>,
+}
+
+/// `GET /approvals/{id}`.
+pub async fn show(
+    State(api): State<ApprovalsApi>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refusal) = authorize(&api, &headers).await {
+        return refusal;
+    }
+    let store = api.store.clone();
+    respond(tokio::task::spawn_blocking(move || store.get(&id)).await)
+}
+
+/// `POST /approvals/{id}/approve`.
+pub async fn approve(
+    state: State<ApprovalsApi>,
+    id: Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    decide(state, id, headers, Decision::Approve).await
+}
+
+/// `POST /approvals/{id}/reject`.
+pub async fn reject(state: State<ApprovalsApi>, id: Path<String>, headers: HeaderMap) -> Response {
+    decide(state, id, headers, Decision::Reject).await
+}
+
+async fn decide(
+    State(api): State<ApprovalsApi>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    decision: Decision,
+) -> Response {
+    let subject = match authorize(&api, &headers).await {
+        Ok(subject) => subject,
+        Err(refusal) => return refusal,
+    };
+    let store = api.store.clone();
+    let decided =
+        tokio::task::spawn_blocking(move || store.decide(&id, &subject, decision, Timestamp::now()))
+            .await;
+    respond(decided)
+}
+
+/// The deciding person's subject, once authenticated with the `approve` scope.
+async fn authorize(api: &ApprovalsApi, headers: &HeaderMap) -> Result<String, Response> {
+    let principal = api.auth.principal(headers).await?;
+    api.auth.require(&principal, Scope::Approve)?;
+    Ok(principal.subject)
+}
+
+fn respond<T: serde::Serialize>(
+    outcome: Result<Result<T, ApprovalError>, tokio::task::JoinError>,
+) -> Response {
+    match outcome {
+        Ok(Ok(approval)) => Json(approval).into_response(),
+        Ok(Err(refused)) => {
+            let status = match &refused {
+                ApprovalError::NotFound(_) => StatusCode::NOT_FOUND,
+                ApprovalError::SelfApproval(_) | ApprovalError::WrongSubject(_) => {
+                    StatusCode::FORBIDDEN
+                }
+                ApprovalError::Expired(_) => StatusCode::GONE,
+                ApprovalError::AlreadyDecided { .. } => StatusCode::CONFLICT,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            error(status, "approval", &refused.to_string())
+        }
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "approval",
+            "the approval store stopped",
+        ),
+    }
+}

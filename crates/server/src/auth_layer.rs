@@ -1,0 +1,131 @@
+//! Who is calling over HTTP: authenticates every MCP request, takes a forwarded upstream
+//! credential out of its headers, and checks the scope a `tools/call` needs before it runs.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use codemode_auth::{AuthMode, Authenticator, Principal, Scope};
+use codemode_upstream::Credential;
+use serde_json::{Value, json};
+
+use crate::caller::ForwardedCredential;
+use crate::tools::{EXECUTE, SEARCH};
+
+/// The header a trusted backend sends a user's own upstream token in.
+pub const FORWARD_HEADER: HeaderName = HeaderName::from_static("x-upstream-authorization");
+
+/// What the authentication layer needs.
+#[derive(Clone)]
+pub struct AuthLayer {
+    /// Validates keys or tokens.
+    pub authenticator: Arc<Authenticator>,
+    /// Largest request body read to find the tool being called.
+    pub max_body: usize,
+}
+
+impl AuthLayer {
+    /// The caller behind `headers`; in `none` mode, the local user.
+    pub async fn principal(&self, headers: &HeaderMap) -> Result<Principal, Response> {
+        if self.authenticator.mode() == AuthMode::None {
+            return Ok(Principal::local());
+        }
+        self.authenticator
+            .authenticate(headers)
+            .await
+            .map_err(IntoResponse::into_response)
+    }
+
+    /// Refuses with 403 `insufficient_scope` unless `principal` holds `needed`.
+    pub fn require(&self, principal: &Principal, needed: Scope) -> Result<(), Response> {
+        self.authenticator
+            .require(principal, needed)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// Axum middleware for `/mcp`.
+pub async fn authenticate(
+    State(layer): State<AuthLayer>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match admit(&layer, request).await {
+        Ok(request) => next.run(request).await,
+        Err(refusal) => refusal,
+    }
+}
+
+async fn admit(layer: &AuthLayer, request: Request) -> Result<Request, Response> {
+    let principal = layer.principal(request.headers()).await?;
+    let (mut parts, body) = request.into_parts();
+    if let Some(value) = parts.headers.remove(FORWARD_HEADER) {
+        if !principal.may_forward {
+            return Err(forbidden(
+                "this principal may not forward an upstream credential (X-Upstream-Authorization)",
+            ));
+        }
+        let text = value.to_str().unwrap_or_default();
+        let token = text.strip_prefix("Bearer ").unwrap_or(text);
+        let credential = Credential::new(token)
+            .map_err(|_| bad_request("X-Upstream-Authorization does not hold a usable token"))?;
+        parts.extensions.insert(ForwardedCredential(credential));
+    }
+    let body = if parts.method == Method::POST {
+        let bytes = axum::body::to_bytes(body, layer.max_body)
+            .await
+            .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
+        for needed in scopes_needed(&bytes, &principal) {
+            layer.require(&principal, needed)?;
+        }
+        Body::from(bytes)
+    } else {
+        body
+    };
+    parts.extensions.insert(principal);
+    Ok(Request::from_parts(parts, body))
+}
+
+/// The scopes the `tools/call` requests in a JSON-RPC body need. A body that does not parse
+/// needs none here: the MCP layer answers it with a parse error.
+fn scopes_needed(body: &[u8], principal: &Principal) -> Vec<Scope> {
+    let Ok(message) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let messages = match message {
+        Value::Array(batch) => batch,
+        single => vec![single],
+    };
+    messages
+        .iter()
+        .filter(|m| m["method"] == "tools/call")
+        .filter_map(|m| match m["params"]["name"].as_str() {
+            Some(SEARCH) => Some(Scope::Search),
+            Some(EXECUTE) if principal.scopes.contains(Scope::ExecuteWrite) => None,
+            Some(EXECUTE) => Some(Scope::ExecuteRead),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A 403 with a JSON body.
+pub fn forbidden(description: &str) -> Response {
+    error(StatusCode::FORBIDDEN, "forbidden", description)
+}
+
+fn bad_request(description: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, "invalid_request", description)
+}
+
+/// An error response in the OAuth style: `{error, error_description}`.
+pub fn error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}
