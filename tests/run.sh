@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust unit and integration tests, then the end-to-end tests that drive
-# the real binary through the official MCP TypeScript SDK over Streamable HTTP and stdio.
+# Runs every test: the Rust unit and integration tests, the official MCP conformance suite, and
+# the end-to-end tests that drive the real binary through the official MCP TypeScript and Python
+# SDKs, the MCP Inspector CLI and Claude Code, over Streamable HTTP and stdio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,9 @@ cargo test --release --locked --workspace
 
 echo "== MCP conformance suite (official, stable + alpha)"
 tests/conformance/run.sh
+
+echo "== end-to-end tests through the official MCP Python SDK"
+tests/python/run.sh
 
 echo "== end-to-end tests through MCP clients"
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)

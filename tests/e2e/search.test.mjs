@@ -10,7 +10,7 @@ before(async () => {
   api = await startFakeCloudflare();
   const config = writeConfig(`
 [sandbox]
-search_timeout_secs = 2
+search_timeout_secs = 5
 code_kib = 8
 `);
   server = await startServer({ apiBase: api.base, args: ["--config", config] });

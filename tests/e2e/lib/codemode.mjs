@@ -9,6 +9,11 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { BINARY, CLOUDFLARE_SPEC } from "./paths.mjs";
 import { TEST_TOKEN } from "./fake-cloudflare.mjs";
 
+/** A fresh temp dir, e.g. for a server's data (audit log) so tests never touch the real HOME. */
+export function scratchDir() {
+  return mkdtempSync(path.join(tmpdir(), "codemode-data-"));
+}
+
 /** Writes a config file into a fresh temp dir and returns its path. */
 export function writeConfig(toml) {
   const dir = mkdtempSync(path.join(tmpdir(), "codemode-test-"));
@@ -26,7 +31,7 @@ export async function startServer({ args = [], spec = CLOUDFLARE_SPEC, apiBase, 
   if (spec) argv.push("--spec", spec);
   if (apiBase) argv.push("--api-base", apiBase);
   const child = spawn(BINARY, argv, {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, RUST_LOG: "info", ...(token ? { CLOUDFLARE_API_TOKEN: token } : {}), ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_DATA_HOME: scratchDir(), RUST_LOG: "info", ...(token ? { CLOUDFLARE_API_TOKEN: token } : {}), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -75,7 +80,7 @@ export async function connectStdio({ args = [], env = {}, token = TEST_TOKEN } =
   const transport = new StdioClientTransport({
     command: BINARY,
     args: ["stdio", ...args],
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...(token ? { CLOUDFLARE_API_TOKEN: token } : {}), ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, XDG_DATA_HOME: scratchDir(), ...(token ? { CLOUDFLARE_API_TOKEN: token } : {}), ...env },
     stderr: "pipe",
   });
   let stderr = "";
