@@ -33,10 +33,18 @@ impl InProcess {
             "| spec load + resolve (in process) | {} | | |",
             ms(self.load)
         );
-        row("search, trivial code (per-call overhead)", self.empty_search, "");
+        row(
+            "search, trivial code (per-call overhead)",
+            self.empty_search,
+            "",
+        );
         row("search, inside the server", self.search, "≤ 3 ms");
         row("loopback API request, plain reqwest", self.raw_request, "");
-        row("execute, no request (fresh isolate)", self.empty_execute, "");
+        row(
+            "execute, no request (fresh isolate)",
+            self.empty_execute,
+            "",
+        );
         row("execute, one request to the loopback API", self.execute, "");
         let overhead = self.execute.median.saturating_sub(self.raw_request.median);
         println!(
@@ -63,7 +71,9 @@ pub async fn measure(spec_bytes: &[u8], iterations: usize) -> anyhow::Result<InP
     })
     .await?;
     let search = repeat(iterations, || async {
-        pool.search(TYPICAL_SEARCH, CancelToken::new()).await.map(drop)
+        pool.search(TYPICAL_SEARCH, CancelToken::new())
+            .await
+            .map(drop)
     })
     .await?;
 
@@ -91,7 +101,11 @@ pub async fn measure(spec_bytes: &[u8], iterations: usize) -> anyhow::Result<InP
     let execute = repeat(iterations, || async {
         let host = Arc::new(BenchHost(gateway.call(None)));
         let outcome = pool.execute(ONE_REQUEST, host, CancelToken::new()).await?;
-        anyhow::ensure!(outcome.result == json!("zone1"), "unexpected {}", outcome.result);
+        anyhow::ensure!(
+            outcome.result == json!("zone1"),
+            "unexpected {}",
+            outcome.result
+        );
         Ok(())
     })
     .await?;

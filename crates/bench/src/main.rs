@@ -34,7 +34,10 @@ pub const TYPICAL_SEARCH: &str = r#"async () => {
 #[command(name = "codemode-bench", about)]
 struct Args {
     /// The OpenAPI document to measure with.
-    #[arg(long, default_value = "../shared/specs/cloudflare-openapi-2024-08.json")]
+    #[arg(
+        long,
+        default_value = "../shared/specs/cloudflare-openapi-2024-08.json"
+    )]
     spec: PathBuf,
     /// Measured iterations per latency figure (after a warm-up of a tenth as many).
     #[arg(long, default_value_t = 300)]

@@ -48,7 +48,11 @@ impl ServerProcess {
 }
 
 /// Starts the server on the spec, waits for it, then measures memory and search over MCP.
-pub async fn measure(binary: &Path, spec: &Path, iterations: usize) -> anyhow::Result<ServerProcess> {
+pub async fn measure(
+    binary: &Path,
+    spec: &Path,
+    iterations: usize,
+) -> anyhow::Result<ServerProcess> {
     let port = free_port()?;
     let started = Instant::now();
     let mut child = Command::new(binary)
@@ -69,7 +73,10 @@ pub async fn measure(binary: &Path, spec: &Path, iterations: usize) -> anyhow::R
         {
             break;
         }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "server did not start");
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let startup = started.elapsed();
@@ -99,7 +106,9 @@ pub async fn measure(binary: &Path, spec: &Path, iterations: usize) -> anyhow::R
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn drain_stderr(child: &mut Child) {

@@ -4,6 +4,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
+use codemode_audit::Tool as AuditTool;
+use codemode_auth::{Principal, Scope};
+use codemode_policy::Access;
+use codemode_ratelimit::Tool as RateTool;
 use codemode_sandbox::{CancelToken, Limits, Pool, PoolConfig};
 use codemode_spec::{Spec, SpecSource};
 use codemode_upstream::{
@@ -12,18 +16,14 @@ use codemode_upstream::{
 };
 use rmcp::ServiceExt as _;
 use rmcp::model::{CallToolResult, Tool};
-use codemode_audit::Tool as AuditTool;
-use codemode_auth::{Principal, Scope};
-use codemode_policy::Access;
-use codemode_ratelimit::Tool as RateTool;
 use tokio::sync::mpsc::{self, UnboundedSender};
 
-use crate::cli::SpecArgs;
-use crate::config::{SandboxConfig, Settings, SpecChoice, TOKEN_ENV};
-use crate::handler::CodeMode;
 use crate::approval::Ask;
 use crate::caller::Caller;
+use crate::cli::SpecArgs;
+use crate::config::{SandboxConfig, Settings, SpecChoice, TOKEN_ENV};
 use crate::guard::{Finished, Guard};
+use crate::handler::CodeMode;
 use crate::host::{ExecuteHost, HostParts};
 use crate::live::Update;
 use crate::results;
@@ -115,7 +115,9 @@ impl App {
                 Err(error) => Finished::failed(&error, &[]),
             },
         };
-        self.guard.finish(audit, result, Vec::new(), None, Vec::new()).await
+        self.guard
+            .finish(audit, result, Vec::new(), None, Vec::new())
+            .await
     }
 
     /// Runs `execute` code with `cloudflare.request` as its only way out, and audits it.
@@ -134,17 +136,29 @@ impl App {
             Ok(permit) => permit,
             Err(refused) => {
                 let finished = Finished::refused(refused);
-                return self.guard.finish(audit, finished, Vec::new(), None, Vec::new()).await;
+                return self
+                    .guard
+                    .finish(audit, finished, Vec::new(), None, Vec::new())
+                    .await;
             }
         };
-        let credential = match self.guard.upstream_credential(&caller, &self.credential).await {
+        let credential = match self
+            .guard
+            .upstream_credential(&caller, &self.credential)
+            .await
+        {
             Ok(credential) => credential,
             Err(message) => {
                 let finished = Finished::error(results::failure(message, &[]), "credentials");
-                return self.guard.finish(audit, finished, Vec::new(), None, Vec::new()).await;
+                return self
+                    .guard
+                    .finish(audit, finished, Vec::new(), None, Vec::new())
+                    .await;
             }
         };
-        let approver = self.guard.approver(asks, approval_id.clone(), cancel.clone());
+        let approver = self
+            .guard
+            .approver(asks, approval_id.clone(), cancel.clone());
         let host = Arc::new(ExecuteHost::new(HostParts {
             call: self.gateway.call(credential),
             accounts: self.accounts.clone(),
@@ -164,7 +178,10 @@ impl App {
                 Ok(outcome) => Finished::ok(results::success(&outcome, &logs)),
                 Err(error) => Finished::failed(&error, &logs),
             };
-            (finished, self.guard.used_approval(approval_id.as_deref()).await)
+            (
+                finished,
+                self.guard.used_approval(approval_id.as_deref()).await,
+            )
         } else {
             self.guard.defer(&caller, &code, pending, &logs).await
         };

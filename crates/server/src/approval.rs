@@ -194,7 +194,11 @@ fn question(request: &CheckedRequest, rule: &str) -> String {
         Some(body) => {
             let text = String::from_utf8_lossy(&body.bytes);
             let summary: String = text.chars().take(500).collect();
-            let more = if text.chars().count() > 500 { " …" } else { "" };
+            let more = if text.chars().count() > 500 {
+                " …"
+            } else {
+                ""
+            };
             format!("{} body: {summary}{more}", body.content_type)
         }
     };

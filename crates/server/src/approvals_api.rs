@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use codemode_audit::{ApprovalError, ApprovalStore, Decision, Timestamp};
-use codemode_auth::Scope;
+use codemode_auth::{AuthError, Scope};
 
 use crate::auth_layer::{AuthLayer, error};
 
@@ -27,19 +27,15 @@ pub async fn show(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = authorize(&api, &headers).await {
-        return refusal;
+    if let Err(refused) = authorize(&api, &headers).await {
+        return refused.into_response();
     }
     let store = api.store.clone();
     respond(tokio::task::spawn_blocking(move || store.get(&id)).await)
 }
 
 /// `POST /approvals/{id}/approve`.
-pub async fn approve(
-    state: State<ApprovalsApi>,
-    id: Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn approve(state: State<ApprovalsApi>, id: Path<String>, headers: HeaderMap) -> Response {
     decide(state, id, headers, Decision::Approve).await
 }
 
@@ -56,17 +52,18 @@ async fn decide(
 ) -> Response {
     let subject = match authorize(&api, &headers).await {
         Ok(subject) => subject,
-        Err(refusal) => return refusal,
+        Err(refused) => return refused.into_response(),
     };
     let store = api.store.clone();
-    let decided =
-        tokio::task::spawn_blocking(move || store.decide(&id, &subject, decision, Timestamp::now()))
-            .await;
+    let decided = tokio::task::spawn_blocking(move || {
+        store.decide(&id, &subject, decision, Timestamp::now())
+    })
+    .await;
     respond(decided)
 }
 
 /// The deciding person's subject, once authenticated with the `approve` scope.
-async fn authorize(api: &ApprovalsApi, headers: &HeaderMap) -> Result<String, Response> {
+async fn authorize(api: &ApprovalsApi, headers: &HeaderMap) -> Result<String, AuthError> {
     let principal = api.auth.principal(headers).await?;
     api.auth.require(&principal, Scope::Approve)?;
     Ok(principal.subject)

@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use codemode_auth::{AuthMode, Authenticator, Principal, Scope};
+use codemode_auth::{AuthError, AuthMode, Authenticator, Principal, Scope};
 use codemode_upstream::Credential;
 use serde_json::{Value, json};
 
@@ -30,64 +30,58 @@ pub struct AuthLayer {
 
 impl AuthLayer {
     /// The caller behind `headers`; in `none` mode, the local user.
-    pub async fn principal(&self, headers: &HeaderMap) -> Result<Principal, Response> {
+    pub async fn principal(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         if self.authenticator.mode() == AuthMode::None {
             return Ok(Principal::local());
         }
-        self.authenticator
-            .authenticate(headers)
-            .await
-            .map_err(IntoResponse::into_response)
+        self.authenticator.authenticate(headers).await
     }
 
     /// Refuses with 403 `insufficient_scope` unless `principal` holds `needed`.
-    pub fn require(&self, principal: &Principal, needed: Scope) -> Result<(), Response> {
-        self.authenticator
-            .require(principal, needed)
-            .map_err(IntoResponse::into_response)
+    pub fn require(&self, principal: &Principal, needed: Scope) -> Result<(), AuthError> {
+        self.authenticator.require(principal, needed)
     }
 }
 
-/// Axum middleware for `/mcp`.
+/// Axum middleware for `/mcp`: refuses, or passes the request on with its principal.
 pub async fn authenticate(
     State(layer): State<AuthLayer>,
     request: Request,
     next: Next,
 ) -> Response {
-    match admit(&layer, request).await {
-        Ok(request) => next.run(request).await,
-        Err(refusal) => refusal,
-    }
-}
-
-async fn admit(layer: &AuthLayer, request: Request) -> Result<Request, Response> {
-    let principal = layer.principal(request.headers()).await?;
+    let principal = match layer.principal(request.headers()).await {
+        Ok(principal) => principal,
+        Err(refused) => return refused.into_response(),
+    };
     let (mut parts, body) = request.into_parts();
     if let Some(value) = parts.headers.remove(FORWARD_HEADER) {
         if !principal.may_forward {
-            return Err(forbidden(
+            return forbidden(
                 "this principal may not forward an upstream credential (X-Upstream-Authorization)",
-            ));
+            );
         }
         let text = value.to_str().unwrap_or_default();
         let token = text.strip_prefix("Bearer ").unwrap_or(text);
-        let credential = Credential::new(token)
-            .map_err(|_| bad_request("X-Upstream-Authorization does not hold a usable token"))?;
+        let Ok(credential) = Credential::new(token) else {
+            return bad_request("X-Upstream-Authorization does not hold a usable token");
+        };
         parts.extensions.insert(ForwardedCredential(credential));
     }
     let body = if parts.method == Method::POST {
-        let bytes = axum::body::to_bytes(body, layer.max_body)
-            .await
-            .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
+        let Ok(bytes) = axum::body::to_bytes(body, layer.max_body).await else {
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        };
         for needed in scopes_needed(&bytes, &principal) {
-            layer.require(&principal, needed)?;
+            if let Err(refused) = layer.require(&principal, needed) {
+                return refused.into_response();
+            }
         }
         Body::from(bytes)
     } else {
         body
     };
     parts.extensions.insert(principal);
-    Ok(Request::from_parts(parts, body))
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// The scopes the `tools/call` requests in a JSON-RPC body need. A body that does not parse

@@ -1,9 +1,12 @@
-//! The command line: `codemode serve`, `codemode stdio` and `codemode spec`.
+//! The command line: `codemode serve`, `stdio` and `spec`, and the operator commands
+//! `audit`, `credentials` and `keys`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::admin::{AuditArgs, CredentialsArgs, KeysArgs};
 
 /// Code Mode MCP server: a whole API through two tools, `search` and `execute`.
 #[derive(Debug, Parser)]
@@ -23,6 +26,12 @@ pub enum Command {
     Stdio(ServerArgs),
     /// Load a spec and report its operations, paths, products, $refs, cycles and size.
     Spec(SpecArgs),
+    /// Verify, read, export and prune the audit log.
+    Audit(AuditArgs),
+    /// Manage the per-subject upstream tokens, encrypted with CODEMODE_CREDENTIALS_KEY.
+    Credentials(CredentialsArgs),
+    /// Hash API keys for `[[auth.keys]]`.
+    Keys(KeysArgs),
 }
 
 /// Options of `codemode serve`.

@@ -87,7 +87,8 @@ impl Finished {
 impl Guard {
     /// Opens the audit log and the stores the settings name.
     pub fn open(settings: &Settings) -> anyhow::Result<Guard> {
-        let policy = Policy::new(settings.policy.rules.clone()).context("invalid [policy] rules")?;
+        let policy =
+            Policy::new(settings.policy.rules.clone()).context("invalid [policy] rules")?;
         let audit_path = settings.audit_path();
         if let Some(dir) = audit_path.parent() {
             std::fs::create_dir_all(dir)
@@ -96,7 +97,8 @@ impl Guard {
         let audit = AuditLog::open(&audit_path)
             .with_context(|| format!("cannot open the audit log {}", audit_path.display()))?;
         if let Some(days) = settings.audit.retention_days {
-            let cutoff = Timestamp::now().saturating_sub(Duration::from_secs(u64::from(days) * 86_400));
+            let cutoff =
+                Timestamp::now().saturating_sub(Duration::from_secs(u64::from(days) * 86_400));
             let pruned = audit.prune(cutoff).context("audit retention failed")?;
             tracing::info!(pruned, days, "audit retention");
         }
@@ -117,7 +119,7 @@ impl Guard {
             policy: Arc::new(policy),
             limiter: settings
                 .auth_enabled()
-                .then(|| Limiter::new(settings.limits.clone())),
+                .then(|| Limiter::new(settings.limits)),
             credentials,
             approvals: Arc::new(approvals),
             audit: Arc::new(audit),
@@ -252,11 +254,17 @@ impl Guard {
             Ok(Ok(approval)) => approval,
             Ok(Err(error)) => {
                 let message = format!("approval required, but it could not be stored: {error}");
-                return (Finished::error(results::failure(message, logs), "approval"), Vec::new());
+                return (
+                    Finished::error(results::failure(message, logs), "approval"),
+                    Vec::new(),
+                );
             }
             Err(_) => {
                 let message = "approval required, but the approval store stopped";
-                return (Finished::error(results::failure(message, logs), "approval"), Vec::new());
+                return (
+                    Finished::error(results::failure(message, logs), "approval"),
+                    Vec::new(),
+                );
             }
         };
         let id = &approval.id;
@@ -324,7 +332,10 @@ impl Guard {
             Ok(Ok(_)) => result,
             Ok(Err(error)) => {
                 tracing::error!(%error, "audit append failed; withholding the result");
-                results::failure("the call could not be recorded in the audit log; its result is withheld", &[])
+                results::failure(
+                    "the call could not be recorded in the audit log; its result is withheld",
+                    &[],
+                )
             }
             Err(_) => results::failure("the audit log stopped; the result is withheld", &[]),
         }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use codemode_auth::Scope;
 use codemode_sandbox::CancelToken;
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -14,7 +15,6 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
-use codemode_auth::Scope;
 use serde_json::Value;
 use tokio::sync::mpsc;
 

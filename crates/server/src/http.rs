@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, Method};
 use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use codemode_auth::Authenticator;
 use axum::{Json, Router, middleware};
+use codemode_auth::Authenticator;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::{Value, json};

@@ -1,13 +1,14 @@
 //! `codemode`: a Code Mode MCP server. See `codemode --help`.
 
+mod admin;
 mod app;
 mod approval;
 mod approvals_api;
 mod auth_layer;
 mod caller;
-mod guard;
 mod cli;
 mod config;
+mod guard;
 mod handler;
 mod host;
 mod http;
@@ -59,5 +60,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app::serve_stdio(app).await
         }
         Command::Spec(args) => app::report_spec(&args).await,
+        Command::Audit(args) => args.run(),
+        Command::Credentials(args) => args.run(),
+        Command::Keys(args) => args.run(),
     }
 }

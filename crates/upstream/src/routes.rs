@@ -81,10 +81,7 @@ impl RouteTable {
 
 impl Route {
     fn parse(operation: &Operation) -> Route {
-        let trimmed = operation
-            .path
-            .trim_start_matches('/')
-            .trim_end_matches('/');
+        let trimmed = operation.path.trim_start_matches('/').trim_end_matches('/');
         let segments: Vec<Segment> = if trimmed.is_empty() {
             Vec::new()
         } else {
@@ -215,10 +212,19 @@ mod tests {
             template(&table, Method::Get, &segments("/zones/abc")),
             Some("/zones/{zone_id}")
         );
-        assert_eq!(template(&table, Method::Get, &segments("/zones")), Some("/zones"));
+        assert_eq!(
+            template(&table, Method::Get, &segments("/zones")),
+            Some("/zones")
+        );
         assert_eq!(template(&table, Method::Get, &["zones", ""]), None);
-        assert_eq!(template(&table, Method::Get, &segments("/zones/abc/def")), None);
-        assert_eq!(template(&table, Method::Delete, &segments("/zones/abc")), None);
+        assert_eq!(
+            template(&table, Method::Get, &segments("/zones/abc/def")),
+            None
+        );
+        assert_eq!(
+            template(&table, Method::Delete, &segments("/zones/abc")),
+            None
+        );
         assert_eq!(template(&table, Method::Get, &segments("/zone/abc")), None);
     }
 
@@ -234,7 +240,11 @@ mod tests {
             Some("/zones/{zone_id}/settings/{setting_id}")
         );
         assert_eq!(
-            template(&table, Method::Get, &segments("/zones/z/dns_records/export")),
+            template(
+                &table,
+                Method::Get,
+                &segments("/zones/z/dns_records/export")
+            ),
             Some("/zones/{zone_id}/dns_records/export")
         );
         assert_eq!(
@@ -250,8 +260,14 @@ mod tests {
             template(&table, Method::Get, &segments("/scripts/app.js")),
             Some("/scripts/{name}.js")
         );
-        assert_eq!(template(&table, Method::Get, &segments("/scripts/.js")), None);
-        assert_eq!(template(&table, Method::Get, &segments("/scripts/app.css")), None);
+        assert_eq!(
+            template(&table, Method::Get, &segments("/scripts/.js")),
+            None
+        );
+        assert_eq!(
+            template(&table, Method::Get, &segments("/scripts/app.css")),
+            None
+        );
         assert_eq!(
             template(&table, Method::Get, &segments("/ranges/1-2")),
             Some("/ranges/{from}-{to}")

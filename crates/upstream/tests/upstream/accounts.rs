@@ -40,7 +40,9 @@ async fn explicit_and_configured_accounts_win_without_a_request() {
     let gateway = http_gateway(&base, Some(TOKEN), &[], open_config());
     let resolver = AccountResolver::new();
     assert_eq!(
-        resolver.resolve(Some("aaaa"), Some("bbbb"), &gateway.call()).await,
+        resolver
+            .resolve(Some("aaaa"), Some("bbbb"), &gateway.call())
+            .await,
         Ok("aaaa".to_string())
     );
     assert_eq!(
@@ -48,7 +50,9 @@ async fn explicit_and_configured_accounts_win_without_a_request() {
         Ok("bbbb".to_string())
     );
     assert!(matches!(
-        resolver.resolve(Some("../zones"), None, &gateway.call()).await,
+        resolver
+            .resolve(Some("../zones"), None, &gateway.call())
+            .await,
         Err(AccountError::InvalidId(_))
     ));
     assert!(api.seen().is_empty());

@@ -51,7 +51,9 @@ async fn accounts_and_discovery() {
     assert_eq!(accounts["result"][0]["name"], json!("Demo Account"));
     assert_eq!(accounts["result_info"]["total_count"], json!(1));
     assert_eq!(
-        AccountResolver::new().resolve(None, None, &gateway.call(None)).await,
+        AccountResolver::new()
+            .resolve(None, None, &gateway.call(None))
+            .await,
         Ok(DEMO_ACCOUNT_ID.to_string())
     );
     let details = send(

@@ -1,11 +1,8 @@
 //! The HTTP upstream through the gateway: headers, encoding, bodies, envelopes, retries, errors.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use codemode_upstream::{
-    Credential, Gateway, GiveUp, HttpSettings, HttpUpstream, RequestError, UpstreamError,
-};
+use codemode_upstream::{GiveUp, HttpSettings, HttpUpstream, RequestError, UpstreamError};
 use serde_json::{Value, json};
 
 use crate::fake_api::FakeApi;

@@ -1,0 +1,297 @@
+//! `codemode audit`: verify, read, export and prune the audit log.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use codemode_audit::{AuditLog, Outcome, StoredRecord, Timestamp, Tool};
+
+use super::ConfigArg;
+use super::cutoff::Cutoff;
+
+/// The column titles of `codemode audit tail`.
+const HEADER: [&str; 7] = [
+    "ID", "TIME", "SUBJECT", "TOOL", "OUTCOME", "REQUESTS", "DURATION",
+];
+/// Which columns hold numbers, and so are right-aligned.
+const NUMERIC: [bool; 7] = [true, false, false, false, false, true, true];
+
+/// Options of `codemode audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Where the log is.
+    #[command(flatten)]
+    pub location: LogLocation,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+/// Where the audit log is: `--audit`, else the settings.
+#[derive(Debug, Args)]
+pub struct LogLocation {
+    /// The audit database [default: `[audit] path`, else audit.db in the data directory].
+    #[arg(long, value_name = "FILE", global = true, help_heading = super::DATABASE_OPTIONS)]
+    pub audit: Option<PathBuf>,
+    /// The config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// The subcommands of `codemode audit`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check that no record was edited, deleted, inserted or reordered.
+    ///
+    /// Walks the hash chain from the oldest kept record to the newest, and exits non-zero at
+    /// the first break, naming the row. When intact, prints the head hash: keep a copy of it
+    /// elsewhere now and then, because someone able to write the file could rewrite the whole
+    /// chain consistently.
+    Verify,
+    /// Show the newest records, oldest first.
+    Tail(TailArgs),
+    /// Write records as JSON Lines, for archives and log pipelines.
+    ///
+    /// One JSON object per record, oldest first: `id`, `prev_hash`, `hash` and the record's
+    /// fields (time, subject, tool, code, requests, outcome, ...). Records never hold a
+    /// credential.
+    Export(ExportArgs),
+    /// Delete old records; the rest still verify.
+    ///
+    /// The last deleted record becomes the chain's anchor, so later edits stay evident.
+    /// Refuses if the records to delete break the chain: they are the evidence.
+    Prune(PruneArgs),
+}
+
+/// Options of `codemode audit tail`.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// How many records to show.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 20)]
+    pub lines: usize,
+    /// Print whole records as JSON Lines, as `export` does.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `codemode audit export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only records from this time on: an age (30m, 24h, 7d, 2w) or an RFC 3339 time
+    /// [default: every record].
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<Cutoff>,
+    /// The output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub format: ExportFormat,
+    /// Write to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// The formats `codemode audit export` writes.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// JSON Lines: one JSON object per record.
+    Jsonl,
+}
+
+/// Options of `codemode audit prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Delete the records older than this: an age (90d, 2w) or an RFC 3339 time
+    /// [default: `[audit] retention_days`].
+    #[arg(long, value_name = "WHEN")]
+    pub older_than: Option<Cutoff>,
+}
+
+impl AuditArgs {
+    /// Runs the subcommand.
+    pub fn run(self) -> anyhow::Result<()> {
+        let settings = self.location.config.settings()?;
+        let path = self.location.audit.unwrap_or_else(|| settings.audit_path());
+        let log = open_existing(&path)?;
+        let result = match self.command {
+            AuditCommand::Verify => verify(&log),
+            AuditCommand::Tail(args) => tail(&log, &args),
+            AuditCommand::Export(args) => export(&log, &args),
+            AuditCommand::Prune(args) => {
+                let retention = settings.audit.retention_days.map(Cutoff::days_ago);
+                prune(&log, args.older_than.or(retention))
+            }
+        };
+        match result {
+            Err(error) if is_broken_pipe(&error) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// Opens a log that must already exist: reading a mistyped path should not create a file.
+fn open_existing(path: &Path) -> anyhow::Result<AuditLog> {
+    if !path.exists() {
+        bail!(
+            "no audit log at {}; the server creates it when it records its first call \
+             (pass --audit or --config to read another)",
+            path.display()
+        );
+    }
+    AuditLog::open(path).with_context(|| format!("cannot open the audit log {}", path.display()))
+}
+
+/// Walks the chain; an error naming the first break if there is one.
+fn verify(log: &AuditLog) -> anyhow::Result<()> {
+    let report = log.verify()?;
+    if let Some(broken) = &report.broken {
+        bail!(
+            "audit log broken: {broken} ({} before it verified)",
+            records(report.checked)
+        );
+    }
+    println!("audit log intact: {}", records(report.checked));
+    if report.anchor.id.0 > 0 {
+        println!("anchor: row {} (older rows were pruned)", report.anchor.id);
+    }
+    if report.head.id.0 > 0 {
+        println!("head: row {} hash {}", report.head.id, report.head.hash);
+    }
+    Ok(())
+}
+
+/// Prints the newest records as a table or as JSON Lines.
+fn tail(log: &AuditLog, args: &TailArgs) -> anyhow::Result<()> {
+    let records = log.tail(args.lines)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    if args.json {
+        for record in &records {
+            writeln!(out, "{}", serde_json::to_string(record)?)?;
+        }
+    } else if records.is_empty() {
+        eprintln!("no records");
+    } else {
+        write_table(&mut out, &records)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes the records from the cut-off on to stdout or a file.
+fn export(log: &AuditLog, args: &ExportArgs) -> anyhow::Result<()> {
+    let since = args
+        .since
+        .unwrap_or(Cutoff::BEGINNING)
+        .instant(Timestamp::now());
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        ),
+        None => Box::new(io::stdout().lock()),
+    };
+    let written = match args.format {
+        ExportFormat::Jsonl => log.export_since(since, &mut BufWriter::new(out))?,
+    };
+    let destination = args
+        .output
+        .as_ref()
+        .map_or_else(|| "stdout".to_string(), |path| path.display().to_string());
+    eprintln!("exported {} to {destination}", records(written));
+    Ok(())
+}
+
+/// Deletes the records older than `cutoff`.
+fn prune(log: &AuditLog, cutoff: Option<Cutoff>) -> anyhow::Result<()> {
+    let Some(cutoff) = cutoff else {
+        bail!(
+            "say which records to delete: pass --older-than (e.g. 90d), \
+             or set `[audit] retention_days` in the config file"
+        );
+    };
+    let before = cutoff.instant(Timestamp::now());
+    let deleted = log.prune(before)?;
+    println!("pruned {} from before {before}", records(deleted as u64));
+    Ok(())
+}
+
+/// Writes the records as an aligned table under [`HEADER`].
+fn write_table(out: &mut impl Write, records: &[StoredRecord]) -> io::Result<()> {
+    let rows: Vec<[String; 7]> = records.iter().map(table_row).collect();
+    let header = HEADER.map(String::from);
+    let mut widths = HEADER.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths.iter().zip(NUMERIC))
+            .map(|(cell, (&width, numeric))| {
+                if numeric {
+                    format!("{cell:>width$}")
+                } else {
+                    format!("{cell:<width$}")
+                }
+            })
+            .collect();
+        writeln!(out, "{}", cells.join("  ").trim_end())?;
+    }
+    Ok(())
+}
+
+/// One record's cells, in [`HEADER`] order.
+fn table_row(stored: &StoredRecord) -> [String; 7] {
+    let record = &stored.record;
+    let tool = match record.tool {
+        Tool::Search => "search",
+        Tool::Execute => "execute",
+    };
+    let outcome = match (record.outcome, &record.error_kind) {
+        (Outcome::Ok, _) => "ok".to_string(),
+        (Outcome::Error, Some(kind)) => format!("error: {}", printable(kind)),
+        (Outcome::Error, None) => "error".to_string(),
+    };
+    [
+        stored.id.to_string(),
+        record.time.to_string(),
+        printable(&record.subject),
+        tool.to_string(),
+        outcome,
+        record.requests.len().to_string(),
+        format!("{} ms", record.duration_ms),
+    ]
+}
+
+/// `text` with control characters escaped, so a caller-chosen value cannot drive the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// "1 record", "2 records".
+fn records(count: u64) -> String {
+    match count {
+        1 => "1 record".to_string(),
+        _ => format!("{count} records"),
+    }
+}
+
+/// Whether `error` only says that the reader of stdout went away, as `| head` does.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let kind = match cause.downcast_ref::<serde_json::Error>() {
+            Some(json) => json.io_error_kind(),
+            None => cause.downcast_ref::<io::Error>().map(io::Error::kind),
+        };
+        kind == Some(io::ErrorKind::BrokenPipe)
+    })
+}
