@@ -2,15 +2,14 @@
 // upstream credentials, through the official SDK and raw HTTP, against a fake API and a fake issuer.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startServer, connectHttp, call, writeConfig } from "./lib/codemode.mjs";
+import { startServer, connectHttp, call, writeConfig, sha256 } from "./lib/codemode.mjs";
 
 const secret = (label) => `${label}-${randomBytes(16).toString("hex")}`;
-const sha256 = (text) => createHash("sha256").update(text).digest("hex");
 
 const ALL_SCOPES = ["search", "execute:read", "execute:write", "approve"];
 const SERVER_TOKEN = secret("server-wide-upstream-token");

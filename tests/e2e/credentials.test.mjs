@@ -2,15 +2,13 @@
 // encrypted at rest, used for that subject's calls and never shown.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { startServer, connectHttp, call, writeConfig, scratchDir } from "./lib/codemode.mjs";
+import { startServer, connectHttp, call, writeConfig, scratchDir, sha256 } from "./lib/codemode.mjs";
 import { startFakeCloudflare, TEST_TOKEN } from "./lib/fake-cloudflare.mjs";
 import { BINARY } from "./lib/paths.mjs";
 
-const sha256 = (text) => createHash("sha256").update(text).digest("hex");
 
 test("a subject's stored credential is used for its calls, and appears nowhere", async () => {
   const keygen = spawnSync(BINARY, ["credentials", "keygen"], { encoding: "utf8" });

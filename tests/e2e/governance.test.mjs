@@ -1,18 +1,16 @@
 // Policy, human approval, rate limits and the audit log, through the official TypeScript SDK.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-import { startServer, connectHttp, call, writeConfig } from "./lib/codemode.mjs";
+import { startServer, connectHttp, call, writeConfig, sha256 } from "./lib/codemode.mjs";
 import { startFakeCloudflare, envelope, TEST_TOKEN } from "./lib/fake-cloudflare.mjs";
 
 const AGENT_KEY = "agent-key-0a1b2c3d4e5f";
 const APPROVER_KEY = "approver-key-9z8y7x6w";
 const READER_KEY = "reader-key-5q4r3s2t";
-const sha256 = (text) => createHash("sha256").update(text).digest("hex");
 
 let api, server, dataDir;
 const outputs = [];

@@ -2,13 +2,11 @@
 // not count against the sandbox's timeout.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-import { startServer, connectHttp, call, writeConfig, scratchDir } from "./lib/codemode.mjs";
+import { startServer, connectHttp, call, writeConfig, scratchDir, sha256 } from "./lib/codemode.mjs";
 
 const KEY = "limits-key-1f2e3d";
 const OTHER_KEY = "limits-key-other-4c5b";
-const sha256 = (text) => createHash("sha256").update(text).digest("hex");
 let server;
 
 before(async () => {

@@ -1,5 +1,6 @@
 // Starts the real codemode binary and connects the official MCP TypeScript SDK client to it.
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -8,6 +9,9 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { BINARY, CLOUDFLARE_SPEC } from "./paths.mjs";
 import { TEST_TOKEN } from "./fake-cloudflare.mjs";
+
+/** The SHA-256 of a text, in hex: what `[[auth.keys]] sha256` holds for an API key. */
+export const sha256 = (text) => createHash("sha256").update(text).digest("hex");
 
 /** A fresh temp dir, e.g. for a server's data (audit log) so tests never touch the real HOME. */
 export function scratchDir() {
