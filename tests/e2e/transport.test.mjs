@@ -45,6 +45,22 @@ test("sessions: initialize issues Mcp-Session-Id, DELETE ends the session", asyn
   }
 });
 
+test("a session that ends releases what was counted for it", async () => {
+  const server = await demo();
+  try {
+    const client = await connectHttp(server.url);
+    await call(client, "search", { code: "async () => 1" });
+    const session = client.transport.sessionId;
+    assert.ok(session);
+    await client.transport.terminateSession();
+    await client.close();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.match(server.output(), new RegExp(`session ended session=${session}`));
+  } finally {
+    await server.stop();
+  }
+});
+
 test("--stateless serves every request on its own, without sessions", async () => {
   const server = await demo(["--stateless"]);
   try {

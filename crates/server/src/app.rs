@@ -95,6 +95,11 @@ impl App {
         &self.spec
     }
 
+    /// Forgets what was counted for a session that has ended.
+    pub fn end_session(&self, session: &str) {
+        self.guard.end_session(session);
+    }
+
     /// The approvals store, for the HTTP approval endpoints.
     pub fn approvals(&self) -> Arc<codemode_audit::ApprovalStore> {
         self.guard.approvals()

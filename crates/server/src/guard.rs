@@ -75,6 +75,15 @@ impl Finished {
         Finished::error(results::failure(limit.to_string(), &[]), "rate_limit")
     }
 
+    /// The call stopped at a request that needs a person's approval: not an error of the
+    /// code, but the audit log says why it ended.
+    pub fn awaiting_approval(result: CallToolResult) -> Finished {
+        Finished {
+            result,
+            error_kind: Some("approval_required".into()),
+        }
+    }
+
     /// Any other failure, of `kind`.
     pub fn error(result: CallToolResult, kind: &str) -> Finished {
         Finished {
@@ -149,6 +158,13 @@ impl Guard {
             tool,
             code_sha256: sha256_hex(code.as_bytes()),
             code: self.store_code.then(|| code.to_string()),
+        }
+    }
+
+    /// Forgets an ended session's rate-limit counts.
+    pub fn end_session(&self, session: &str) {
+        if let Some(limiter) = &self.limiter {
+            limiter.end_session(session);
         }
     }
 
@@ -293,7 +309,7 @@ impl Guard {
             by: None,
             via: None,
         };
-        (Finished::error(result, "approval_required"), vec![decision])
+        (Finished::awaiting_approval(result), vec![decision])
     }
 
     /// Commits the call's audit record, then hands back its result. If the record cannot be

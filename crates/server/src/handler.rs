@@ -1,6 +1,6 @@
 //! The MCP server: `tools/list` and `tools/call` over whichever transport carries them.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use codemode_auth::Scope;
 use codemode_sandbox::CancelToken;
@@ -32,12 +32,38 @@ pub struct CodeMode {
     app: Arc<App>,
     log_threshold: LogThreshold,
     stdio_session: Arc<str>,
+    session: Arc<SessionEnd>,
+}
+
+/// Ends the session's rate-limit counts when the last clone of its handler is dropped, which
+/// rmcp does when the session closes.
+struct SessionEnd {
+    app: Arc<App>,
+    id: Mutex<Option<String>>,
+}
+
+impl Drop for SessionEnd {
+    fn drop(&mut self) {
+        let id = self
+            .id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(id) = id {
+            tracing::info!(session = %id, "session ended");
+            self.app.end_session(&id);
+        }
+    }
 }
 
 impl CodeMode {
     /// A handler over the shared application state.
     pub fn new(app: Arc<App>) -> Self {
         Self {
+            session: Arc::new(SessionEnd {
+                app: app.clone(),
+                id: Mutex::new(None),
+            }),
             app,
             log_threshold: LogThreshold::default(),
             stdio_session: format!("stdio-{}", std::process::id()).into(),
@@ -156,6 +182,13 @@ impl ServerHandler for CodeMode {
             None => return Ok(argument_error("missing argument `code`").into()),
         };
         let caller = Caller::of(&context, &self.stdio_session);
+        if let Some(session) = &caller.session {
+            *self
+                .session
+                .id
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(session.clone());
+        }
         let needed = if request.name == SEARCH {
             caller.principal.scopes.contains(Scope::Search)
         } else {
