@@ -4,8 +4,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use codemode_auth::Scope;
 use codemode_sandbox::CancelToken;
-use futures::FutureExt;
 use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 #[allow(deprecated)] // logging: see `live`
 use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
@@ -239,23 +240,26 @@ fn supports_elicitation(context: &RequestContext<RoleServer>) -> bool {
 }
 
 /// Runs an `execute` call while putting its questions (approvals) to the person at the client.
-/// The questions are sent from this task, so they travel on the request's own stream.
+/// The questions are sent from this task, so they travel on the request's own stream; their
+/// answers are awaited alongside the call, which bounds how long it waits for them.
 async fn answer_questions(
     run: impl Future<Output = CallToolResult>,
     mut questions: mpsc::Receiver<Ask>,
     context: &RequestContext<RoleServer>,
 ) -> CallToolResult {
     tokio::pin!(run);
+    let mut asking = FuturesUnordered::new();
     loop {
         tokio::select! {
             result = &mut run => return result,
             Some(question) = questions.recv() => {
-                let answer = tokio::select! {
-                    answer = context.peer.create_elicitation(question.params) => answer.ok(),
-                    () = context.ct.cancelled() => None,
-                };
-                let _ = question.reply.send(answer);
+                let peer = context.peer.clone();
+                asking.push(async move {
+                    let answer = peer.create_elicitation(question.params).await.ok();
+                    let _ = question.reply.send(answer);
+                });
             }
+            Some(()) = asking.next(), if !asking.is_empty() => {}
         }
     }
 }
