@@ -190,3 +190,51 @@ test("code longer than 2,000 characters is refused when auth is on", async () =>
   assert.match(long.text, /2000 characters/);
   await client.close();
 });
+
+test("an approval covers the exact request, query string included", async () => {
+  const client = await agent();
+  const first = await exec(client, DELETE_RECORD);
+  const id = first.json.approval_required.approval_id;
+  assert.equal((await decide(id, APPROVER_KEY, "approve")).status, 200);
+  api.resetCounters();
+  const withQuery = await exec(client, `async () => (await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/r1", query: { force: true } })).result.id`, { approval_id: id });
+  assert.deepEqual(withQuery.json?.approval_required?.pending?.[0]?.path, "/zones/z1/dns_records/r1?force=true");
+  assert.equal(api.requests.length, 0, "a request the person did not see is not let through");
+  const exact = await exec(client, DELETE_RECORD, { approval_id: id });
+  assert.equal(exact.json, "r1", exact.text);
+  await client.close();
+});
+
+test("a session belongs to the principal that opened it", async () => {
+  const client = await agent();
+  await call(client, "search", { code: "async () => 1" });
+  const session = client.transport.sessionId;
+  const response = await fetch(server.url, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${READER_KEY}`,
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "mcp-session-id": session,
+      "mcp-protocol-version": "2025-11-25",
+    },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" }),
+  });
+  assert.equal(response.status, 403);
+  assert.match(await response.text(), /another principal/);
+  await client.close();
+});
+
+test("per-session counts are kept per principal, so no one uses up another's", async () => {
+  const raw = (key, id) =>
+    fetch(server.url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "search" },
+      body: JSON.stringify({
+        jsonrpc: "2.0", id, method: "tools/call",
+        params: { name: "search", arguments: { code: "async () => 1" }, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" }, "io.modelcontextprotocol/clientCapabilities": {} } },
+      }),
+    }).then((r) => r.text());
+  for (let i = 0; i < 5; i++) await raw(AGENT_KEY, i);
+  assert.match(await raw(READER_KEY, 99), /"result"/, "the reader's first sessionless search is not refused");
+});

@@ -107,7 +107,14 @@ impl AuthError {
             AuthErrorKind::InsufficientScope(_) => "insufficient_scope",
             AuthErrorKind::Unavailable(_) => "temporarily_unavailable",
         };
-        json!({ "error": code, "error_description": self.kind.to_string() })
+        let description = match &self.kind {
+            // The cause names internal URLs and errors: it belongs in the log, not the reply.
+            AuthErrorKind::Unavailable(_) => {
+                "the token's signing keys cannot be fetched right now; try again later".to_owned()
+            }
+            kind => kind.to_string(),
+        };
+        json!({ "error": code, "error_description": description })
     }
 
     fn push_metadata<'a>(&'a self, params: &mut Vec<(&'a str, &'a str)>) {

@@ -59,6 +59,7 @@ pub async fn measure(
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--spec"])
         .arg(spec)
         .env_remove("CLOUDFLARE_API_TOKEN")
+        .env("XDG_DATA_HOME", data_dir()?)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -103,6 +104,13 @@ pub async fn measure(
         rss_peak_mib,
         search_over_mcp,
     })
+}
+
+/// A fresh data directory, so the server's audit log stays out of the user's own.
+fn data_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("codemode-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 fn free_port() -> anyhow::Result<u16> {

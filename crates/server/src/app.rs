@@ -95,9 +95,9 @@ impl App {
         &self.spec
     }
 
-    /// Forgets what was counted for a session that has ended.
-    pub fn end_session(&self, session: &str) {
-        self.guard.end_session(session);
+    /// Forgets what `subject` counted in a session that has ended.
+    pub fn end_session(&self, subject: &str, session: &str) {
+        self.guard.end_session(subject, session);
     }
 
     /// The approvals store, for the HTTP approval endpoints.

@@ -159,11 +159,11 @@ impl Approver {
     }
 }
 
-/// The request as an approval names it: method, path and body hash.
+/// The request as an approval names it: method, path with its query, and body hash.
 pub fn pending_request(request: &CheckedRequest) -> PendingRequest {
     PendingRequest {
         method: request.method().as_str().to_string(),
-        path: request.path().to_string(),
+        path: request.target(),
         body_sha256: request.body_sha256(),
     }
 }
@@ -206,6 +206,6 @@ fn question(request: &CheckedRequest, rule: &str) -> String {
         "Approve {} {}? ({body}). Policy rule \"{rule}\" requires your approval; accept to \
          carry it out, decline to refuse it.",
         request.method(),
-        request.path()
+        request.target()
     )
 }

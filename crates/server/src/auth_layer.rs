@@ -1,7 +1,8 @@
 //! Who is calling over HTTP: authenticates every MCP request, takes a forwarded upstream
 //! credential out of its headers, and checks the scope a `tools/call` needs before it runs.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Json;
 use axum::body::Body;
@@ -19,6 +20,9 @@ use crate::tools::{EXECUTE, SEARCH};
 /// The header a trusted backend sends a user's own upstream token in.
 pub const FORWARD_HEADER: HeaderName = HeaderName::from_static("x-upstream-authorization");
 
+/// The header that names an MCP session.
+const SESSION_HEADER: HeaderName = HeaderName::from_static("mcp-session-id");
+
 /// What the authentication layer needs.
 #[derive(Clone)]
 pub struct AuthLayer {
@@ -26,6 +30,8 @@ pub struct AuthLayer {
     pub authenticator: Arc<Authenticator>,
     /// Largest request body read to find the tool being called.
     pub max_body: usize,
+    /// Which subject opened each session: only that subject may use it.
+    pub sessions: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl AuthLayer {
@@ -80,8 +86,51 @@ pub async fn authenticate(
     } else {
         body
     };
+    let session = header_text(&parts.headers, &SESSION_HEADER);
+    if let Some(session) = &session
+        && !layer.may_use(session, &principal.subject)
+    {
+        return forbidden("this MCP session belongs to another principal");
+    }
+    let subject = principal.subject.clone();
+    let ending = parts.method == Method::DELETE;
     parts.extensions.insert(principal);
-    next.run(Request::from_parts(parts, body)).await
+    let response = next.run(Request::from_parts(parts, body)).await;
+    layer.track_session(session, &response, &subject, ending);
+    response
+}
+
+impl AuthLayer {
+    fn may_use(&self, session: &str, subject: &str) -> bool {
+        let sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions.get(session).is_none_or(|owner| owner == subject)
+    }
+
+    /// Records who opened a session (the response that names it), and forgets ended ones.
+    fn track_session(
+        &self,
+        requested: Option<String>,
+        response: &Response,
+        subject: &str,
+        ending: bool,
+    ) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(opened) = header_text(response.headers(), &SESSION_HEADER) {
+            sessions
+                .entry(opened)
+                .or_insert_with(|| subject.to_string());
+        }
+        if let Some(ended) = requested.filter(|_| ending && response.status().is_success()) {
+            sessions.remove(&ended);
+        }
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
 }
 
 /// The scopes the `tools/call` requests in a JSON-RPC body need. A body that does not parse

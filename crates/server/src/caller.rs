@@ -1,7 +1,7 @@
 //! Who is calling a tool: the authenticated principal, their session and client, and the
 //! upstream credential they forwarded, if any.
 
-use codemode_auth::Principal;
+use codemode_auth::{Principal, Scopes};
 use codemode_upstream::Credential;
 use rmcp::RoleServer;
 use rmcp::service::RequestContext;
@@ -40,11 +40,12 @@ impl Caller {
             };
         };
         Caller {
+            // The HTTP auth layer always sets the principal; without one, nothing is allowed.
             principal: parts
                 .extensions
                 .get::<Principal>()
                 .cloned()
-                .unwrap_or_else(Principal::local),
+                .unwrap_or_else(nobody),
             session: parts
                 .headers
                 .get("mcp-session-id")
@@ -56,5 +57,15 @@ impl Caller {
                 .get::<ForwardedCredential>()
                 .map(|f| f.0.clone()),
         }
+    }
+}
+
+/// A caller with no scopes at all.
+fn nobody() -> Principal {
+    Principal {
+        subject: "unauthenticated".to_string(),
+        scopes: Scopes::empty(),
+        may_forward: false,
+        client: None,
     }
 }

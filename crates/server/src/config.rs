@@ -126,6 +126,9 @@ pub struct ApprovalsConfig {
     pub ask_timeout_secs: f64,
     /// How long an approval from `POST /approvals/{id}/approve` stays usable, in seconds.
     pub expiry_secs: u64,
+    /// Ask the person at the client (elicitation) when the client can; turn off when clients
+    /// are automated agents that could answer for themselves.
+    pub ask_clients: bool,
 }
 
 impl Default for ApprovalsConfig {
@@ -133,6 +136,7 @@ impl Default for ApprovalsConfig {
         Self {
             ask_timeout_secs: 300.0,
             expiry_secs: 3600,
+            ask_clients: true,
         }
     }
 }
@@ -297,25 +301,26 @@ impl SandboxConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let positive = [
-            ("sandbox.workers", self.workers as f64),
-            ("sandbox.search_timeout_secs", self.search_timeout_secs),
-            ("sandbox.execute_timeout_secs", self.execute_timeout_secs),
-            ("sandbox.memory_mib", self.memory_mib as f64),
-            ("sandbox.stack_kib", self.stack_kib as f64),
-            ("sandbox.code_kib", self.code_kib as f64),
-            ("sandbox.result_chars", self.result_chars as f64),
-            ("sandbox.log_chars", self.log_chars as f64),
-        ];
-        for (key, value) in positive {
-            if !(value.is_finite() && value > 0.0) {
-                return Err(ConfigError::Invalid {
-                    key,
-                    reason: format!("must be a positive number, got {value}"),
-                });
-            }
-        }
-        Ok(())
+        within("sandbox.workers", self.workers as f64, 1024.0)?;
+        within(
+            "sandbox.search_timeout_secs",
+            self.search_timeout_secs,
+            DAY_SECS,
+        )?;
+        within(
+            "sandbox.execute_timeout_secs",
+            self.execute_timeout_secs,
+            DAY_SECS,
+        )?;
+        within(
+            "sandbox.memory_mib",
+            self.memory_mib as f64,
+            1024.0 * 1024.0,
+        )?;
+        within("sandbox.stack_kib", self.stack_kib as f64, 1024.0 * 1024.0)?;
+        within("sandbox.code_kib", self.code_kib as f64, 1024.0 * 1024.0)?;
+        within("sandbox.result_chars", self.result_chars as f64, 1e9)?;
+        within("sandbox.log_chars", self.log_chars as f64, 1e9)
     }
 }
 
@@ -365,6 +370,21 @@ impl Settings {
             data_dir: file.data_dir.unwrap_or_else(default_data_dir),
         };
         settings.sandbox.validate()?;
+        within(
+            "http.max_body_kib",
+            settings.http.max_body_kib as f64,
+            1024.0 * 1024.0,
+        )?;
+        within(
+            "http.shutdown_grace_secs",
+            settings.http.shutdown_grace_secs,
+            DAY_SECS,
+        )?;
+        within(
+            "approvals.ask_timeout_secs",
+            settings.approvals.ask_timeout_secs,
+            DAY_SECS,
+        )?;
         if settings.upstream.max_concurrent_subrequests == 0 {
             return Err(ConfigError::Invalid {
                 key: "upstream.max_concurrent_subrequests",
@@ -425,6 +445,21 @@ fn merge_http(mut config: HttpConfig, args: Option<&HttpArgs>) -> HttpConfig {
         .cors_origins
         .extend(args.cors_origins.iter().cloned());
     config
+}
+
+/// The longest duration any setting may ask for.
+const DAY_SECS: f64 = 86_400.0;
+
+/// Checks that a setting is a positive number no larger than `max`.
+fn within(key: &'static str, value: f64, max: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && value > 0.0 && value <= max {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            key,
+            reason: format!("must be a number above 0 and at most {max}, got {value}"),
+        })
+    }
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

@@ -161,10 +161,10 @@ impl Guard {
         }
     }
 
-    /// Forgets an ended session's rate-limit counts.
-    pub fn end_session(&self, session: &str) {
+    /// Forgets what `subject` counted in a session that has ended.
+    pub fn end_session(&self, subject: &str, session: &str) {
         if let Some(limiter) = &self.limiter {
-            limiter.end_session(session);
+            limiter.end_session(&limit_session(subject, session));
         }
     }
 
@@ -178,10 +178,9 @@ impl Guard {
         let Some(limiter) = &self.limiter else {
             return Ok(None);
         };
-        let session = caller.session.as_deref().unwrap_or("-");
-        limiter
-            .begin(&caller.principal.subject, session, tool, code)
-            .map(Some)
+        let subject = &caller.principal.subject;
+        let session = limit_session(subject, caller.session.as_deref().unwrap_or("-"));
+        limiter.begin(subject, &session, tool, code).map(Some)
     }
 
     /// The upstream credential: forwarded by the caller, else stored for its subject, else the
@@ -217,7 +216,7 @@ impl Guard {
         approval_id: Option<String>,
         stop: CancelToken,
     ) -> Approver {
-        match asks {
+        match asks.filter(|_| self.timing.ask_clients) {
             Some(asks) => Approver::Ask {
                 asks,
                 timeout: self.timing.ask_timeout(),
@@ -356,6 +355,12 @@ impl Guard {
             Err(_) => results::failure("the audit log stopped; the result is withheld", &[]),
         }
     }
+}
+
+/// The per-session limit key: the session as one subject uses it, so no caller can use up,
+/// or reset, another's counts by naming its session.
+fn limit_session(subject: &str, session: &str) -> String {
+    format!("{subject}\u{0}{session}")
 }
 
 fn sandbox_error_kind(error: &SandboxError) -> &'static str {

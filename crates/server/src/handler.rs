@@ -40,19 +40,20 @@ pub struct CodeMode {
 /// rmcp does when the session closes.
 struct SessionEnd {
     app: Arc<App>,
-    id: Mutex<Option<String>>,
+    /// The subject and session id of the calls this handler served.
+    used_by: Mutex<Option<(String, String)>>,
 }
 
 impl Drop for SessionEnd {
     fn drop(&mut self) {
-        let id = self
-            .id
+        let used_by = self
+            .used_by
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        if let Some(id) = id {
-            tracing::info!(session = %id, "session ended");
-            self.app.end_session(&id);
+        if let Some((subject, session)) = used_by {
+            tracing::info!(%session, "session ended");
+            self.app.end_session(&subject, &session);
         }
     }
 }
@@ -63,7 +64,7 @@ impl CodeMode {
         Self {
             session: Arc::new(SessionEnd {
                 app: app.clone(),
-                id: Mutex::new(None),
+                used_by: Mutex::new(None),
             }),
             app,
             log_threshold: LogThreshold::default(),
@@ -186,9 +187,10 @@ impl ServerHandler for CodeMode {
         if let Some(session) = &caller.session {
             *self
                 .session
-                .id
+                .used_by
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(session.clone());
+                .unwrap_or_else(PoisonError::into_inner) =
+                Some((caller.principal.subject.clone(), session.clone()));
         }
         let needed = if request.name == SEARCH {
             caller.principal.scopes.contains(Scope::Search)

@@ -89,6 +89,7 @@ pub fn router(
     let auth = AuthLayer {
         authenticator: Arc::new(Authenticator::new(&settings.auth)?),
         max_body: http.max_body_kib * 1024,
+        sessions: Arc::default(),
     };
     let allowed_origins = if http.allowed_origins.is_empty() {
         LOOPBACK_ORIGINS.iter().map(|o| o.to_string()).collect()

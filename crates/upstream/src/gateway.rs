@@ -203,6 +203,18 @@ impl CheckedRequest {
         self.options.path.as_str()
     }
 
+    /// The path with its encoded query string, e.g. `/zones?name=example.com`: what a person
+    /// approving the request must see.
+    pub fn target(&self) -> String {
+        if self.options.query.is_empty() {
+            return self.path().to_string();
+        }
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&self.options.query)
+            .finish();
+        format!("{}?{query}", self.path())
+    }
+
     /// The spec operation it matched; `None` only when the spec is not enforced.
     pub fn operation(&self) -> Option<&Operation> {
         self.operation.as_ref()
