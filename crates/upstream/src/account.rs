@@ -113,7 +113,6 @@ async fn discover(call: &Call) -> Result<String, AccountError> {
     let options =
         json!({"method": "GET", "path": "/accounts", "query": {"per_page": DISCOVERY_PAGE}});
     let body = call
-        .fresh()
         .request(&options)
         .await
         .map_err(|e| AccountError::Discovery(e.to_string()))?;

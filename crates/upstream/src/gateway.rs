@@ -305,11 +305,6 @@ impl Call {
         self.outcome(method, path, sent)
     }
 
-    /// A new budget with the same credential, e.g. for account discovery.
-    pub fn fresh(&self) -> Call {
-        Call::new(Arc::clone(&self.shared), self.state.credential.clone())
-    }
-
     /// Identifies the call's credential without revealing it; `None` when there is none.
     pub fn credential_id(&self) -> Option<CredentialId> {
         self.state.credential.as_ref().map(Credential::id)
