@@ -121,7 +121,7 @@ test("every unsafe path form is refused before anything is sent", async () => {
   const bad = [
     "https://evil.example/x", "http:/zones", "//evil.example/zones", "/zones/../user", "/zones/%2e%2e/user",
     "/zones/%2E%2E%2Fuser", "/zones/%252e%252e/user", "/zones/a\\b", "/zones\r\nX-Evil: 1", "/zones/a%0d%0ab",
-    "zones", "/zones?x=1", "/zones#frag", "@evil.example/zones", "/zones/ x",
+    "zones", "/zones?x=1", "/zones#frag", "@evil.example/zones", "/zones/ x", "/zones/z1/purge%5Fcache", "/zones/..;x/user",
   ];
   const { json, isError, text } = await exec(`async () => {
     const out = [];
