@@ -109,3 +109,17 @@ test("audit verify detects an edited and a deleted record", async () => {
   assert.notEqual(deleted.status, 0);
   assert.match(deleted.stdout + deleted.stderr, /\b3\b|\b4\b/);
 });
+
+test("a request the API refused is recorded with the status it answered", async () => {
+  const api = await startFakeCloudflare();
+  const { server, db } = await serverWithAudit({ apiBase: api.base, token: "not-the-right-token-123" });
+  const client = await connectHttp(server.url);
+  const refused = await call(client, "execute", { code: `async () => cloudflare.request({ method: "GET", path: "/zones" })` });
+  assert.equal(refused.isError, true);
+  await client.close();
+  await server.stop();
+  await api.close();
+  const [record] = exported(db);
+  assert.deepEqual(record.requests.map((r) => [r.path, r.status]), [["/zones", 401]]);
+  assert.ok(!execFileSync("cat", [db], { encoding: "latin1" }).includes("not-the-right-token-123"));
+});

@@ -164,11 +164,12 @@ impl Shared {
         };
         let record_of = checked.clone();
         let outcome = parts.call.send(checked).await;
-        let status = outcome
-            .as_ref()
-            .ok()
-            .and_then(|envelope| envelope["status"].as_u64())
-            .and_then(|status| u16::try_from(status).ok());
+        let status = match &outcome {
+            Ok(envelope) => envelope["status"]
+                .as_u64()
+                .and_then(|status| u16::try_from(status).ok()),
+            Err(error) => error.status(),
+        };
         self.record(&record_of, status, started, decision);
         let _ = parts
             .updates

@@ -113,6 +113,17 @@ pub enum RequestError {
     },
 }
 
+impl RequestError {
+    /// The HTTP status the API answered with, when it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            RequestError::Authentication { status, .. }
+            | RequestError::RetriesExhausted { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
 /// One request as sent, for auditing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord {
