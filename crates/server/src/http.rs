@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt as _;
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use codemode_auth::Authenticator;
@@ -51,6 +52,13 @@ pub async fn serve(app: Arc<App>, settings: &Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
+    // Responses leave in several small writes; without TCP_NODELAY, Nagle's algorithm holds
+    // the last one until the client's delayed ACK, about 40 ms per call.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY; responses may stall");
+        }
+    });
     tracing::info!("listening on http://{address}/mcp");
     let grace = settings.http.shutdown_grace();
     let stopping = async move {
