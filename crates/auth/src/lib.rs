@@ -36,4 +36,4 @@ pub use error::{AuthError, AuthErrorKind};
 pub use jsonwebtoken::Algorithm;
 pub use keys::hash_key;
 pub use principal::Principal;
-pub use scope::{Scope, Scopes, UnknownScope};
+pub use scope::{Scope, Scopes, Tool, UnknownScope};

@@ -28,4 +28,14 @@ impl Principal {
             client: None,
         }
     }
+
+    /// A caller with no scopes at all: what a request that was never authenticated acts as.
+    pub fn nobody() -> Principal {
+        Principal {
+            subject: "unauthenticated".to_owned(),
+            scopes: Scopes::empty(),
+            may_forward: false,
+            client: None,
+        }
+    }
 }

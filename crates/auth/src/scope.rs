@@ -69,6 +69,15 @@ impl FromStr for Scope {
     }
 }
 
+/// A tool a caller may call, as far as scopes are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tool {
+    /// `search`: reads the API spec.
+    Search,
+    /// `execute`: calls the API; each request is then checked against its method's scope.
+    Execute,
+}
+
 /// A scope name that codemode does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown scope `{0}` (known: search, execute:read, execute:write, approve)")]
@@ -92,6 +101,19 @@ impl Scopes {
     /// Whether `scope` is in the set.
     pub fn contains(self, scope: Scope) -> bool {
         self.0 & scope.bit() != 0
+    }
+
+    /// The scope this set lacks to call `tool`, or `None` when it may: `search` needs
+    /// `search`; `execute` needs `execute:read` or `execute:write`.
+    pub fn missing_for(self, tool: Tool) -> Option<Scope> {
+        let (allowed, needed) = match tool {
+            Tool::Search => (self.contains(Scope::Search), Scope::Search),
+            Tool::Execute => (
+                self.contains(Scope::ExecuteRead) || self.contains(Scope::ExecuteWrite),
+                Scope::ExecuteRead,
+            ),
+        };
+        (!allowed).then_some(needed)
     }
 
     /// Adds `scope` to the set.

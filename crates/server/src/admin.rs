@@ -1,21 +1,22 @@
-//! The operator commands: `codemode audit`, `codemode credentials` and `codemode keys`.
+//! The operator commands: `codemode audit`, `credentials`, `keys` and `spec`.
 
 mod audit;
 mod credentials;
 mod cutoff;
 mod keys;
+mod spec;
 mod stdin_secret;
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::cli::ServerArgs;
-use crate::config::Settings;
+use codemode::settings::{Options, Settings};
 
 pub use audit::AuditArgs;
 pub use credentials::CredentialsArgs;
 pub use keys::KeysArgs;
+pub use spec::SpecArgs;
 
 /// The help heading of the options that locate a database.
 const DATABASE_OPTIONS: &str = "Database options";
@@ -31,13 +32,6 @@ pub struct ConfigArg {
 impl ConfigArg {
     /// The settings of the config file (or the defaults), exactly as the server would load them.
     pub fn settings(&self) -> anyhow::Result<Settings> {
-        let args = ServerArgs {
-            spec: None,
-            api_base: None,
-            account_id: None,
-            config: self.config.clone(),
-            demo: false,
-        };
-        Ok(Settings::load(&args, None)?)
+        Ok(Settings::load(self.config.as_deref(), Options::default())?)
     }
 }

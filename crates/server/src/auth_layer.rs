@@ -10,12 +10,15 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use codemode_auth::{AuthError, AuthMode, Authenticator, Principal, Scope};
+use codemode_auth::{AuthError, AuthMode, Authenticator, Principal, Scope, Tool};
 use codemode_upstream::Credential;
 use serde_json::{Value, json};
 
-use crate::caller::ForwardedCredential;
 use crate::tools::{EXECUTE, SEARCH};
+
+/// An upstream credential a trusted principal sent with its request, taken out of the headers.
+#[derive(Clone)]
+pub struct ForwardedCredential(pub Credential);
 
 /// The header a trusted backend sends a user's own upstream token in.
 pub const FORWARD_HEADER: HeaderName = HeaderName::from_static("x-upstream-authorization");
@@ -77,7 +80,7 @@ pub async fn authenticate(
         let Ok(bytes) = axum::body::to_bytes(body, layer.max_body).await else {
             return StatusCode::PAYLOAD_TOO_LARGE.into_response();
         };
-        for needed in scopes_needed(&bytes, &principal) {
+        for needed in missing_scopes(&bytes, &principal) {
             if let Err(refused) = layer.require(&principal, needed) {
                 return refused.into_response();
             }
@@ -133,9 +136,9 @@ fn header_text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The scopes the `tools/call` requests in a JSON-RPC body need. A body that does not parse
-/// needs none here: the MCP layer answers it with a parse error.
-fn scopes_needed(body: &[u8], principal: &Principal) -> Vec<Scope> {
+/// The scopes `principal` lacks for the `tools/call` requests in a JSON-RPC body. A body that
+/// does not parse lacks none here: the MCP layer answers it with a parse error.
+fn missing_scopes(body: &[u8], principal: &Principal) -> Vec<Scope> {
     let Ok(message) = serde_json::from_slice::<Value>(body) else {
         return Vec::new();
     };
@@ -147,9 +150,8 @@ fn scopes_needed(body: &[u8], principal: &Principal) -> Vec<Scope> {
         .iter()
         .filter(|m| m["method"] == "tools/call")
         .filter_map(|m| match m["params"]["name"].as_str() {
-            Some(SEARCH) => Some(Scope::Search),
-            Some(EXECUTE) if principal.scopes.contains(Scope::ExecuteWrite) => None,
-            Some(EXECUTE) => Some(Scope::ExecuteRead),
+            Some(SEARCH) => principal.scopes.missing_for(Tool::Search),
+            Some(EXECUTE) => principal.scopes.missing_for(Tool::Execute),
             _ => None,
         })
         .collect()

@@ -1,12 +1,13 @@
 //! The command line: `codemode serve`, `stdio` and `spec`, and the operator commands
-//! `audit`, `credentials` and `keys`.
+//! `audit`, `credentials` and `keys`. Flags become one layer of [`Options`] here, once.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::admin::{AuditArgs, CredentialsArgs, KeysArgs};
+use crate::admin::{AuditArgs, CredentialsArgs, KeysArgs, SpecArgs};
+use codemode::settings::{HttpOptions, Options};
 
 /// Code Mode MCP server: a whole API through two tools, `search` and `execute`.
 #[derive(Debug, Parser)]
@@ -74,8 +75,8 @@ pub struct ServerArgs {
     /// Base URL the API paths are joined to [default: https://api.cloudflare.com/client/v4].
     #[arg(long, value_name = "URL")]
     pub api_base: Option<String>,
-    /// Account used for `accountId` when a call names none.
-    #[arg(long, env = "CLOUDFLARE_ACCOUNT_ID", value_name = "ID")]
+    /// Account used for `accountId` when a call names none [env: CLOUDFLARE_ACCOUNT_ID].
+    #[arg(long, value_name = "ID")]
     pub account_id: Option<String>,
     /// Config file (TOML); see the README for its keys.
     #[arg(long, value_name = "FILE")]
@@ -85,13 +86,34 @@ pub struct ServerArgs {
     pub demo: bool,
 }
 
-/// Options of `codemode spec`.
-#[derive(Debug, Args)]
-pub struct SpecArgs {
-    /// OpenAPI document: a file path or an https URL [default: Cloudflare's published spec, cached].
-    #[arg(long, value_name = "FILE|URL")]
-    pub spec: Option<String>,
-    /// Report on the built-in demo spec.
-    #[arg(long, conflicts_with = "spec")]
-    pub demo: bool,
+impl ServerArgs {
+    /// The layer of settings these flags set.
+    pub fn options(&self) -> Options {
+        Options {
+            spec: self.spec.clone(),
+            api_base: self.api_base.clone(),
+            account_id: self.account_id.clone(),
+            demo: self.demo.then_some(true),
+            ..Options::default()
+        }
+    }
+}
+
+impl ServeArgs {
+    /// The layer of settings these flags set, HTTP options included.
+    pub fn options(&self) -> Options {
+        let http = &self.http;
+        let list = |values: &Vec<String>| (!values.is_empty()).then(|| values.clone());
+        Options {
+            listen: http.listen,
+            http: Some(HttpOptions {
+                stateless: http.stateless.then_some(true),
+                allowed_hosts: list(&http.allowed_hosts),
+                allowed_origins: list(&http.allowed_origins),
+                cors_origins: list(&http.cors_origins),
+                ..HttpOptions::default()
+            }),
+            ..self.server.options()
+        }
+    }
 }

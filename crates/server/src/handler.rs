@@ -1,8 +1,10 @@
-//! The MCP server: `tools/list` and `tools/call` over whichever transport carries them.
+//! The MCP adapter: `tools/list` and `tools/call` over whichever transport carries them,
+//! each call handed to the [`Runner`] and its outcome turned into a tool result.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use codemode_auth::Scope;
+use codemode_auth::Principal;
 use codemode_sandbox::CancelToken;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
@@ -10,27 +12,47 @@ use futures::{FutureExt, StreamExt};
 #[allow(deprecated)] // logging: see `live`
 use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, ElicitRequestParams, ElicitationAction,
+    ElicitationSchema, Implementation, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::app::{App, ExecuteRequest};
-use crate::approval::Ask;
-use crate::caller::Caller;
+use crate::auth_layer::ForwardedCredential;
+use crate::call::approval::{Answer, Question};
+use crate::call::{CallError, CallOutcome, Caller, ExecuteRequest, Runner};
 use crate::in_flight::ClientGone;
 use crate::live::{LiveUpdates, LogThreshold};
 use crate::results;
-use crate::tools::{EXECUTE, SEARCH};
+use crate::tools::{self, EXECUTE, SEARCH, SpecSummary};
 
-/// One MCP session's handler; all sessions share the same [`App`].
+/// What every MCP session shares: the runner and the tool definitions.
+pub struct McpShared {
+    runner: Arc<Runner>,
+    tools: Vec<Tool>,
+}
+
+impl McpShared {
+    /// Builds the tool definitions for `runner`'s spec.
+    pub fn new(runner: Arc<Runner>) -> Arc<McpShared> {
+        let spec = runner.spec();
+        let summary = SpecSummary {
+            title: spec.title(),
+            operations: spec.operations().len(),
+            products: spec.products().iter().map(|p| p.name.as_str()).collect(),
+        };
+        let tools = tools::definitions(&summary);
+        Arc::new(McpShared { runner, tools })
+    }
+}
+
+/// One MCP session's handler; all sessions share the same [`McpShared`].
 #[derive(Clone)]
 pub struct CodeMode {
-    app: Arc<App>,
+    shared: Arc<McpShared>,
     log_threshold: LogThreshold,
     stdio_session: Arc<str>,
     session: Arc<SessionEnd>,
@@ -39,7 +61,7 @@ pub struct CodeMode {
 /// Ends the session's rate-limit counts when the last clone of its handler is dropped, which
 /// rmcp does when the session closes.
 struct SessionEnd {
-    app: Arc<App>,
+    runner: Arc<Runner>,
     /// The subject and session id of the calls this handler served.
     used_by: Mutex<Option<(String, String)>>,
 }
@@ -53,20 +75,20 @@ impl Drop for SessionEnd {
             .take();
         if let Some((subject, session)) = used_by {
             tracing::info!(%session, "session ended");
-            self.app.end_session(&subject, &session);
+            self.runner.end_session(&subject, &session);
         }
     }
 }
 
 impl CodeMode {
-    /// A handler over the shared application state.
-    pub fn new(app: Arc<App>) -> Self {
+    /// A handler over the shared state.
+    pub fn new(shared: Arc<McpShared>) -> Self {
         Self {
             session: Arc::new(SessionEnd {
-                app: app.clone(),
+                runner: shared.runner.clone(),
                 used_by: Mutex::new(None),
             }),
-            app,
+            shared,
             log_threshold: LogThreshold::default(),
             stdio_session: format!("stdio-{}", std::process::id()).into(),
         }
@@ -79,13 +101,13 @@ impl CodeMode {
         code: &str,
         context: &RequestContext<RoleServer>,
         cancel: CancelToken,
-    ) -> CallToolResult {
+    ) -> CallOutcome {
         let (account_id, approval_id) = match (
             optional_string(arguments, "account_id"),
             optional_string(arguments, "approval_id"),
         ) {
             (Ok(account), Ok(approval)) => (account, approval),
-            (Err(message), _) | (_, Err(message)) => return argument_error(&message),
+            (Err(message), _) | (_, Err(message)) => return argument_error(message),
         };
         let live = LiveUpdates::start(
             context.peer.clone(),
@@ -94,7 +116,7 @@ impl CodeMode {
         );
         let (asks, questions) = mpsc::channel(1);
         let asks = supports_elicitation(context).then_some(asks);
-        let run = self.app.execute(ExecuteRequest {
+        let run = self.shared.runner.execute(ExecuteRequest {
             caller,
             code: code.to_string(),
             account_id,
@@ -127,8 +149,8 @@ impl ServerHandler for CodeMode {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.app
-            .tools()
+        self.shared
+            .tools
             .iter()
             .find(|tool| tool.name == name)
             .cloned()
@@ -150,7 +172,7 @@ impl ServerHandler for CodeMode {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.app.tools().to_vec()))
+        Ok(ListToolsResult::with_all_items(self.shared.tools.clone()))
     }
 
     #[allow(deprecated)] // logging: see `live`
@@ -180,10 +202,10 @@ impl ServerHandler for CodeMode {
         let arguments = request.arguments.unwrap_or_default();
         let code = match arguments.get("code") {
             Some(Value::String(code)) => code.as_str(),
-            Some(_) => return Ok(argument_error("`code` must be a string").into()),
-            None => return Ok(argument_error("missing argument `code`").into()),
+            Some(_) => return Ok(reply(&argument_error("`code` must be a string"))),
+            None => return Ok(reply(&argument_error("missing argument `code`"))),
         };
-        let caller = Caller::of(&context, &self.stdio_session);
+        let caller = caller_of(&context, &self.stdio_session);
         if let Some(session) = &caller.session {
             *self
                 .session
@@ -192,35 +214,60 @@ impl ServerHandler for CodeMode {
                 .unwrap_or_else(PoisonError::into_inner) =
                 Some((caller.principal.subject.clone(), session.clone()));
         }
-        let needed = if request.name == SEARCH {
-            caller.principal.scopes.contains(Scope::Search)
-        } else {
-            caller.principal.scopes.contains(Scope::ExecuteRead)
-                || caller.principal.scopes.contains(Scope::ExecuteWrite)
-        };
-        if !needed {
-            return Ok(argument_error(&format!(
-                "`{}` needs a scope this caller does not have",
-                request.name
-            ))
-            .into());
-        }
         let cancel = CancelToken::new();
         let _cancel_on_drop = CancelOnDrop(cancel.clone());
         let call = if request.name == SEARCH {
-            let app = self.app.clone();
+            let runner = self.shared.runner.clone();
             let cancel = cancel.clone();
-            async move { app.search(&caller, code, cancel).await }.boxed()
+            async move { runner.search(&caller, code, cancel).await }.boxed()
         } else {
             self.execute(caller, &arguments, code, &context, cancel.clone())
                 .boxed()
         };
-        Ok(until_cancelled(call, &context, &cancel).await.into())
+        Ok(reply(&until_cancelled(call, &context, &cancel).await))
     }
 }
 
-fn argument_error(message: &str) -> CallToolResult {
-    results::failure(format!("Invalid arguments: {message}"), &[])
+fn reply(outcome: &CallOutcome) -> CallToolResponse {
+    results::tool_result(outcome).into()
+}
+
+fn argument_error(message: impl Into<String>) -> CallOutcome {
+    CallOutcome::failed(CallError::Arguments(message.into()), Vec::new())
+}
+
+/// The caller of the request in `context`. Over stdio (no HTTP request) it is the local user.
+fn caller_of(context: &RequestContext<RoleServer>, stdio_session: &str) -> Caller {
+    let client = context
+        .peer
+        .peer_info()
+        .map(|info| info.client_info.name.clone());
+    let Some(parts) = context.extensions.get::<http::request::Parts>() else {
+        return Caller {
+            principal: Principal::local(),
+            session: Some(stdio_session.to_string()),
+            client,
+            forwarded: None,
+        };
+    };
+    Caller {
+        // The HTTP auth layer always sets the principal; without one, nothing is allowed.
+        principal: parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .unwrap_or_else(Principal::nobody),
+        session: parts
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        client,
+        forwarded: parts
+            .extensions
+            .get::<ForwardedCredential>()
+            .map(|f| f.0.clone()),
+    }
 }
 
 fn optional_string(
@@ -245,10 +292,10 @@ fn supports_elicitation(context: &RequestContext<RoleServer>) -> bool {
 /// The questions are sent from this task, so they travel on the request's own stream; their
 /// answers are awaited alongside the call, which bounds how long it waits for them.
 async fn answer_questions(
-    run: impl Future<Output = CallToolResult>,
-    mut questions: mpsc::Receiver<Ask>,
+    run: impl Future<Output = CallOutcome>,
+    mut questions: mpsc::Receiver<Question>,
     context: &RequestContext<RoleServer>,
-) -> CallToolResult {
+) -> CallOutcome {
     tokio::pin!(run);
     let mut asking = FuturesUnordered::new();
     loop {
@@ -257,7 +304,18 @@ async fn answer_questions(
             Some(question) = questions.recv() => {
                 let peer = context.peer.clone();
                 asking.push(async move {
-                    let answer = peer.create_elicitation(question.params).await.ok();
+                    let params = ElicitRequestParams::FormElicitationParams {
+                        meta: None,
+                        message: question.message,
+                        requested_schema: ElicitationSchema::new(BTreeMap::new()),
+                    };
+                    let answer = peer.create_elicitation(params).await.ok().map(|result| {
+                        match result.action {
+                            ElicitationAction::Accept => Answer::Accept,
+                            ElicitationAction::Decline => Answer::Decline,
+                            _ => Answer::Cancel,
+                        }
+                    });
                     let _ = question.reply.send(answer);
                 });
             }
@@ -268,10 +326,10 @@ async fn answer_questions(
 
 /// Runs a tool call, stopping its sandbox when the client cancels the request or goes away.
 async fn until_cancelled(
-    mut call: BoxFuture<'_, CallToolResult>,
+    mut call: BoxFuture<'_, CallOutcome>,
     context: &RequestContext<RoleServer>,
     cancel: &CancelToken,
-) -> CallToolResult {
+) -> CallOutcome {
     let gone = context
         .extensions
         .get::<http::request::Parts>()

@@ -3,13 +3,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt as _;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt as _;
 use axum::{Json, Router, middleware};
 use codemode_auth::Authenticator;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -18,19 +17,19 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::app::App;
 use crate::approvals_api::{self, ApprovalsApi};
 use crate::auth_layer::{self, AuthLayer};
-use crate::config::Settings;
-use crate::handler::CodeMode;
+use crate::call::Runner;
+use crate::handler::{CodeMode, McpShared};
 use crate::in_flight::{self, InFlight};
+use crate::settings::Settings;
 
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 const LOOPBACK_ORIGINS: [&str; 3] = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
 
-/// Why the HTTP settings cannot be served safely.
+/// Why `codemode serve` could not serve, or stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum HttpSetupError {
+pub enum ServeError {
     /// A non-loopback address with no `Host` allow-list would be open to DNS rebinding.
     #[error(
         "refusing to listen on {0} without an allowed-host setting: a public address needs the \
@@ -41,17 +40,35 @@ pub enum HttpSetupError {
     /// A CORS origin is not a valid header value.
     #[error("invalid CORS origin {0:?}")]
     BadCorsOrigin(String),
+    /// The `[auth]` settings cannot work.
+    #[error(transparent)]
+    Auth(#[from] codemode_auth::ConfigError),
+    /// The address could not be listened on.
+    #[error("cannot listen on {address}: {error}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The server stopped with an I/O error.
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
 }
 
 /// Serves until SIGINT or SIGTERM, then lets in-flight calls finish, up to the grace period.
-pub async fn serve(app: Arc<App>, settings: &Settings) -> anyhow::Result<()> {
+pub async fn serve(runner: Arc<Runner>, settings: &Settings) -> Result<(), ServeError> {
     let shutdown = CancellationToken::new();
     let in_flight = InFlight::new();
-    let router = router(app, settings, shutdown.clone(), in_flight.clone())?;
+    let router = router(runner, settings, shutdown.clone(), in_flight.clone())?;
+    let listen_error = |error| ServeError::Listen {
+        address: settings.listen,
+        error,
+    };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let address = listener.local_addr()?;
+        .map_err(listen_error)?;
+    let address = listener.local_addr().map_err(listen_error)?;
     // Responses leave in several small writes; without TCP_NODELAY, Nagle's algorithm holds
     // the last one until the client's delayed ACK, about 40 ms per call.
     let listener = listener.tap_io(|stream| {
@@ -76,21 +93,21 @@ pub async fn serve(app: Arc<App>, settings: &Settings) -> anyhow::Result<()> {
     };
     axum::serve(listener, router)
         .with_graceful_shutdown(stopping)
-        .await?;
-    Ok(())
+        .await
+        .map_err(ServeError::Serve)
 }
 
 /// The HTTP routes: `/mcp` and `/healthz`, with host, origin, CORS and body-size rules.
 pub fn router(
-    app: Arc<App>,
+    runner: Arc<Runner>,
     settings: &Settings,
     shutdown: CancellationToken,
     in_flight: InFlight,
-) -> anyhow::Result<Router> {
+) -> Result<Router, ServeError> {
     let (http, listen) = (&settings.http, settings.listen);
     let allowed_hosts = match (&http.allowed_hosts[..], listen.ip().is_loopback()) {
         ([], true) => LOOPBACK_HOSTS.iter().map(|h| h.to_string()).collect(),
-        ([], false) => return Err(HttpSetupError::NoAllowedHosts(listen).into()),
+        ([], false) => return Err(ServeError::NoAllowedHosts(listen)),
         (hosts, _) => hosts.to_vec(),
     };
     settings.auth.validate(listen.ip().is_loopback())?;
@@ -111,9 +128,9 @@ pub fn router(
         .with_allowed_origins(allowed_origins)
         .enforce_origin_validation()
         .with_max_request_body_bytes(http.max_body_kib * 1024);
-    let handler_app = app.clone();
+    let shared = McpShared::new(runner.clone());
     let mcp = StreamableHttpService::new(
-        move || Ok(CodeMode::new(handler_app.clone())),
+        move || Ok(CodeMode::new(shared.clone())),
         Arc::new(LocalSessionManager::default()),
         config,
     );
@@ -130,7 +147,7 @@ pub fn router(
         .route("/approvals/{id}/reject", post(approvals_api::reject))
         .with_state(ApprovalsApi {
             auth: auth.clone(),
-            store: app.approvals(),
+            store: runner.approvals(),
         });
     let metadata = auth.authenticator.resource_metadata().cloned();
     let well_known = Router::new()
@@ -146,7 +163,7 @@ pub fn router(
     let router = Router::new()
         .nest("/mcp", mcp)
         .route("/healthz", get(healthz))
-        .with_state(app)
+        .with_state(runner)
         .merge(approvals)
         .merge(well_known);
     Ok(match cors(&http.cors_origins)? {
@@ -155,13 +172,13 @@ pub fn router(
     })
 }
 
-fn cors(origins: &[String]) -> Result<Option<CorsLayer>, HttpSetupError> {
+fn cors(origins: &[String]) -> Result<Option<CorsLayer>, ServeError> {
     if origins.is_empty() {
         return Ok(None);
     }
     let origins = origins
         .iter()
-        .map(|o| HeaderValue::from_str(o).map_err(|_| HttpSetupError::BadCorsOrigin(o.clone())))
+        .map(|o| HeaderValue::from_str(o).map_err(|_| ServeError::BadCorsOrigin(o.clone())))
         .collect::<Result<Vec<_>, _>>()?;
     let mcp_headers = [
         "content-type",
@@ -191,11 +208,11 @@ async fn resource_metadata(State(metadata): State<Option<Value>>) -> Response {
     }
 }
 
-async fn healthz(State(app): State<Arc<App>>) -> Json<Value> {
+async fn healthz(State(runner): State<Arc<Runner>>) -> Json<Value> {
     Json(json!({
         "status": "ok",
-        "spec": app.spec().title(),
-        "operations": app.spec().operations().len(),
+        "spec": runner.spec().title(),
+        "operations": runner.spec().operations().len(),
     }))
 }
 

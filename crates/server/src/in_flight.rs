@@ -28,6 +28,12 @@ pub struct ClientGone(pub CancellationToken);
 
 struct Counted(InFlight);
 
+impl Default for InFlight {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl InFlight {
     /// Nothing in flight.
     pub fn new() -> Self {

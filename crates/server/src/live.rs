@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use codemode_sandbox::{LogLevel, LogLine};
+use codemode_sandbox::LogLevel;
 use rmcp::model::{
     LoggingLevel, LoggingMessageNotificationParam, ProgressNotificationParam, ProgressToken,
 };
@@ -14,6 +14,8 @@ use rmcp::{Peer, RoleServer};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+
+use crate::call::Update;
 
 /// The least severe level a session wants to see (`logging/setLevel`); shared per session.
 #[derive(Clone, Default)]
@@ -29,14 +31,6 @@ impl LogThreshold {
         let threshold = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
         threshold.is_none_or(|min| severity(level) >= severity(min))
     }
-}
-
-/// One thing worth telling the client while the code runs.
-pub enum Update {
-    /// A console line.
-    Log(LogLine),
-    /// An upstream request finished; the text says which and how.
-    Request(String),
 }
 
 /// Sends [`Update`]s in order from the sandbox to the client.

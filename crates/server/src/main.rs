@@ -1,31 +1,17 @@
 //! `codemode`: a Code Mode MCP server. See `codemode --help`.
 
 mod admin;
-mod app;
-mod approval;
-mod approvals_api;
-mod auth_layer;
-mod caller;
 mod cli;
-mod config;
-mod guard;
-mod handler;
-mod host;
-mod http;
-mod in_flight;
-mod live;
-mod results;
-mod tools;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+use codemode::call::Runner;
+use codemode::settings::{Secrets, Settings};
 use tracing_subscriber::EnvFilter;
 
-use crate::app::App;
 use crate::cli::{Cli, Command};
-use crate::config::Settings;
 
 /// mimalloc: QuickJS allocates many small objects, and this allocator halves a typical search.
 #[global_allocator]
@@ -43,7 +29,7 @@ async fn main() -> ExitCode {
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", causes(&error));
             ExitCode::FAILURE
         }
     }
@@ -52,18 +38,32 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let settings = Settings::load(&args.server, Some(&args.http))?;
-            let app = App::start(&settings).await?;
-            http::serve(app, &settings).await
+            let settings = Settings::load(args.server.config.as_deref(), args.options())?;
+            let runner = Runner::start(&settings, Secrets::from_env()?).await?;
+            Ok(codemode::http::serve(runner, &settings).await?)
         }
         Command::Stdio(args) => {
-            let settings = Settings::load(&args, None)?;
-            let app = App::start(&settings).await?;
-            app::serve_stdio(app).await
+            let settings = Settings::load(args.config.as_deref(), args.options())?;
+            let runner = Runner::start(&settings, Secrets::from_env()?).await?;
+            Ok(codemode::stdio::serve(runner).await?)
         }
-        Command::Spec(args) => app::report_spec(&args).await,
+        Command::Spec(args) => Ok(args.run().await?),
         Command::Audit(args) => args.run(),
         Command::Credentials(args) => args.run(),
         Command::Keys(args) => args.run(),
     }
+}
+
+/// The error and its causes, each said once: a cause already quoted by the message above it
+/// is left out.
+fn causes(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }

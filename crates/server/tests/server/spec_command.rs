@@ -1,8 +1,6 @@
 //! `codemode spec` reports on a spec, and explains a broken one.
 
-mod support;
-
-use support::{cloudflare_spec, codemode};
+use crate::support::{cloudflare_spec, codemode};
 
 #[test]
 fn reports_the_cloudflare_spec() {

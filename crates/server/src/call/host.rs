@@ -13,8 +13,17 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::approval::{ApprovalState, Approver};
-use crate::live::Update;
+use crate::call::approval::{ApprovalState, Approver, pending_request};
+use crate::call::audit::millis;
+use crate::call::error::RequestRefused;
+
+/// One thing worth telling the client while the code runs.
+pub enum Update {
+    /// A console line.
+    Log(LogLine),
+    /// An upstream request finished; the text says which and how.
+    Request(String),
+}
 
 /// Everything one `execute` call's host needs.
 pub struct HostParts {
@@ -94,7 +103,7 @@ impl ExecuteHost {
 impl Host for ExecuteHost {
     fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, String>> {
         let shared = self.shared.clone();
-        async move { shared.request(options).await }.boxed()
+        async move { shared.request(options).await.map_err(|e| e.to_string()) }.boxed()
     }
 
     fn account_id(&self) -> BoxFuture<'static, Result<String, String>> {
@@ -128,38 +137,29 @@ impl Host for ExecuteHost {
 
 impl Shared {
     /// Checks, decides, maybe asks, then sends one request; every attempt is recorded.
-    async fn request(&self, options: Value) -> Result<Value, String> {
+    async fn request(&self, options: Value) -> Result<Value, RequestRefused> {
         let parts = &self.parts;
-        let checked = parts.call.check(&options).map_err(|e| e.to_string())?;
+        let checked = parts.call.check(&options)?;
         let started = Instant::now();
-        let decision = match self.decide(&checked) {
-            Decision::Allow { .. } => RequestDecision::Allow,
-            Decision::Deny { rule } => {
-                let message = format!(
-                    "{} {} refused: denied by policy rule \"{rule}\"",
-                    checked.method(),
-                    checked.path()
-                );
-                self.record(&checked, None, started, RequestDecision::Deny { rule });
-                return Err(message);
-            }
-            Decision::Refused(missing) => {
-                let rule = "scopes".to_string();
-                self.record(&checked, None, started, RequestDecision::Deny { rule });
-                return Err(missing.to_string());
-            }
+        let decided = match self.decide(&checked) {
+            Decision::Allow { .. } => Ok(RequestDecision::Allow),
+            Decision::Deny { rule } => Err(RequestRefused::Denied {
+                request: pending_request(&checked),
+                rule,
+            }),
+            Decision::Refused(missing) => Err(RequestRefused::Scope(missing)),
             Decision::Approve { rule } => {
-                let asked = parts
+                parts
                     .approver
                     .approve(&checked, &rule, &parts.subject, &self.approvals)
-                    .await;
-                match asked {
-                    Ok(approved) => approved,
-                    Err((refused, message)) => {
-                        self.record(&checked, None, started, refused);
-                        return Err(message);
-                    }
-                }
+                    .await
+            }
+        };
+        let decision = match decided {
+            Ok(decision) => decision,
+            Err(refused) => {
+                self.record(&checked, None, started, refused.decision(&parts.subject));
+                return Err(refused);
             }
         };
         let record_of = checked.clone();
@@ -174,7 +174,7 @@ impl Shared {
         let _ = parts
             .updates
             .send(Update::Request(describe(&record_of, status)));
-        outcome.map_err(|e| e.to_string())
+        Ok(outcome?)
     }
 
     fn decide(&self, checked: &CheckedRequest) -> Decision {
@@ -207,11 +207,6 @@ impl Shared {
 fn describe(checked: &CheckedRequest, status: Option<u16>) -> String {
     let status = status.map_or_else(|| "failed".to_string(), |s| s.to_string());
     format!("{} {} → {status}", checked.method(), checked.path())
-}
-
-/// Milliseconds, saturating.
-pub fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -1,9 +1,7 @@
 //! The whole `tools/list`, as a client hands it to a model, fits in 1,000 o200k tokens.
 
-mod support;
-
+use crate::support::{StdioSession, cloudflare_spec};
 use serde_json::json;
-use support::{StdioSession, cloudflare_spec};
 
 const BUDGET: usize = 1_000;
 

@@ -1,5 +1,4 @@
 //! Shared helpers: the built binary, the shared Cloudflare spec, and a raw stdio MCP session.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;

@@ -1,7 +1,5 @@
 //! The operator commands: `codemode audit`, `codemode credentials` and `codemode keys`.
 
-mod support;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -14,7 +12,7 @@ use codemode_credentials::{CredentialStore, KEY_ENV, ServerKey};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use support::codemode;
+use crate::support::codemode;
 
 const HOUR: Duration = Duration::from_secs(3_600);
 const DAY: Duration = Duration::from_secs(86_400);

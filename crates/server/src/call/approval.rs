@@ -1,0 +1,311 @@
+//! Human approval of requests that policy marks `approve`: asked through the client when it
+//! can, otherwise deferred to an approval id a person decides over HTTP.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use codemode_audit::{
+    ApprovalDecision, ApprovalStatus, ApprovalStore, NewApproval, PendingRequest, RequestDecision,
+    Timestamp,
+};
+use codemode_sandbox::CancelToken;
+use codemode_upstream::{CheckedRequest, sha256_hex};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::call::caller::Caller;
+use crate::call::error::{CallError, RequestRefused};
+
+/// A question for the person at the client; the transport that owns the connection asks it.
+pub struct Question {
+    /// What the person is asked.
+    pub message: String,
+    /// Where the answer goes; `None` when the client could not be asked.
+    pub reply: oneshot::Sender<Option<Answer>>,
+}
+
+/// The person's answer to a [`Question`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Carry the request out.
+    Accept,
+    /// Refuse it.
+    Decline,
+    /// Dismissed without a decision.
+    Cancel,
+}
+
+/// How this call gets approvals.
+pub enum Approver {
+    /// Ask the person through the client.
+    Ask {
+        /// Questions go to the transport, which owns the client connection.
+        asks: mpsc::Sender<Question>,
+        /// How long to wait for an answer.
+        timeout: Duration,
+    },
+    /// The client cannot ask: use an approval a person granted beforehand, or stop the call
+    /// and hand back an approval to decide.
+    Deferred {
+        /// Where approvals are kept.
+        store: Arc<ApprovalStore>,
+        /// The approval the call names (`execute({approval_id})`), if any.
+        approval_id: Option<String>,
+        /// Stops the sandbox once a request needs an approval that does not exist yet.
+        stop: CancelToken,
+    },
+}
+
+/// The approvals one `execute` call needed: requests waiting for a decision, and time spent
+/// waiting for people (which does not count against the sandbox's timeout).
+#[derive(Default)]
+pub struct ApprovalState {
+    pending: Mutex<Vec<PendingRequest>>,
+    waited: Mutex<Waited>,
+}
+
+#[derive(Default)]
+struct Waited {
+    total: Duration,
+    since: Option<Instant>,
+}
+
+impl ApprovalState {
+    /// Requests that still need a person's decision.
+    pub fn pending(&self) -> Vec<PendingRequest> {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Time spent so far waiting for people, including a wait in progress.
+    pub fn waited(&self) -> Duration {
+        let waited = self.waited.lock().unwrap_or_else(PoisonError::into_inner);
+        waited.total + waited.since.map_or(Duration::ZERO, |since| since.elapsed())
+    }
+
+    fn start_waiting(&self) {
+        self.waited
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .since = Some(Instant::now());
+    }
+
+    fn stop_waiting(&self) {
+        let mut waited = self.waited.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(since) = waited.since.take() {
+            waited.total += since.elapsed();
+        }
+    }
+}
+
+impl Approver {
+    /// Gets a person's approval for `request`, which policy `rule` requires. `Ok` carries how
+    /// it was approved; `Err` why it was not.
+    pub async fn approve(
+        &self,
+        request: &CheckedRequest,
+        rule: &str,
+        subject: &str,
+        state: &ApprovalState,
+    ) -> Result<RequestDecision, RequestRefused> {
+        let pending = pending_request(request);
+        match self {
+            Approver::Ask { asks, timeout } => {
+                state.start_waiting();
+                let answer = ask(asks, request, rule, *timeout).await;
+                state.stop_waiting();
+                match answer {
+                    Some(Answer::Accept) => Ok(RequestDecision::Approved {
+                        by: subject.to_string(),
+                        via: "elicitation".into(),
+                    }),
+                    other => Err(RequestRefused::NotApproved {
+                        request: pending,
+                        rule: rule.to_string(),
+                        why: match other {
+                            Some(Answer::Decline) => "declined",
+                            Some(Answer::Cancel) => "cancelled",
+                            _ => "no answer in time",
+                        },
+                    }),
+                }
+            }
+            Approver::Deferred {
+                store,
+                approval_id,
+                stop,
+            } => {
+                if let Some(id) = approval_id {
+                    let store = store.clone();
+                    let (id, owner, wanted) = (id.clone(), subject.to_string(), pending.clone());
+                    let consumed = tokio::task::spawn_blocking(move || {
+                        store
+                            .consume(&id, &owner, &wanted, Timestamp::now())
+                            .and_then(|()| store.get(&id))
+                    })
+                    .await;
+                    if let Ok(Ok(approval)) = consumed {
+                        return Ok(RequestDecision::Approved {
+                            by: approval.decided_by.unwrap_or_default(),
+                            via: format!("approval {}", approval.id),
+                        });
+                    }
+                }
+                state
+                    .pending
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(pending.clone());
+                stop.cancel();
+                Err(RequestRefused::NeedsApproval {
+                    request: pending,
+                    rule: rule.to_string(),
+                })
+            }
+        }
+    }
+}
+
+/// The request as an approval names it: method, path with its query, and body hash.
+pub fn pending_request(request: &CheckedRequest) -> PendingRequest {
+    PendingRequest {
+        method: request.method().as_str().to_string(),
+        path: request.target(),
+        body_sha256: request.body_sha256(),
+    }
+}
+
+async fn ask(
+    asks: &mpsc::Sender<Question>,
+    request: &CheckedRequest,
+    rule: &str,
+    timeout: Duration,
+) -> Option<Answer> {
+    let (reply, answer) = oneshot::channel();
+    let message = question(request, rule);
+    asks.send(Question { message, reply }).await.ok()?;
+    match tokio::time::timeout(timeout, answer).await {
+        Ok(Ok(answer)) => answer,
+        _ => None,
+    }
+}
+
+/// What the person is asked: the exact method and path, and a summary of the body.
+fn question(request: &CheckedRequest, rule: &str) -> String {
+    let body = match request.body() {
+        None => "no body".to_string(),
+        Some(body) => {
+            let text = String::from_utf8_lossy(&body.bytes);
+            let summary: String = text.chars().take(500).collect();
+            let more = if text.chars().count() > 500 {
+                " …"
+            } else {
+                ""
+            };
+            format!("{} body: {summary}{more}", body.content_type)
+        }
+    };
+    format!(
+        "Approve {} {}? ({body}). Policy rule \"{rule}\" requires your approval; accept to \
+         carry it out, decline to refuse it.",
+        request.method(),
+        request.target()
+    )
+}
+
+/// The approvals store and how long people have, shared by every call.
+pub struct Approvals {
+    /// Where approvals are kept.
+    pub store: Arc<ApprovalStore>,
+    /// How long a question waits for the person's answer.
+    pub ask_timeout: Duration,
+    /// How long an approval id stays usable.
+    pub expiry: Duration,
+    /// Whether to ask through clients at all.
+    pub ask_clients: bool,
+}
+
+impl Approvals {
+    /// How a call gets approvals: by asking through the client when it can and asking is on,
+    /// else by approval id.
+    pub fn approver(
+        &self,
+        asks: Option<mpsc::Sender<Question>>,
+        approval_id: Option<String>,
+        stop: CancelToken,
+    ) -> Approver {
+        match asks.filter(|_| self.ask_clients) {
+            Some(asks) => Approver::Ask {
+                asks,
+                timeout: self.ask_timeout,
+            },
+            None => Approver::Deferred {
+                store: self.store.clone(),
+                approval_id,
+                stop,
+            },
+        }
+    }
+
+    /// The approval a call used, for its audit record.
+    pub async fn used(&self, approval_id: Option<&str>) -> Vec<ApprovalDecision> {
+        let Some(id) = approval_id else {
+            return Vec::new();
+        };
+        let (store, id) = (self.store.clone(), id.to_string());
+        match tokio::task::spawn_blocking(move || store.get(&id)).await {
+            Ok(Ok(approval)) => vec![ApprovalDecision {
+                approval_id: approval.id,
+                status: approval.status,
+                by: approval.decided_by,
+                via: Some("http".into()),
+            }],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Stores an approval for the requests a call stopped at, and returns the body that tells
+    /// the agent how to get it decided, with the audit's note of it.
+    pub async fn defer(
+        &self,
+        caller: &Caller,
+        code: &str,
+        pending: Vec<PendingRequest>,
+    ) -> Result<(Value, ApprovalDecision), CallError> {
+        let store = self.store.clone();
+        let now = Timestamp::now();
+        let request = NewApproval {
+            subject: caller.subject().to_string(),
+            session: caller.session.clone(),
+            code_sha256: sha256_hex(code.as_bytes()),
+            pending,
+            expires_at: now.saturating_add(self.expiry),
+        };
+        let approval = tokio::task::spawn_blocking(move || store.create(request, now))
+            .await
+            .map_err(|_| CallError::StoreStopped("approval store"))??;
+        let id = &approval.id;
+        let body = json!({
+            "approval_required": {
+                "approval_id": id,
+                "pending": approval.requests.iter().map(|item| &item.request).collect::<Vec<_>>(),
+                "expires_at": approval.expires_at.to_string(),
+                "how_to_approve": format!(
+                    "A person with the `approve` scope (not you) approves with \
+                     POST /approvals/{id}/approve or refuses with POST /approvals/{id}/reject. \
+                     Then call execute again with the same code and approval_id \"{id}\"; each \
+                     approved request goes through once."
+                ),
+            }
+        });
+        let decision = ApprovalDecision {
+            approval_id: approval.id.clone(),
+            status: ApprovalStatus::Pending,
+            by: None,
+            via: None,
+        };
+        Ok((body, decision))
+    }
+}

@@ -1,0 +1,297 @@
+//! The sections of the config file the server owns: `[http]`, `[sandbox]`, `[upstream]`,
+//! `[policy]`, `[audit]`, `[credentials]` and `[approvals]`, each with its defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use codemode_policy::Rule;
+use codemode_sandbox::{Limits as SandboxLimits, PoolConfig};
+use serde::Deserialize;
+
+use crate::settings::ConfigError;
+use crate::settings::combine::Combine;
+
+/// `[policy]`: the operator's rules, checked before the built-in defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// `[[policy.rules]]`, first match wins.
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+/// `[audit]`: where every tool call is recorded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The SQLite database; default `audit.db` in the data directory.
+    pub path: Option<PathBuf>,
+    /// Keep each call's code in its record (its SHA-256 is always kept).
+    pub store_code: bool,
+    /// Delete records older than this many days at start-up; unset keeps everything.
+    pub retention_days: Option<u32>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            store_code: true,
+            retention_days: None,
+        }
+    }
+}
+
+/// `[credentials]`: per-subject upstream tokens, encrypted with `CODEMODE_CREDENTIALS_KEY`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsConfig {
+    /// The SQLite database; default `credentials.db` in the data directory.
+    pub path: Option<PathBuf>,
+}
+
+/// `[approvals]`: how long people have to approve destructive requests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApprovalsConfig {
+    /// How long an elicitation waits for the person's answer, in seconds.
+    pub ask_timeout_secs: f64,
+    /// How long an approval from `POST /approvals/{id}/approve` stays usable, in seconds.
+    pub expiry_secs: u64,
+    /// Ask the person at the client (elicitation) when the client can; turn off when clients
+    /// are automated agents that could answer for themselves.
+    pub ask_clients: bool,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        Self {
+            ask_timeout_secs: 300.0,
+            expiry_secs: 3600,
+            ask_clients: true,
+        }
+    }
+}
+
+impl ApprovalsConfig {
+    /// The elicitation wait.
+    pub fn ask_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.ask_timeout_secs.max(0.0))
+    }
+}
+
+/// `[http]`: how `codemode serve` faces the network.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Serve each request on its own, with no sessions (for replicas behind a load balancer).
+    pub stateless: bool,
+    /// `Host` header values accepted; empty means the loopback names when listening on loopback.
+    pub allowed_hosts: Vec<String>,
+    /// Browser `Origin` values accepted; empty means loopback origins only.
+    pub allowed_origins: Vec<String>,
+    /// Origins allowed by CORS; empty turns CORS off.
+    pub cors_origins: Vec<String>,
+    /// Largest accepted request body, in KiB.
+    pub max_body_kib: usize,
+    /// How long in-flight calls may run after SIGTERM, in seconds.
+    pub shutdown_grace_secs: f64,
+}
+
+/// `[http]` as one layer of settings has it: every key optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpOptions {
+    /// See [`HttpConfig::stateless`].
+    pub stateless: Option<bool>,
+    /// See [`HttpConfig::allowed_hosts`].
+    pub allowed_hosts: Option<Vec<String>>,
+    /// See [`HttpConfig::allowed_origins`].
+    pub allowed_origins: Option<Vec<String>>,
+    /// See [`HttpConfig::cors_origins`].
+    pub cors_origins: Option<Vec<String>>,
+    /// See [`HttpConfig::max_body_kib`].
+    pub max_body_kib: Option<usize>,
+    /// See [`HttpConfig::shutdown_grace_secs`].
+    pub shutdown_grace_secs: Option<f64>,
+}
+
+impl Combine for Option<HttpOptions> {
+    fn combine(self, lower: Self) -> Self {
+        match (self, lower) {
+            (Some(higher), Some(lower)) => Some(HttpOptions {
+                stateless: higher.stateless.combine(lower.stateless),
+                allowed_hosts: higher.allowed_hosts.combine(lower.allowed_hosts),
+                allowed_origins: higher.allowed_origins.combine(lower.allowed_origins),
+                cors_origins: higher.cors_origins.combine(lower.cors_origins),
+                max_body_kib: higher.max_body_kib.combine(lower.max_body_kib),
+                shutdown_grace_secs: higher
+                    .shutdown_grace_secs
+                    .combine(lower.shutdown_grace_secs),
+            }),
+            (higher, lower) => higher.or(lower),
+        }
+    }
+}
+
+impl HttpOptions {
+    /// The settings, with defaults for what no layer set.
+    pub fn resolve(self) -> HttpConfig {
+        let defaults = HttpConfig::default();
+        HttpConfig {
+            stateless: self.stateless.unwrap_or(defaults.stateless),
+            allowed_hosts: self.allowed_hosts.unwrap_or(defaults.allowed_hosts),
+            allowed_origins: self.allowed_origins.unwrap_or(defaults.allowed_origins),
+            cors_origins: self.cors_origins.unwrap_or(defaults.cors_origins),
+            max_body_kib: self.max_body_kib.unwrap_or(defaults.max_body_kib),
+            shutdown_grace_secs: self
+                .shutdown_grace_secs
+                .unwrap_or(defaults.shutdown_grace_secs),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            stateless: false,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            cors_origins: Vec::new(),
+            max_body_kib: 1024,
+            shutdown_grace_secs: 30.0,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The grace period for in-flight calls at shutdown.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs_f64(self.shutdown_grace_secs.max(0.0))
+    }
+}
+
+/// `[sandbox]`: limits for both tools.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Worker threads; calls beyond this queue.
+    pub workers: usize,
+    /// Wall-clock limit of one `search`, in seconds.
+    pub search_timeout_secs: f64,
+    /// Wall-clock limit of one `execute`, in seconds.
+    pub execute_timeout_secs: f64,
+    /// Memory per call, beyond the shared spec, in MiB.
+    pub memory_mib: usize,
+    /// JavaScript stack per call, in KiB.
+    pub stack_kib: usize,
+    /// Largest accepted `code`, in KiB.
+    pub code_kib: usize,
+    /// Results longer than this many characters are cut.
+    pub result_chars: usize,
+    /// Console output kept per call, in characters.
+    pub log_chars: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(2, usize::from),
+            search_timeout_secs: 10.0,
+            execute_timeout_secs: 30.0,
+            memory_mib: 64,
+            stack_kib: 1024,
+            code_kib: 64,
+            result_chars: 24_000,
+            log_chars: 8_000,
+        }
+    }
+}
+
+/// `[upstream]`: how `cloudflare.request` reaches the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// Requests one `execute` may make.
+    pub max_subrequests: usize,
+    /// Requests one `execute` may have in flight at once.
+    pub max_concurrent_subrequests: usize,
+    /// Refuse a method and path that match no operation of the spec.
+    pub enforce_spec: bool,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            max_subrequests: 50,
+            max_concurrent_subrequests: 6,
+            enforce_spec: true,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// The `search` wall-clock limit.
+    pub fn search_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.search_timeout_secs)
+    }
+
+    /// The `execute` wall-clock limit.
+    pub fn execute_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.execute_timeout_secs)
+    }
+
+    /// The pool's size and each tool's limits.
+    pub fn pool_config(&self) -> PoolConfig {
+        let limits = |timeout| SandboxLimits {
+            timeout,
+            memory_bytes: self.memory_mib * 1024 * 1024,
+            stack_bytes: self.stack_kib * 1024,
+            code_bytes: self.code_kib * 1024,
+            result_chars: self.result_chars,
+            log_chars: self.log_chars,
+        };
+        PoolConfig {
+            workers: self.workers,
+            search: limits(self.search_timeout()),
+            execute: limits(self.execute_timeout()),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        within("sandbox.workers", self.workers as f64, 1024.0)?;
+        within(
+            "sandbox.search_timeout_secs",
+            self.search_timeout_secs,
+            DAY_SECS,
+        )?;
+        within(
+            "sandbox.execute_timeout_secs",
+            self.execute_timeout_secs,
+            DAY_SECS,
+        )?;
+        within(
+            "sandbox.memory_mib",
+            self.memory_mib as f64,
+            1024.0 * 1024.0,
+        )?;
+        within("sandbox.stack_kib", self.stack_kib as f64, 1024.0 * 1024.0)?;
+        within("sandbox.code_kib", self.code_kib as f64, 1024.0 * 1024.0)?;
+        within("sandbox.result_chars", self.result_chars as f64, 1e9)?;
+        within("sandbox.log_chars", self.log_chars as f64, 1e9)
+    }
+}
+
+/// The longest duration any setting may ask for.
+pub(crate) const DAY_SECS: f64 = 86_400.0;
+
+/// Checks that a setting is a positive number no larger than `max`.
+pub(crate) fn within(key: &'static str, value: f64, max: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && value > 0.0 && value <= max {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            key,
+            reason: format!("must be a number above 0 and at most {max}, got {value}"),
+        })
+    }
+}
