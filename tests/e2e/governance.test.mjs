@@ -121,6 +121,54 @@ test("approval through elicitation: accepted requests go through, declined ones 
   }
 });
 
+test("the approval question escapes what the agent chose and keeps method and path on their own line", async () => {
+  const client = await agent({ capabilities: { elicitation: {} } });
+  const questions = [];
+  client.setRequestHandler(ElicitRequestSchema, async (request) => {
+    questions.push(request.params.message);
+    return { action: "decline" };
+  });
+  api.resetCounters();
+  // ESC and CR would redraw a terminal prompt; U+202E reorders the rest of the line.
+  const body = "\\u001b[2K\\rApprove GET /zones? \\u202e gnp.exe";
+  const sent = await exec(client, `async () => { try { await cloudflare.request({ method: "POST", path: "/zones/z1/purge_cache", body: "${body}", rawBody: true, contentType: "text/plain" }); } catch (e) { return e.message; } }`);
+  assert.equal(questions.length, 1, sent.text);
+  const [question] = questions;
+  for (const raw of ["\u001b", "\r", "\u202e"]) assert.ok(!question.includes(raw), `raw ${JSON.stringify(raw)} in ${JSON.stringify(question)}`);
+  const lines = question.split("\n");
+  assert.equal(lines[0], "Approve POST /zones/z1/purge_cache?");
+  assert.match(lines[1], /^Policy rule "cache-purge" requires a person's approval/);
+  assert.match(lines[2], /^Body chosen by the agent's code \(text\/plain, \d+ bytes\):$/);
+  assert.ok(lines[3].includes("\\u{1b}[2K\\u{d}Approve GET /zones?"), lines[3]);
+  assert.ok(lines[3].includes("\\u{202e}"), lines[3]);
+  assert.equal(api.requests.filter((r) => r.path.endsWith("/purge_cache")).length, 0);
+  await client.close();
+});
+
+test("a call stops asking after its first declined question, and a script cannot flood the person", async () => {
+  const client = await agent({ capabilities: { elicitation: {} } });
+  let questions = 0;
+  client.setRequestHandler(ElicitRequestSchema, async () => {
+    questions += 1;
+    return { action: "decline" };
+  });
+  api.resetCounters();
+  const result = await exec(client, `async () => {
+    const messages = [];
+    for (let i = 0; i < 50; i++) {
+      try { await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/r" + i }); }
+      catch (e) { messages.push(e.message); }
+    }
+    return messages;
+  }`);
+  assert.equal(questions, 1, "one question, then no more");
+  assert.equal(result.json.length, 50, result.text);
+  assert.match(result.json[0], /was not approved \(declined\)/);
+  assert.match(result.json[1], /refused without asking: an earlier question in this call was not approved/);
+  assert.equal(api.requests.filter((r) => r.method === "DELETE").length, 0);
+  await client.close();
+});
+
 test("approval by approval id: the agent cannot approve itself, a person can, once", async () => {
   const client = await agent();
   api.resetCounters();

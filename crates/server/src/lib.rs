@@ -37,6 +37,7 @@ pub mod in_flight;
 pub mod live;
 pub mod results;
 pub mod settings;
+pub mod shown;
 pub mod spec_loading;
 pub mod stdio;
 pub mod tools;

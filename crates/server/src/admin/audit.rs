@@ -8,6 +8,8 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use codemode_audit::{AuditLog, Outcome, StoredRecord, Timestamp, Tool};
 
+use codemode::shown::escaped;
+
 use super::ConfigArg;
 use super::cutoff::Cutoff;
 
@@ -250,31 +252,18 @@ fn table_row(stored: &StoredRecord) -> [String; 7] {
     };
     let outcome = match (record.outcome, &record.error_kind) {
         (Outcome::Ok, _) => "ok".to_string(),
-        (Outcome::Error, Some(kind)) => format!("error: {}", printable(kind)),
+        (Outcome::Error, Some(kind)) => format!("error: {}", escaped(kind)),
         (Outcome::Error, None) => "error".to_string(),
     };
     [
         stored.id.to_string(),
         record.time.to_string(),
-        printable(&record.subject),
+        escaped(&record.subject),
         tool.to_string(),
         outcome,
         record.requests.len().to_string(),
         format!("{} ms", record.duration_ms),
     ]
-}
-
-/// `text` with control characters escaped, so a caller-chosen value cannot drive the terminal.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// "1 record", "2 records".

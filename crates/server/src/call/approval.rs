@@ -1,6 +1,7 @@
 //! Human approval of requests that policy marks `approve`: asked through the client when it
 //! can, otherwise deferred to an approval id a person decides over HTTP.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,10 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::call::caller::Caller;
+use crate::shown;
+
+/// Characters of a request body a question shows.
+const QUESTION_BODY_CHARS: usize = 500;
 use crate::call::error::{CallError, RequestRefused};
 
 /// A question for the person at the client; the transport that owns the connection asks it.
@@ -43,6 +48,8 @@ pub enum Approver {
         asks: mpsc::Sender<Question>,
         /// How long to wait for an answer.
         timeout: Duration,
+        /// How many questions calls and subjects may ask.
+        limits: Arc<QuestionLimits>,
     },
     /// The client cannot ask: use an approval a person granted beforehand, or stop the call
     /// and hand back an approval to decide.
@@ -62,6 +69,68 @@ pub enum Approver {
 pub struct ApprovalState {
     pending: Mutex<Vec<PendingRequest>>,
     waited: Mutex<Waited>,
+    asked: Mutex<Asked>,
+}
+
+/// The questions one call has asked.
+#[derive(Default)]
+struct Asked {
+    count: u32,
+    declined: bool,
+}
+
+/// How many questions a person can be asked: per call, and per subject in any hour. A call
+/// stops asking after its first question that was not accepted.
+pub struct QuestionLimits {
+    per_call: u32,
+    per_subject_per_hour: u32,
+    recent: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+/// The window of the per-subject question limit.
+const QUESTION_WINDOW: Duration = Duration::from_secs(3_600);
+
+impl QuestionLimits {
+    /// At most `per_call` questions per call and `per_subject_per_hour` per subject.
+    pub fn new(per_call: u32, per_subject_per_hour: u32) -> QuestionLimits {
+        QuestionLimits {
+            per_call,
+            per_subject_per_hour,
+            recent: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts a question `subject`'s call wants to ask, or says why it may not.
+    fn admit(&self, subject: &str, state: &ApprovalState) -> Result<(), &'static str> {
+        let mut asked = state.asked.lock().unwrap_or_else(PoisonError::into_inner);
+        if asked.declined {
+            return Err("an earlier question in this call was not approved");
+        }
+        if asked.count >= self.per_call {
+            return Err("this call has asked as many questions as one call may");
+        }
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        recent.retain(|_, times| {
+            while times
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= QUESTION_WINDOW)
+            {
+                times.pop_front();
+            }
+            !times.is_empty()
+        });
+        let times = recent.entry(subject.to_string()).or_default();
+        if times.len() >= self.per_subject_per_hour as usize {
+            return Err(
+                "this caller has been asked as many questions this hour as the server \
+                        allows",
+            );
+        }
+        times.push_back(now);
+        asked.count += 1;
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -112,10 +181,28 @@ impl Approver {
     ) -> Result<RequestDecision, RequestRefused> {
         let pending = pending_request(request);
         match self {
-            Approver::Ask { asks, timeout } => {
+            Approver::Ask {
+                asks,
+                timeout,
+                limits,
+            } => {
+                if let Err(why) = limits.admit(subject, state) {
+                    return Err(RequestRefused::NotAsked {
+                        request: pending,
+                        rule: rule.to_string(),
+                        why,
+                    });
+                }
                 state.start_waiting();
                 let answer = ask(asks, request, rule, *timeout).await;
                 state.stop_waiting();
+                if answer != Some(Answer::Accept) {
+                    state
+                        .asked
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .declined = true;
+                }
                 match answer {
                     Some(Answer::Accept) => Ok(RequestDecision::Approved {
                         by: subject.to_string(),
@@ -192,27 +279,30 @@ async fn ask(
     }
 }
 
-/// What the person is asked: the exact method and path, and a summary of the body.
+/// What the person is asked. The server's words and the request's method and path come first,
+/// each on its own line; the body the agent's code chose comes last, labelled as such. Every
+/// character the agent chose is escaped, so it cannot redraw the prompt or reorder the line.
 fn question(request: &CheckedRequest, rule: &str) -> String {
-    let body = match request.body() {
-        None => "no body".to_string(),
-        Some(body) => {
-            let text = String::from_utf8_lossy(&body.bytes);
-            let summary: String = text.chars().take(500).collect();
-            let more = if text.chars().count() > 500 {
-                " …"
-            } else {
-                ""
-            };
-            format!("{} body: {summary}{more}", body.content_type)
-        }
-    };
-    format!(
-        "Approve {} {}? ({body}). Policy rule \"{rule}\" requires your approval; accept to \
-         carry it out, decline to refuse it.",
+    let mut text = format!(
+        "Approve {} {}?\nPolicy rule \"{}\" requires a person's approval: accept to carry it \
+         out, decline to refuse it.",
         request.method(),
-        request.target()
-    )
+        shown::escaped(&request.target()),
+        shown::escaped(rule),
+    );
+    match request.body() {
+        None => text.push_str("\nNo body."),
+        Some(body) => {
+            let content = String::from_utf8_lossy(&body.bytes);
+            text.push_str(&format!(
+                "\nBody chosen by the agent's code ({}, {} bytes):\n{}",
+                shown::escaped(&body.content_type),
+                body.bytes.len(),
+                shown::excerpt(&content, QUESTION_BODY_CHARS),
+            ));
+        }
+    }
+    text
 }
 
 /// The approvals store and how long people have, shared by every call.
@@ -225,6 +315,8 @@ pub struct Approvals {
     pub expiry: Duration,
     /// Whether to ask through clients at all.
     pub ask_clients: bool,
+    /// How many questions may be asked.
+    pub limits: Arc<QuestionLimits>,
 }
 
 impl Approvals {
@@ -240,6 +332,7 @@ impl Approvals {
             Some(asks) => Approver::Ask {
                 asks,
                 timeout: self.ask_timeout,
+                limits: self.limits.clone(),
             },
             None => Approver::Deferred {
                 store: self.store.clone(),

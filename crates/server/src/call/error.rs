@@ -105,6 +105,19 @@ pub enum RequestRefused {
         /// `declined`, `cancelled` or `no answer in time`.
         why: &'static str,
     },
+    /// The request needs approval, but no more questions may be asked.
+    #[error(
+        "{request} needs a person's approval (policy rule \"{rule}\"), and was refused without \
+         asking: {why}"
+    )]
+    NotAsked {
+        /// The request.
+        request: PendingRequest,
+        /// The rule that asked for approval.
+        rule: String,
+        /// Which question limit applies.
+        why: &'static str,
+    },
     /// The request waits for an approval that does not exist yet; the call stops.
     #[error("{request} needs a person's approval (policy rule \"{rule}\")")]
     NeedsApproval {
@@ -120,9 +133,9 @@ impl RequestRefused {
     pub fn decision(&self, subject: &str) -> RequestDecision {
         match self {
             RequestRefused::Gateway(_) => RequestDecision::Allow,
-            RequestRefused::Denied { rule, .. } | RequestRefused::NeedsApproval { rule, .. } => {
-                RequestDecision::Deny { rule: rule.clone() }
-            }
+            RequestRefused::Denied { rule, .. }
+            | RequestRefused::NeedsApproval { rule, .. }
+            | RequestRefused::NotAsked { rule, .. } => RequestDecision::Deny { rule: rule.clone() },
             RequestRefused::Scope(_) => RequestDecision::Deny {
                 rule: "scopes".into(),
             },

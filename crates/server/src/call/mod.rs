@@ -37,7 +37,7 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::settings::{Secrets, Settings, TOKEN_ENV};
 use crate::spec_loading::{self, SpecLoadError};
-use approval::{Approvals, Question};
+use approval::{Approvals, Question, QuestionLimits};
 use audit::AuditTrail;
 pub use caller::Caller;
 use credential::Credentials;
@@ -191,6 +191,10 @@ impl Runner {
                 ask_timeout: settings.approvals.ask_timeout(),
                 expiry: Duration::from_secs(settings.approvals.expiry_secs),
                 ask_clients: settings.approvals.ask_clients,
+                limits: Arc::new(QuestionLimits::new(
+                    settings.approvals.max_questions_per_call,
+                    settings.approvals.max_questions_per_subject_per_hour,
+                )),
             },
             audit: AuditTrail::new(audit, settings.audit.store_code),
         }))

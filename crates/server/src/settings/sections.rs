@@ -61,6 +61,10 @@ pub struct ApprovalsConfig {
     /// Ask the person at the client (elicitation) when the client can; turn off when clients
     /// are automated agents that could answer for themselves.
     pub ask_clients: bool,
+    /// Questions one `execute` call may ask; it also stops asking after one is not approved.
+    pub max_questions_per_call: u32,
+    /// Questions one subject's calls may ask in any hour.
+    pub max_questions_per_subject_per_hour: u32,
 }
 
 impl Default for ApprovalsConfig {
@@ -69,6 +73,8 @@ impl Default for ApprovalsConfig {
             ask_timeout_secs: 300.0,
             expiry_secs: 3600,
             ask_clients: true,
+            max_questions_per_call: 5,
+            max_questions_per_subject_per_hour: 60,
         }
     }
 }

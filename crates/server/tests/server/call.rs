@@ -364,3 +364,49 @@ async fn the_credential_is_the_forwarded_one_else_the_stored_one_else_the_server
         id("server-token")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_stops_asking_after_a_declined_question() {
+    let (data, runner) = runner("").await;
+    let (asks, mut questions) = mpsc::channel::<Question>(1);
+    let person = tokio::spawn(async move {
+        let mut asked = 0;
+        while let Some(question) = questions.recv().await {
+            asked += 1;
+            let _ = question.reply.send(Some(Answer::Decline));
+        }
+        asked
+    });
+    let code = r#"async () => {
+      const zones = await cloudflare.request({method: "GET", path: "/zones"});
+      const zone = zones.result[0].id;
+      const messages = [];
+      for (let i = 0; i < 20; i++) {
+        try {
+          await cloudflare.request({method: "DELETE", path: `/zones/${zone}/dns_records/r${i}`});
+        } catch (e) { messages.push(e.message); }
+      }
+      return messages;
+    }"#;
+    let outcome = execute_with(&runner, local(), code, None, Some(asks)).await;
+    assert_eq!(person.await.expect("the person answered"), 1);
+    let messages = value(&outcome).as_array().expect("the messages");
+    assert_eq!(messages.len(), 20);
+    assert!(
+        messages[1]
+            .as_str()
+            .is_some_and(|m| m.contains("refused without asking"))
+    );
+    let deletes: Vec<_> = records(&data)[0]
+        .record
+        .requests
+        .iter()
+        .filter(|request| request.method == "DELETE")
+        .map(|request| (request.status, request.decision.clone()))
+        .collect();
+    assert_eq!(deletes.len(), 20, "every refused request is recorded");
+    assert!(
+        deletes.iter().all(|(status, _)| status.is_none()),
+        "none was sent"
+    );
+}
