@@ -4,15 +4,13 @@
 //! ([`ServerKey`], from `CODEMODE_CREDENTIALS_KEY` as 64 hex characters), with a fresh random
 //! 96-bit nonce per write and the subject as associated data, so a row copied to another subject
 //! does not decrypt. The store also keeps a sealed check value, so opening it with the wrong key
-//! fails at once rather than at the first lookup. Credentials come back as [`Secret`], whose
-//! `Debug` and `Display` never show the value.
+//! fails at once rather than at the first lookup. Credentials come back as
+//! [`codemode_secret::Secret`], wiped on drop and never shown by `Debug` or `Display`.
 
 mod error;
 mod key;
-mod secret;
 mod store;
 
 pub use error::CredentialsError;
 pub use key::{KEY_ENV, ServerKey};
-pub use secret::Secret;
 pub use store::CredentialStore;
