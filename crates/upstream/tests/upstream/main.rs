@@ -1,8 +1,6 @@
-//! Integration tests: the gateway against a real HTTP server on loopback, and the demo API.
+//! Integration tests: the gateway against a real HTTP server on loopback.
 
 mod accounts;
-mod demo_api;
-mod demo_spec;
 mod fake_api;
 mod guards;
 mod http_gateway;

@@ -1,10 +1,11 @@
-//! `specs/demo.yaml` is well formed, and the demo upstream serves exactly its operations.
+//! `demo.yaml` is well formed, and the demo upstream serves exactly its operations.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use codemode_demo::{DEMO_ACCOUNT_ID, DEMO_SPEC_YAML, DemoUpstream};
 use codemode_spec::{Method, Operation};
-use codemode_upstream::{DEMO_ACCOUNT_ID, DEMO_SPEC_YAML, DemoUpstream, Gateway, GatewayConfig};
+use codemode_upstream::{Gateway, GatewayConfig};
 use serde_json::json;
 use serde_yaml::Value as Yaml;
 
