@@ -1,7 +1,7 @@
 //! Per-subject upstream credentials, stored in SQLite and encrypted at rest.
 //!
 //! Each subject's credential is sealed with ChaCha20-Poly1305 under the 32-byte server key
-//! ([`ServerKey`], from `CODEMODE_CREDENTIALS_KEY` as 64 hex characters), with a fresh random
+//! ([`ServerKey`], written as 64 hex characters), with a fresh random
 //! 96-bit nonce per write and the subject as associated data, so a row copied to another subject
 //! does not decrypt. The store also keeps a sealed check value, so opening it with the wrong key
 //! fails at once rather than at the first lookup. Credentials come back as
@@ -12,5 +12,5 @@ mod key;
 mod store;
 
 pub use error::CredentialsError;
-pub use key::{KEY_ENV, ServerKey};
+pub use key::ServerKey;
 pub use store::CredentialStore;

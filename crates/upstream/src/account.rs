@@ -16,11 +16,11 @@ const MAX_ACCOUNT_ID_LEN: usize = 64;
 /// How many accounts one discovery request lists.
 const DISCOVERY_PAGE: u32 = 50;
 
-/// How to choose an account yourself, appended to every error.
-const HOW_TO_FIX: &str =
-    "pass `account_id` to execute, or start the server with --account-id or CLOUDFLARE_ACCOUNT_ID";
+/// How to choose an account yourself, at the end of every error discovery gives.
+const HOW_TO_FIX: &str = "name the account explicitly";
 
-/// Why no account could be chosen.
+/// Why no account could be chosen. `NoAccounts`, `Several` and `Discovery` end by asking for an
+/// explicit account; a caller adds how its users name one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountError {
     /// The given id cannot be an account id.

@@ -69,7 +69,7 @@ pub enum RequestError {
         limit: usize,
     },
     /// The API refused the credential (401) or its permissions (403).
-    #[error("authentication failed (HTTP {status}) for {method} {path}: {reason}")]
+    #[error("authentication failed (HTTP {status}) for {method} {path}: {failure}{api}")]
     Authentication {
         /// 401 or 403.
         status: u16,
@@ -77,8 +77,10 @@ pub enum RequestError {
         method: Method,
         /// The path.
         path: String,
-        /// Why, with the API's own error codes and messages.
-        reason: String,
+        /// Which of the credential's problems it is.
+        failure: AuthFailure,
+        /// The API's errors, as a sentence, or empty.
+        api: String,
     },
     /// The API kept answering 429 or 503.
     #[error(
@@ -111,6 +113,26 @@ pub enum RequestError {
         /// What went wrong.
         source: UpstreamError,
     },
+}
+
+/// Why the API refused a request's credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// The call carried no credential at all.
+    #[error("no API token is configured for the server")]
+    NoCredential,
+    /// The API does not accept the credential (401).
+    #[error(
+        "the API token is missing or invalid (expired, revoked or mistyped); check the server's API token"
+    )]
+    Rejected,
+    /// The credential lacks the permission (403).
+    #[error(
+        "the API token is valid but lacks permission for this path, or the resource belongs to an \
+         account or zone it cannot access; grant the token the permission this endpoint needs, \
+         or use a resource it can reach"
+    )]
+    Forbidden,
 }
 
 impl RequestError {
@@ -411,7 +433,9 @@ impl Call {
             }
         };
         let body = envelope(&response);
-        let api_errors = error_summary(&body);
+        let api = error_summary(&body)
+            .map(|e| format!(". The API said: {e}"))
+            .unwrap_or_default();
         if let Some(give_up) = sent.gave_up {
             return Err(RequestError::RetriesExhausted {
                 method,
@@ -424,37 +448,28 @@ impl Call {
                 },
                 attempts: sent.attempts,
                 give_up,
-                api: api_errors
-                    .map(|e| format!(". The API said: {e}"))
-                    .unwrap_or_default(),
+                api,
             });
         }
-        if matches!(response.status, 401 | 403) {
-            let reason = self.authentication_reason(response.status, api_errors);
+        if let Some(failure) = self.auth_failure(response.status) {
             return Err(RequestError::Authentication {
                 status: response.status,
                 method,
                 path,
-                reason,
+                failure,
+                api,
             });
         }
         Ok(body)
     }
 
-    fn authentication_reason(&self, status: u16, api_errors: Option<String>) -> String {
-        let why = if self.state.credential.is_none() {
-            "no API token is configured; set CLOUDFLARE_API_TOKEN for the server"
-        } else if status == 401 {
-            "the API token is missing or invalid (expired, revoked or mistyped); \
-             check the server's CLOUDFLARE_API_TOKEN"
-        } else {
-            "the API token is valid but lacks permission for this path, or the resource belongs \
-             to an account or zone it cannot access; grant the token the permission this endpoint \
-             needs, or use a resource it can reach"
-        };
-        match api_errors {
-            Some(errors) => format!("{why}. The API said: {errors}"),
-            None => why.to_string(),
+    /// Why a 401 or 403 happened; `None` for any other status.
+    fn auth_failure(&self, status: u16) -> Option<AuthFailure> {
+        match status {
+            401 | 403 if self.state.credential.is_none() => Some(AuthFailure::NoCredential),
+            401 => Some(AuthFailure::Rejected),
+            403 => Some(AuthFailure::Forbidden),
+            _ => None,
         }
     }
 }

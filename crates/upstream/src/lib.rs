@@ -20,7 +20,9 @@ pub mod upstream;
 pub use account::{AccountError, AccountResolver};
 pub use credential::{Credential, CredentialError, CredentialId, sha256_hex};
 pub use envelope::envelope;
-pub use gateway::{Call, CheckedRequest, Gateway, GatewayConfig, RequestError, RequestRecord};
+pub use gateway::{
+    AuthFailure, Call, CheckedRequest, Gateway, GatewayConfig, RequestError, RequestRecord,
+};
 pub use http::{HttpSettings, HttpSetupError, HttpUpstream};
 pub use options::{OptionsError, RequestOptions};
 pub use path_guard::{ApiBase, BaseUrlError, GuardedPath, PathError};

@@ -88,7 +88,7 @@ fn the_wrong_key_is_refused_at_open_without_showing_either_key() {
     assert!(matches!(error, CredentialsError::WrongKey(_)), "{error:?}");
     let message = error.to_string();
     assert!(
-        message.starts_with("cannot decrypt: wrong CODEMODE_CREDENTIALS_KEY?"),
+        message.starts_with("cannot decrypt: wrong credentials key?"),
         "{message}"
     );
     assert!(
@@ -126,7 +126,7 @@ fn a_row_sealed_under_another_key_fails_clearly() {
     let error = store.get("alice").expect_err("foreign row");
     assert!(matches!(&error, CredentialsError::Undecryptable(s) if s == "alice"));
     assert!(
-        error.to_string().contains("wrong CODEMODE_CREDENTIALS_KEY"),
+        error.to_string().contains("wrong credentials key"),
         "{error}"
     );
 }
