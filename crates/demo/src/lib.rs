@@ -12,14 +12,15 @@
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let config = GatewayConfig { enforce_spec: false, ..GatewayConfig::default() };
-//! let gateway = Gateway::new(Arc::new(DemoUpstream::new()), &[], config);
+//! let gateway: Gateway = Gateway::new(Arc::new(DemoUpstream::new()), &[], config)?;
 //! let zones = gateway
 //!     .call(None)
 //!     .request(&json!({"method": "GET", "path": "/zones", "query": {"name": "example.com"}}))
 //!     .await
 //!     .expect("the demo answers");
 //! assert_eq!(zones["result"][0]["name"], "example.com");
-//! # });
+//! # Ok::<(), codemode_upstream::GatewayConfigError>(())
+//! # }).unwrap();
 //! ```
 
 mod accounts;

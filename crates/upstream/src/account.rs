@@ -62,11 +62,11 @@ impl AccountResolver {
 
     /// The account for one call: `explicit` (from the call), else `configured`, else discovery
     /// through `GET /accounts` with the call's credential when it sees exactly one account.
-    pub async fn resolve(
+    pub async fn resolve<D: Clone + Send + 'static>(
         &self,
         explicit: Option<&str>,
         configured: Option<&str>,
-        call: &Call,
+        call: &Call<D>,
     ) -> Result<String, AccountError> {
         if let Some(id) = explicit.or(configured) {
             return checked_id(id);
@@ -109,7 +109,7 @@ fn checked_id(id: &str) -> Result<String, AccountError> {
 }
 
 /// Lists the credential's accounts; exactly one is the answer.
-async fn discover(call: &Call) -> Result<String, AccountError> {
+async fn discover<D: Clone + Send + 'static>(call: &Call<D>) -> Result<String, AccountError> {
     let options =
         json!({"method": "GET", "path": "/accounts", "query": {"per_page": DISCOVERY_PAGE}});
     let body = call

@@ -21,7 +21,8 @@ pub use account::{AccountError, AccountResolver};
 pub use credential::{Credential, CredentialError, CredentialId, sha256_hex};
 pub use envelope::envelope;
 pub use gateway::{
-    AuthFailure, Call, CheckedRequest, Gateway, GatewayConfig, RequestError, RequestRecord,
+    AuthFailure, Call, CheckedRequest, Gateway, GatewayConfig, GatewayConfigError, RequestError,
+    RequestRecord,
 };
 pub use http::{HttpSettings, HttpSetupError, HttpUpstream};
 pub use options::{OptionsError, RequestOptions};

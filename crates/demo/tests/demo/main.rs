@@ -24,7 +24,7 @@ fn demo() -> Gateway {
         max_subrequests: 200,
         ..GatewayConfig::default()
     };
-    Gateway::new(Arc::new(DemoUpstream::new()), &demo_operations(), config)
+    Gateway::new(Arc::new(DemoUpstream::new()), &demo_operations(), config).expect("valid config")
 }
 
 /// Sends `options` and returns the envelope, failing the test if the gateway refuses.

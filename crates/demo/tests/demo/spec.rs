@@ -110,14 +110,15 @@ fn the_spec_is_complete_and_every_ref_resolves() {
 #[tokio::test]
 async fn the_demo_serves_every_operation_of_its_spec() {
     let operations = demo_operations();
-    let gateway = Gateway::new(
+    let gateway: Gateway = Gateway::new(
         Arc::new(DemoUpstream::new()),
         &operations,
         GatewayConfig {
             max_subrequests: 100,
             ..GatewayConfig::default()
         },
-    );
+    )
+    .expect("valid config");
     let call = gateway.call(None);
     for operation in &operations {
         let path = operation

@@ -1,9 +1,11 @@
 //! Integration tests: the gateway against a real HTTP server on loopback.
 
 mod accounts;
+mod config;
 mod fake_api;
 mod guards;
 mod http_gateway;
+mod ledger;
 mod limits;
 mod routing;
 
@@ -33,7 +35,7 @@ impl Api {
         config: GatewayConfig,
     ) -> Api {
         Api {
-            gateway: Gateway::new(Arc::new(upstream), operations, config),
+            gateway: Gateway::new(Arc::new(upstream), operations, config).expect("valid config"),
             credential: token.map(|t| Credential::new(t).expect("valid token")),
         }
     }
