@@ -1,14 +1,12 @@
 //! Approvals end to end: asking, deciding, letting requests through once, and refusals.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{minute, record, temp_db};
 use codemode_audit::{
     ApprovalError, ApprovalStatus, ApprovalStore, AuditLog, Decision, NewApproval, PendingRequest,
     Timestamp,
 };
-use common::{minute, record, temp_db};
 
 const AGENT: &str = "agent@example.com";
 const HUMAN: &str = "alice@example.com";

@@ -1,8 +1,5 @@
 //! Shared fixtures: a temporary database path and realistic call records.
 
-// Each test binary compiles this module and uses only part of it.
-#![allow(dead_code)]
-
 use std::path::PathBuf;
 
 use codemode_audit::{
@@ -47,6 +44,7 @@ pub fn record(n: u64) -> CallRecord {
                 path: format!("/zones/{n}"),
                 status: Some(200),
                 duration_ms: 12,
+                attempts: Some(2),
                 decision: RequestDecision::Allow,
             },
             UpstreamRequest {
@@ -55,6 +53,7 @@ pub fn record(n: u64) -> CallRecord {
                 path: "/zones/9".to_owned(),
                 status: None,
                 duration_ms: 0,
+                attempts: Some(0),
                 decision: RequestDecision::Deny {
                     rule: "no-deletes".to_owned(),
                 },
@@ -65,6 +64,7 @@ pub fn record(n: u64) -> CallRecord {
                 path: "/zones".to_owned(),
                 status: Some(201),
                 duration_ms: 30,
+                attempts: Some(1),
                 decision: RequestDecision::Approved {
                     by: "alice".to_owned(),
                     via: "cli".to_owned(),

@@ -1,9 +1,7 @@
 //! A writer killed with SIGKILL mid-stream loses no record whose append returned.
 //!
-//! Runs without the test harness: the same binary is the parent test and, when
-//! `CODEMODE_AUDIT_CHILD_DB` is set, the child that appends until it is killed.
-
-mod common;
+//! The parent test runs this test binary again as the child: only the ignored test
+//! `durability::append_until_killed`, with `CODEMODE_AUDIT_CHILD_DB` naming the database.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -13,23 +11,19 @@ use std::process::{Command, Stdio};
 
 use codemode_audit::{AuditLog, RecordId};
 
+use crate::common;
+
 const CHILD_DB: &str = "CODEMODE_AUDIT_CHILD_DB";
 const ROUNDS: usize = 3;
 const ACKS_BEFORE_KILL: usize = 150;
 
-fn main() {
-    match std::env::var_os(CHILD_DB) {
-        Some(path) => append_until_killed(Path::new(&path)),
-        None => {
-            acknowledged_appends_survive_sigkill();
-            println!("test acknowledged_appends_survive_sigkill ... ok");
-        }
-    }
-}
-
 /// Child: appends forever, printing each acknowledged id and flushing before the next append.
-fn append_until_killed(path: &Path) {
-    let log = AuditLog::open(path).expect("child opens the log");
+#[test]
+#[ignore = "the child of `acknowledged_appends_survive_sigkill`, which runs it"]
+fn append_until_killed() {
+    let path = std::env::var_os(CHILD_DB)
+        .unwrap_or_else(|| panic!("{CHILD_DB} names the database the child appends to"));
+    let log = AuditLog::open(Path::new(&path)).expect("child opens the log");
     let mut out = std::io::stdout().lock();
     for n in 0.. {
         let id = log.append(&common::record(n)).expect("child appends");
@@ -39,6 +33,7 @@ fn append_until_killed(path: &Path) {
 }
 
 /// Parent: kills a writer several times, then checks every acknowledged id is in an intact chain.
+#[test]
 fn acknowledged_appends_survive_sigkill() {
     let (_dir, path) = common::temp_db();
     let mut acknowledged = BTreeSet::new();
@@ -66,6 +61,12 @@ fn acknowledged_appends_survive_sigkill() {
 /// Starts a child writer, SIGKILLs it after enough acknowledgements, returns every id it acknowledged.
 fn kill_a_writer(path: &Path) -> Vec<RecordId> {
     let mut child = Command::new(std::env::current_exe().expect("own path"))
+        .args([
+            "durability::append_until_killed",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
         .env(CHILD_DB, path)
         .stdout(Stdio::piped())
         .spawn()
@@ -74,10 +75,13 @@ fn kill_a_writer(path: &Path) -> Vec<RecordId> {
     let mut ids = Vec::new();
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("read child output");
-        let id = line
-            .strip_prefix("appended ")
-            .and_then(|id| id.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected child output {line:?}"));
+        // The test harness's own lines ("running 1 test", ...) come before the appends.
+        let Some(id) = line.strip_prefix("appended ") else {
+            continue;
+        };
+        let id = id
+            .parse()
+            .unwrap_or_else(|_| panic!("unexpected child output {line:?}"));
         ids.push(RecordId(id));
         if ids.len() == ACKS_BEFORE_KILL {
             child.kill().expect("SIGKILL child");

@@ -1,16 +1,14 @@
 //! The audit log end to end: appends, tampering with the file, retention, concurrency, export.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 
+use crate::common::{minute, record, temp_db};
 use codemode_audit::{
     AuditError, AuditLog, BreakKind, CallRecord, GENESIS_HASH, Outcome, RecordId, StoredRecord,
     Tool, VerifyReport, chain_hash,
 };
-use common::{minute, record, temp_db};
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
