@@ -6,19 +6,7 @@ use std::sync::Arc;
 use codemode_spec::{Node, Spec, SpecError};
 use serde_json::json;
 
-fn load(text: &str) -> Spec {
-    Spec::from_bytes(text.as_bytes()).unwrap_or_else(|error| panic!("spec should load: {error}"))
-}
-
-/// The node at a path of keys and array indices under the view.
-fn at<'a>(node: &'a Arc<Node>, steps: &[&str]) -> &'a Arc<Node> {
-    steps.iter().fold(node, |node, step| match node.as_ref() {
-        Node::Array(items) => &items[step.parse::<usize>().expect("array step is an index")],
-        _ => node
-            .get(step)
-            .unwrap_or_else(|| panic!("no {step:?} in {:?}", node.to_json())),
-    })
-}
+use crate::{at, load};
 
 /// The schema of the 200 JSON response of `method path`.
 fn response_schema<'a>(spec: &'a Spec, path: &str, method: &str) -> &'a Arc<Node> {

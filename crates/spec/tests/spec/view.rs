@@ -4,9 +4,7 @@
 use codemode_spec::{Method, Node, Operation, Product, Spec};
 use serde_json::json;
 
-fn load(text: &str) -> Spec {
-    Spec::from_bytes(text.as_bytes()).unwrap_or_else(|error| panic!("spec should load: {error}"))
-}
+use crate::load;
 
 /// The view node of `method path`.
 fn operation<'a>(spec: &'a Spec, path: &str, method: &str) -> &'a Node {

@@ -1,9 +1,9 @@
 //! The shared Cloudflare spec (August 2024): 1,533 operations, 11,808 `$ref`s and a single
 //! true reference cycle.
 
-use std::sync::Arc;
+use codemode_spec::Spec;
 
-use codemode_spec::{Node, Spec};
+use crate::at;
 
 const SPEC_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -16,13 +16,6 @@ fn load() -> Spec {
     });
     Spec::from_bytes(&bytes)
         .unwrap_or_else(|error| panic!("the Cloudflare spec should load: {error}"))
-}
-
-fn at<'a>(node: &'a Arc<Node>, steps: &[&str]) -> &'a Arc<Node> {
-    steps.iter().fold(node, |node, step| match node.as_ref() {
-        Node::Array(items) => &items[step.parse::<usize>().expect("array step is an index")],
-        _ => node.get(step).unwrap_or_else(|| panic!("no {step:?} here")),
-    })
 }
 
 #[test]

@@ -7,15 +7,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::routing::get;
-use codemode_auth::{AuthConfig, AuthError, AuthErrorKind, Authenticator, Scope, Scopes};
-use http::header::AUTHORIZATION;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use codemode_auth::{AuthError, AuthErrorKind, Authenticator, Scope, Scopes};
+use http::{HeaderMap, StatusCode};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use p256::pkcs8::EncodePrivateKey;
 use rsa::pkcs1::EncodeRsaPrivateKey;
-use serde::Deserialize;
 use serde_json::{Value, json};
+
+use crate::{auth_config, bearer};
 
 const ISSUER: &str = "https://auth.example.com";
 const RESOURCE: &str = "https://codemode.example.com/mcp";
@@ -119,14 +119,6 @@ impl Issuer {
     }
 }
 
-fn auth_config(toml_text: &str) -> AuthConfig {
-    #[derive(Deserialize)]
-    struct File {
-        auth: AuthConfig,
-    }
-    toml::from_str::<File>(toml_text).expect("config").auth
-}
-
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -151,15 +143,6 @@ fn claims(overrides: Value) -> Value {
         }
     }
     claims
-}
-
-fn bearer(token: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        AUTHORIZATION,
-        HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
-    );
-    headers
 }
 
 /// Asserts a 401 `invalid_token` with `description`, and that the token shows up nowhere.

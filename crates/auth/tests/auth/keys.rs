@@ -5,18 +5,11 @@ use codemode_auth::{
 };
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use serde::Deserialize;
+
+use crate::{auth_config, bearer};
 
 const ALICE_KEY: &str = "cm_live_alice_4f9d2c7e1b";
 const BOB_KEY: &str = "cm_live_bob_8a1e6f3d90";
-
-fn auth_config(toml_text: &str) -> AuthConfig {
-    #[derive(Deserialize)]
-    struct File {
-        auth: AuthConfig,
-    }
-    toml::from_str::<File>(toml_text).expect("config").auth
-}
 
 fn keys_config() -> AuthConfig {
     auth_config(&format!(
@@ -38,15 +31,6 @@ fn keys_config() -> AuthConfig {
         hash_key(ALICE_KEY),
         hash_key(BOB_KEY).to_uppercase(),
     ))
-}
-
-fn bearer(token: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        AUTHORIZATION,
-        HeaderValue::from_str(&format!("Bearer {token}")).expect("header"),
-    );
-    headers
 }
 
 #[tokio::test]
