@@ -1,4 +1,8 @@
-//! Integration tests: the gateway against a real HTTP server on loopback.
+//! Integration tests of the gateway against a real HTTP server on loopback (`fake_api`), one
+//! module per theme: `guards` (options and paths refused), `routing` (the spec check),
+//! `http_gateway` (the HTTP upstream, retries, errors), `limits` (budgets), `ledger` (what a
+//! call records), `accounts` (account discovery), `config` (the `[upstream]` section). Shared
+//! helpers live here. New tests go in the module of their theme, or a new module declared here.
 
 mod accounts;
 mod config;
