@@ -6,7 +6,6 @@ use serde_json::{Map, Value};
 use crate::reply::{ApiError, code, invalid};
 
 /// The body as a JSON object, or a 400 saying what is wrong with it.
-
 pub(crate) fn body_object(request: &PreparedRequest) -> Result<Map<String, Value>, ApiError> {
     let Some(body) = &request.body else {
         return Err(invalid(

@@ -18,7 +18,7 @@ use crate::zones::Zone;
 
 /// Everything the demo holds.
 pub(crate) struct State {
-    pub(crate) next_id: u64,
+    next_id: u64,
     pub(crate) zones: Vec<Zone>,
     pub(crate) records: Vec<DnsRecord>,
     pub(crate) namespaces: Vec<Namespace>,
