@@ -74,6 +74,7 @@ fn sample(n: usize) -> CallRecord {
                 path: format!("/zones/{i:032x}/dns_records"),
                 status: Some(200),
                 duration_ms: 85,
+                attempts: Some(1),
                 decision: RequestDecision::Allow,
             })
             .collect(),

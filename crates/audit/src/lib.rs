@@ -12,6 +12,41 @@
 //! Limits of tamper evidence: someone who can write the file can rewrite the whole chain and its
 //! head consistently. [`VerifyReport::head`] is the value to copy elsewhere to detect that.
 //! Callers must never put a credential in a record; [`CallRecord`] has no field for headers.
+//!
+//! ```
+//! use codemode_audit::{AuditLog, CallRecord, Outcome, RequestDecision, Timestamp, Tool, UpstreamRequest};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let log = AuditLog::open(dir.path().join("audit.db"))?;
+//! let id = log.append(&CallRecord {
+//!     time: Timestamp::now(),
+//!     subject: "alice".into(),
+//!     session: None,
+//!     client: None,
+//!     tool: Tool::Execute,
+//!     code_sha256: "0".repeat(64),
+//!     code: None,
+//!     account: None,
+//!     requests: vec![UpstreamRequest {
+//!         method: "GET".into(),
+//!         template: Some("/zones".into()),
+//!         path: "/zones".into(),
+//!         status: Some(200),
+//!         duration_ms: 80,
+//!         attempts: Some(1),
+//!         decision: RequestDecision::Allow,
+//!     }],
+//!     approvals: Vec::new(),
+//!     outcome: Outcome::Ok,
+//!     error_kind: None,
+//!     duration_ms: 95,
+//!     result_chars: 120,
+//! })?;
+//! let report = log.verify()?;
+//! assert!(report.is_intact());
+//! assert_eq!(report.head.id, id);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod approvals;
 mod chain;

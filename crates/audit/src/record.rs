@@ -65,6 +65,11 @@ pub struct UpstreamRequest {
     pub status: Option<u16>,
     /// Time spent on the request, in milliseconds.
     pub duration_ms: u64,
+    /// Times the request was sent (1 plus retries; 0 when it was refused before sending).
+    /// Absent from records written before attempts were kept, and then left out of their JSON,
+    /// so those records still verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
     /// What the gateway decided.
     pub decision: RequestDecision,
 }

@@ -19,6 +19,28 @@
 //! resource = "https://codemode.example.com/mcp"
 //! forward_scope = "upstream:forward"
 //! ```
+//!
+//! Authenticating a request in keys mode:
+//!
+//! ```
+//! use codemode_auth::{AuthConfig, Authenticator, Scope, hash_key};
+//! use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let config: AuthConfig = toml::from_str(&format!(
+//!     "mode = \"keys\"\n[[keys]]\nsubject = \"alice\"\nsha256 = \"{}\"\nscopes = [\"search\"]",
+//!     hash_key("cm_live_alice_key"),
+//! ))?;
+//! let auth = Authenticator::new(&config)?;
+//! let mut headers = HeaderMap::new();
+//! headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer cm_live_alice_key"));
+//! let alice = auth.authenticate(&headers).await?;
+//! assert_eq!(alice.subject, "alice");
+//! assert!(auth.require(&alice, Scope::Search).is_ok());
+//! assert!(auth.require(&alice, Scope::ExecuteWrite).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 
 mod authenticator;
 mod bearer;

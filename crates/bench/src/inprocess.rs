@@ -90,7 +90,7 @@ pub async fn measure(spec_bytes: &[u8], iterations: usize) -> anyhow::Result<InP
         Arc::new(upstream),
         spec.operations(),
         GatewayConfig::default(),
-    );
+    )?;
     let empty_execute = repeat(iterations, || async {
         let host = Arc::new(BenchHost(gateway.call(None)));
         pool.execute("async () => 1", host, CancelToken::new())

@@ -2,28 +2,28 @@
 
 use std::path::PathBuf;
 
-use crate::key::KEY_ENV;
-
 /// Why a key could not be read or a credential could not be stored or read.
+///
+/// `KeyFormat`, `WrongKey` and `Undecryptable` are about the server key: a caller that reads the
+/// key from somewhere (a file, a variable) names that place in its own message.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
-    /// `CODEMODE_CREDENTIALS_KEY` is not set.
-    #[error("{KEY_ENV} is not set; generate a key with `codemode credentials keygen`")]
-    KeyMissing,
     /// The key is not 64 hex characters; holds the length found.
-    #[error("{KEY_ENV} must be 64 hex characters (32 bytes); the value given has {0} characters")]
+    #[error(
+        "the credentials key must be 64 hex characters (32 bytes); the value given has {0} characters"
+    )]
     KeyFormat(usize),
     /// The system random source failed.
     #[error("the system random source failed: {0}")]
     Random(getrandom::Error),
     /// The store was created with another key.
     #[error(
-        "cannot decrypt: wrong {KEY_ENV}? The credential store {0} was created with a different key"
+        "cannot decrypt: wrong credentials key? The credential store {0} was created with a different key"
     )]
     WrongKey(PathBuf),
     /// One subject's row does not decrypt: another key, or an altered or moved row.
     #[error(
-        "cannot decrypt the credential stored for {0:?}: wrong {KEY_ENV}, or the row was altered"
+        "cannot decrypt the credential stored for {0:?}: wrong credentials key, or the row was altered"
     )]
     Undecryptable(String),
     /// The credential is too large to encrypt.

@@ -7,9 +7,6 @@ use zeroize::Zeroizing;
 
 use crate::error::CredentialsError;
 
-/// The environment variable holding the server key.
-pub const KEY_ENV: &str = "CODEMODE_CREDENTIALS_KEY";
-
 /// The 32-byte server key; wiped from memory on drop, never shown by `Debug`.
 pub struct ServerKey(Zeroizing<[u8; 32]>);
 
@@ -30,14 +27,7 @@ impl ServerKey {
         Ok(ServerKey(bytes))
     }
 
-    /// Reads the key from `CODEMODE_CREDENTIALS_KEY`.
-    pub fn from_env() -> Result<ServerKey, CredentialsError> {
-        let value = std::env::var_os(KEY_ENV).ok_or(CredentialsError::KeyMissing)?;
-        let value = Zeroizing::new(value.to_string_lossy().into_owned());
-        ServerKey::parse(&value)
-    }
-
-    /// The key as 64 lower-case hex characters, for `codemode credentials keygen` to print.
+    /// The key as 64 lower-case hex characters, the form [`ServerKey::parse`] reads.
     pub fn to_hex(&self) -> Zeroizing<String> {
         Zeroizing::new(hex::encode(self.0.as_slice()))
     }

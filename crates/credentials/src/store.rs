@@ -5,12 +5,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use codemode_secret::Secret;
 use rusqlite::{Connection, OptionalExtension, params};
 use zeroize::Zeroizing;
 
 use crate::error::CredentialsError;
 use crate::key::ServerKey;
-use crate::secret::Secret;
 
 /// The associated data of the check value sealed when the store is created.
 const KEY_CHECK_AD: &[u8] = b"codemode credential store key check";

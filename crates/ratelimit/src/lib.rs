@@ -5,6 +5,19 @@
 //! (UTC). A call refused by a later limit gives back what the earlier ones counted. The
 //! [`CallPermit`] it returns holds the concurrency slot until dropped. Counts live behind the
 //! [`LimitStore`] trait; [`MemoryStore`] keeps them in this process.
+//!
+//! ```
+//! use codemode_ratelimit::{Limit, Limiter, Limits, Tool};
+//!
+//! let limiter = Limiter::new(Limits { execute_per_session: 1, ..Limits::default() });
+//! let permit = limiter.begin("alice", "session-1", Tool::Execute, "async () => 1")?;
+//! drop(permit);
+//! let Err(refused) = limiter.begin("alice", "session-1", Tool::Execute, "async () => 2") else {
+//!     panic!("one execute call per session");
+//! };
+//! assert_eq!(refused.limit, Limit::ExecutePerSession);
+//! # Ok::<(), codemode_ratelimit::LimitExceeded>(())
+//! ```
 
 mod clock;
 mod exceeded;

@@ -4,7 +4,8 @@
 //! credential, policy and approvals for every request, and the audit record. The transports
 //! are adapters over it: [`handler`] speaks MCP, [`http`] serves it over Streamable HTTP
 //! (with [`auth_layer`] and [`approvals_api`]) and [`stdio`] over stdin/stdout. [`settings`]
-//! layers defaults, the config file, the environment and flags.
+//! layers defaults, the config file, the environment and flags; [`wording`] names them in the
+//! libraries' errors.
 //!
 //! ```
 //! # #[tokio::main(flavor = "multi_thread")]
@@ -41,3 +42,4 @@ pub mod shown;
 pub mod spec_loading;
 pub mod stdio;
 pub mod tools;
+pub mod wording;

@@ -29,7 +29,7 @@ pub enum SpecLoadError {
 pub async fn load(choice: &SpecChoice, cache_dir: &Path) -> Result<Spec, SpecLoadError> {
     let (bytes, name) = match choice {
         SpecChoice::Demo => (
-            codemode_upstream::DEMO_SPEC_YAML.as_bytes().to_vec(),
+            codemode_demo::DEMO_SPEC_YAML.as_bytes().to_vec(),
             "the demo spec".to_string(),
         ),
         SpecChoice::Source(source) => {

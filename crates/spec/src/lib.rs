@@ -1,5 +1,30 @@
 //! Loads an OpenAPI 3.0/3.1 document once and resolves it into the immutable,
 //! shared view that agent code reads as `spec`.
+//!
+//! ```
+//! use codemode_spec::{Method, Spec};
+//!
+//! let spec = Spec::from_bytes(br##"
+//! openapi: 3.1.0
+//! info: {title: Zones, version: "1"}
+//! paths:
+//!   /zones:
+//!     get:
+//!       tags: [Zone]
+//!       responses:
+//!         "200": {content: {application/json: {schema: {$ref: "#/components/schemas/Zones"}}}}
+//! components:
+//!   schemas:
+//!     Zones: {type: array, items: {type: string}}
+//! "##)?;
+//! assert_eq!(spec.title(), "Zones");
+//! assert_eq!(spec.operations()[0].method, Method::Get);
+//! let schema = spec.view().to_json()["paths"]["/zones"]["get"]["responses"]["200"]["content"]
+//!     ["application/json"]["schema"]
+//!     .clone();
+//! assert_eq!(schema["type"], "array", "the $ref is resolved");
+//! # Ok::<(), codemode_spec::SpecError>(())
+//! ```
 
 mod document;
 pub mod error;

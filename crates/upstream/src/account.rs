@@ -16,11 +16,11 @@ const MAX_ACCOUNT_ID_LEN: usize = 64;
 /// How many accounts one discovery request lists.
 const DISCOVERY_PAGE: u32 = 50;
 
-/// How to choose an account yourself, appended to every error.
-const HOW_TO_FIX: &str =
-    "pass `account_id` to execute, or start the server with --account-id or CLOUDFLARE_ACCOUNT_ID";
+/// How to choose an account yourself, at the end of every error discovery gives.
+const HOW_TO_FIX: &str = "name the account explicitly";
 
-/// Why no account could be chosen.
+/// Why no account could be chosen. `NoAccounts`, `Several` and `Discovery` end by asking for an
+/// explicit account; a caller adds how its users name one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccountError {
     /// The given id cannot be an account id.
@@ -62,11 +62,11 @@ impl AccountResolver {
 
     /// The account for one call: `explicit` (from the call), else `configured`, else discovery
     /// through `GET /accounts` with the call's credential when it sees exactly one account.
-    pub async fn resolve(
+    pub async fn resolve<D: Clone + Send + 'static>(
         &self,
         explicit: Option<&str>,
         configured: Option<&str>,
-        call: &Call,
+        call: &Call<D>,
     ) -> Result<String, AccountError> {
         if let Some(id) = explicit.or(configured) {
             return checked_id(id);
@@ -109,7 +109,7 @@ fn checked_id(id: &str) -> Result<String, AccountError> {
 }
 
 /// Lists the credential's accounts; exactly one is the answer.
-async fn discover(call: &Call) -> Result<String, AccountError> {
+async fn discover<D: Clone + Send + 'static>(call: &Call<D>) -> Result<String, AccountError> {
     let options =
         json!({"method": "GET", "path": "/accounts", "query": {"per_page": DISCOVERY_PAGE}});
     let body = call

@@ -1,12 +1,13 @@
-//! The API token: kept out of every `Debug`, `Display`, error and log line.
+//! The API token: kept out of every `Debug`, `Display`, error and log line, wiped on drop.
 
 use std::fmt;
 
+use codemode_secret::Secret;
 use sha2::{Digest, Sha256};
 
 /// An API token. It prints as `Credential([redacted])`; only the HTTP upstream reads it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credential(String);
+pub struct Credential(Secret);
 
 /// Why a token cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,25 +23,34 @@ pub enum CredentialError {
 impl Credential {
     /// Wraps a token, trimming surrounding whitespace (a trailing newline from a file is common).
     pub fn new(token: impl Into<String>) -> Result<Credential, CredentialError> {
-        let token = token.into();
-        let trimmed = token.trim();
+        Credential::from_secret(Secret::new(token.into()))
+    }
+
+    /// Checks and trims a secret, e.g. one read from the credential store. The secret moves in
+    /// as it is; a trimmed copy is made only when there is whitespace to trim, and the untrimmed
+    /// value is wiped either way.
+    pub fn from_secret(secret: Secret) -> Result<Credential, CredentialError> {
+        let trimmed = secret.expose().trim();
         if trimmed.is_empty() {
             return Err(CredentialError::Empty);
         }
         if !trimmed.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(CredentialError::InvalidCharacters);
         }
-        Ok(Credential(trimmed.to_string()))
+        if trimmed.len() == secret.expose().len() {
+            return Ok(Credential(secret));
+        }
+        Ok(Credential(Secret::new(trimmed.to_string())))
     }
 
     /// A stable, non-reversible identifier of this token, for caches keyed by credential.
     pub fn id(&self) -> CredentialId {
-        CredentialId(sha256_hex(self.0.as_bytes()))
+        CredentialId(sha256_hex(self.0.expose().as_bytes()))
     }
 
     /// The token itself, for the `Authorization` header and for scrubbing echoes of it.
     pub(crate) fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 }
 
@@ -98,6 +108,17 @@ mod tests {
             Credential::new(format!("  {TOKEN}\n")).expect("valid").id()
         );
         assert_ne!(id, Credential::new("other").expect("valid").id());
+    }
+
+    #[test]
+    fn a_secret_becomes_a_credential_after_the_same_checks() {
+        let stored = Credential::from_secret(Secret::new(format!("{TOKEN}\n"))).expect("valid");
+        assert_eq!(stored, Credential::new(TOKEN).expect("valid"));
+        assert_eq!(stored.expose(), TOKEN);
+        assert_eq!(
+            Credential::from_secret(Secret::new("a b".into())),
+            Err(CredentialError::InvalidCharacters)
+        );
     }
 
     #[test]

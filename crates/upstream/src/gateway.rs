@@ -1,11 +1,13 @@
 //! The way out for one `execute` call: options, path guard, spec route, budget, upstream with
-//! retries, envelope.
+//! retries, envelope, and the call's ledger of every request it sent or refused.
 
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use codemode_spec::{Method, Operation};
+use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
@@ -16,16 +18,20 @@ use crate::retry::{GiveUp, RetryPolicy, is_retryable};
 use crate::routes::RouteTable;
 use crate::upstream::{PreparedRequest, RawResponse, RequestBody, Upstream, UpstreamError};
 
-/// Limits and checks applied to every request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Limits and checks applied to every request: the `[upstream]` config section, where each key
+/// left out keeps its default (`max_subrequests = 50`, `max_concurrent_subrequests = 6`,
+/// `enforce_spec = true`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
     /// Refuse a method and path that match no operation of the spec.
     pub enforce_spec: bool,
     /// Requests one call may make (retries of a request do not count).
     pub max_subrequests: usize,
-    /// Requests one call may have in flight; more wait their turn.
-    pub max_concurrent: usize,
-    /// When to retry 429 and 503 responses.
+    /// Requests one call may have in flight; more wait their turn. At least 1.
+    pub max_concurrent_subrequests: usize,
+    /// When to retry 429 and 503 responses; not a config key.
+    #[serde(skip)]
     pub retry: RetryPolicy,
 }
 
@@ -34,9 +40,27 @@ impl Default for GatewayConfig {
         Self {
             enforce_spec: true,
             max_subrequests: 50,
-            max_concurrent: 6,
+            max_concurrent_subrequests: 6,
             retry: RetryPolicy::default(),
         }
+    }
+}
+
+/// Why a [`GatewayConfig`] cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayConfigError {
+    /// No request could ever be in flight.
+    #[error("max_concurrent_subrequests must be at least 1, or no request could ever be sent")]
+    NoConcurrency,
+}
+
+impl GatewayConfig {
+    /// Checks the limits: at least one request must be allowed in flight.
+    pub fn validate(&self) -> Result<(), GatewayConfigError> {
+        if self.max_concurrent_subrequests == 0 {
+            return Err(GatewayConfigError::NoConcurrency);
+        }
+        Ok(())
     }
 }
 
@@ -69,7 +93,7 @@ pub enum RequestError {
         limit: usize,
     },
     /// The API refused the credential (401) or its permissions (403).
-    #[error("authentication failed (HTTP {status}) for {method} {path}: {reason}")]
+    #[error("authentication failed (HTTP {status}) for {method} {path}: {failure}{api}")]
     Authentication {
         /// 401 or 403.
         status: u16,
@@ -77,8 +101,10 @@ pub enum RequestError {
         method: Method,
         /// The path.
         path: String,
-        /// Why, with the API's own error codes and messages.
-        reason: String,
+        /// Which of the credential's problems it is.
+        failure: AuthFailure,
+        /// The API's errors, as a sentence, or empty.
+        api: String,
     },
     /// The API kept answering 429 or 503.
     #[error(
@@ -113,6 +139,26 @@ pub enum RequestError {
     },
 }
 
+/// Why the API refused a request's credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    /// The call carried no credential at all.
+    #[error("no API token is configured for the server")]
+    NoCredential,
+    /// The API does not accept the credential (401).
+    #[error(
+        "the API token is missing or invalid (expired, revoked or mistyped); check the server's API token"
+    )]
+    Rejected,
+    /// The credential lacks the permission (403).
+    #[error(
+        "the API token is valid but lacks permission for this path, or the resource belongs to an \
+         account or zone it cannot access; grant the token the permission this endpoint needs, \
+         or use a resource it can reach"
+    )]
+    Forbidden,
+}
+
 impl RequestError {
     /// The HTTP status the API answered with, when it answered.
     pub fn status(&self) -> Option<u16> {
@@ -124,27 +170,44 @@ impl RequestError {
     }
 }
 
-/// One request as sent, for auditing.
+/// One entry of a call's ledger: a checked request that was sent, or refused before sending.
+///
+/// `D` is what the caller decided about the request (e.g. a policy decision), given to
+/// [`Call::send`] or [`Call::refuse`]; it is `None` for requests sent through [`Call::request`],
+/// such as account discovery.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestRecord {
+pub struct RequestRecord<D = ()> {
     /// The method.
     pub method: Method,
     /// The spec template it matched, e.g. `/zones/{zone_id}`, if any.
     pub template: Option<String>,
     /// The concrete path.
     pub path: String,
-    /// The final HTTP status; `None` when no response came.
+    /// The final HTTP status; `None` when it was not sent or no response came.
     pub status: Option<u16>,
-    /// Times the request was sent (1 plus retries).
+    /// Times the request was sent (1 plus retries); 0 when it was refused before sending.
     pub attempts: u32,
-    /// Time from the first send to the final answer, waits included.
+    /// Time from the check to the final answer or the refusal, every wait included.
     pub duration: Duration,
+    /// What the caller decided, if it decided.
+    pub decision: Option<D>,
 }
 
 /// Sends agent requests to one upstream, checked against one spec. Cheap to clone.
-#[derive(Clone)]
-pub struct Gateway {
+///
+/// `D` is the caller's decision about each request, kept in each call's ledger ([`RequestRecord`]).
+pub struct Gateway<D = ()> {
     shared: Arc<Shared>,
+    decision: PhantomData<fn() -> D>,
+}
+
+impl<D> Clone for Gateway<D> {
+    fn clone(&self) -> Self {
+        Gateway {
+            shared: Arc::clone(&self.shared),
+            decision: PhantomData,
+        }
+    }
 }
 
 struct Shared {
@@ -153,40 +216,51 @@ struct Shared {
     config: GatewayConfig,
 }
 
-impl Gateway {
-    /// A gateway to `upstream` that allows the given operations.
+impl<D: Clone + Send + 'static> Gateway<D> {
+    /// A gateway to `upstream` that allows the given operations, once `config` is valid.
     pub fn new(
         upstream: Arc<dyn Upstream>,
         operations: &[Operation],
         config: GatewayConfig,
-    ) -> Gateway {
-        Gateway {
+    ) -> Result<Gateway<D>, GatewayConfigError> {
+        config.validate()?;
+        Ok(Gateway {
             shared: Arc::new(Shared {
                 upstream,
                 routes: RouteTable::new(operations),
                 config,
             }),
-        }
+            decision: PhantomData,
+        })
     }
 
-    /// A fresh budget for one `execute` call whose requests carry `credential`.
-    pub fn call(&self, credential: Option<Credential>) -> Call {
+    /// A fresh budget and ledger for one `execute` call whose requests carry `credential`.
+    pub fn call(&self, credential: Option<Credential>) -> Call<D> {
         Call::new(Arc::clone(&self.shared), credential)
     }
 }
 
-/// One `execute` call's requests: counted, limited in concurrency, recorded. Clones share the budget.
-#[derive(Clone)]
-pub struct Call {
+/// One `execute` call's requests: counted, limited in concurrency, and kept in one ledger in the
+/// order they finished. Clones share the budget and the ledger.
+pub struct Call<D = ()> {
     shared: Arc<Shared>,
-    state: Arc<CallState>,
+    state: Arc<CallState<D>>,
 }
 
-struct CallState {
+impl<D> Clone for Call<D> {
+    fn clone(&self) -> Self {
+        Call {
+            shared: Arc::clone(&self.shared),
+            state: Arc::clone(&self.state),
+        }
+    }
+}
+
+struct CallState<D> {
     credential: Option<Credential>,
     sent: AtomicUsize,
     in_flight: Semaphore,
-    records: Mutex<Vec<RequestRecord>>,
+    records: Mutex<Vec<RequestRecord<D>>>,
 }
 
 /// What sending, with retries, came to.
@@ -201,6 +275,7 @@ struct Sent {
 pub struct CheckedRequest {
     options: RequestOptions,
     operation: Option<Operation>,
+    checked_at: Instant,
 }
 
 impl CheckedRequest {
@@ -242,9 +317,9 @@ impl CheckedRequest {
     }
 }
 
-impl Call {
-    fn new(shared: Arc<Shared>, credential: Option<Credential>) -> Call {
-        let concurrency = shared.config.max_concurrent.max(1);
+impl<D: Clone + Send + 'static> Call<D> {
+    fn new(shared: Arc<Shared>, credential: Option<Credential>) -> Call<D> {
+        let concurrency = shared.config.max_concurrent_subrequests;
         Call {
             shared,
             state: Arc::new(CallState {
@@ -256,13 +331,14 @@ impl Call {
         }
     }
 
-    /// Carries out one `cloudflare.request(options)` and returns the API's envelope.
+    /// Carries out one `cloudflare.request(options)` and returns the API's envelope; its ledger
+    /// entry has no decision.
     pub async fn request(&self, options: &Value) -> Result<Value, RequestError> {
         let checked = self.check(options)?;
-        self.send(checked).await
+        self.send_deciding(checked, None).await
     }
 
-    /// Checks options, path and spec route without sending anything.
+    /// Checks options, path and spec route without sending or recording anything.
     pub fn check(&self, options: &Value) -> Result<CheckedRequest, RequestError> {
         let options = RequestOptions::parse(options)?;
         let segments: Vec<&str> = options.path.segments().collect();
@@ -270,35 +346,62 @@ impl Call {
         if operation.is_none() && self.shared.config.enforce_spec {
             return Err(self.not_in_spec(options.method, options.path.to_string(), &segments));
         }
-        Ok(CheckedRequest { options, operation })
+        Ok(CheckedRequest {
+            options,
+            operation,
+            checked_at: Instant::now(),
+        })
     }
 
-    /// Sends a checked request within the call's budget and returns the API's envelope.
-    pub async fn send(&self, checked: CheckedRequest) -> Result<Value, RequestError> {
-        let CheckedRequest { options, operation } = checked;
-        let method = options.method;
-        let path = options.path.to_string();
-        self.take_subrequest()?;
+    /// Sends a checked request within the call's budget and returns the API's envelope; the
+    /// ledger entry carries `decision`, also when the budget refuses the request.
+    pub async fn send(&self, checked: CheckedRequest, decision: D) -> Result<Value, RequestError> {
+        self.send_deciding(checked, Some(decision)).await
+    }
+
+    /// Records that the caller refused a checked request: nothing is sent, and the ledger entry
+    /// carries `decision`, no status and no attempts.
+    pub fn refuse(&self, checked: CheckedRequest, decision: D) {
+        let record = record_of(&checked, None, 0, Some(decision));
+        self.push(record);
+    }
+
+    /// Identifies the call's credential without revealing it; `None` when there is none.
+    pub fn credential_id(&self) -> Option<CredentialId> {
+        self.state.credential.as_ref().map(Credential::id)
+    }
+
+    /// The ledger: every request sent or refused so far, in the order each finished.
+    pub fn records(&self) -> Vec<RequestRecord<D>> {
+        self.state
+            .records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn send_deciding(
+        &self,
+        checked: CheckedRequest,
+        decision: Option<D>,
+    ) -> Result<Value, RequestError> {
+        if let Err(limit) = self.take_subrequest() {
+            self.push(record_of(&checked, None, 0, decision));
+            return Err(limit);
+        }
         // The semaphore is never closed, so acquiring only ever waits.
         let _permit = self.state.in_flight.acquire().await.ok();
-        let started = Instant::now();
         let sent = self
             .send_with_retries(PreparedRequest {
-                method,
-                path: options.path,
-                query: options.query,
-                body: options.body,
+                method: checked.options.method,
+                path: checked.options.path.clone(),
+                query: checked.options.query.clone(),
+                body: checked.options.body.clone(),
                 credential: self.state.credential.clone(),
             })
             .await;
-        let record = RequestRecord {
-            method,
-            template: operation.map(|op| op.path),
-            path: path.clone(),
-            status: sent.response.as_ref().ok().map(|r| r.status),
-            attempts: sent.attempts,
-            duration: started.elapsed(),
-        };
+        let status = sent.response.as_ref().ok().map(|r| r.status);
+        let record = record_of(&checked, status, sent.attempts, decision);
         tracing::info!(
             method = %record.method,
             template = record.template.as_deref().unwrap_or("-"),
@@ -308,26 +411,17 @@ impl Call {
             elapsed_ms = record.duration.as_millis() as u64,
             "upstream request"
         );
+        let (method, path) = (record.method, record.path.clone());
+        self.push(record);
+        self.outcome(method, path, sent)
+    }
+
+    fn push(&self, record: RequestRecord<D>) {
         self.state
             .records
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(record);
-        self.outcome(method, path, sent)
-    }
-
-    /// Identifies the call's credential without revealing it; `None` when there is none.
-    pub fn credential_id(&self) -> Option<CredentialId> {
-        self.state.credential.as_ref().map(Credential::id)
-    }
-
-    /// The requests made so far, in the order they finished.
-    pub fn records(&self) -> Vec<RequestRecord> {
-        self.state
-            .records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
     }
 
     fn not_in_spec(&self, method: Method, path: String, segments: &[&str]) -> RequestError {
@@ -411,7 +505,9 @@ impl Call {
             }
         };
         let body = envelope(&response);
-        let api_errors = error_summary(&body);
+        let api = error_summary(&body)
+            .map(|e| format!(". The API said: {e}"))
+            .unwrap_or_default();
         if let Some(give_up) = sent.gave_up {
             return Err(RequestError::RetriesExhausted {
                 method,
@@ -424,37 +520,46 @@ impl Call {
                 },
                 attempts: sent.attempts,
                 give_up,
-                api: api_errors
-                    .map(|e| format!(". The API said: {e}"))
-                    .unwrap_or_default(),
+                api,
             });
         }
-        if matches!(response.status, 401 | 403) {
-            let reason = self.authentication_reason(response.status, api_errors);
+        if let Some(failure) = self.auth_failure(response.status) {
             return Err(RequestError::Authentication {
                 status: response.status,
                 method,
                 path,
-                reason,
+                failure,
+                api,
             });
         }
         Ok(body)
     }
 
-    fn authentication_reason(&self, status: u16, api_errors: Option<String>) -> String {
-        let why = if self.state.credential.is_none() {
-            "no API token is configured; set CLOUDFLARE_API_TOKEN for the server"
-        } else if status == 401 {
-            "the API token is missing or invalid (expired, revoked or mistyped); \
-             check the server's CLOUDFLARE_API_TOKEN"
-        } else {
-            "the API token is valid but lacks permission for this path, or the resource belongs \
-             to an account or zone it cannot access; grant the token the permission this endpoint \
-             needs, or use a resource it can reach"
-        };
-        match api_errors {
-            Some(errors) => format!("{why}. The API said: {errors}"),
-            None => why.to_string(),
+    /// Why a 401 or 403 happened; `None` for any other status.
+    fn auth_failure(&self, status: u16) -> Option<AuthFailure> {
+        match status {
+            401 | 403 if self.state.credential.is_none() => Some(AuthFailure::NoCredential),
+            401 => Some(AuthFailure::Rejected),
+            403 => Some(AuthFailure::Forbidden),
+            _ => None,
         }
+    }
+}
+
+/// The ledger entry of `checked`, finished now.
+fn record_of<D>(
+    checked: &CheckedRequest,
+    status: Option<u16>,
+    attempts: u32,
+    decision: Option<D>,
+) -> RequestRecord<D> {
+    RequestRecord {
+        method: checked.method(),
+        template: checked.operation.as_ref().map(|op| op.path.clone()),
+        path: checked.path().to_string(),
+        status,
+        attempts,
+        duration: checked.checked_at.elapsed(),
+        decision,
     }
 }

@@ -63,7 +63,7 @@ pub enum UpstreamError {
     OutsideBase,
 }
 
-/// An API backend: the network, or the in-memory demo.
+/// An API backend: the network, or anything that answers like the API (e.g. an in-memory demo).
 pub trait Upstream: Send + Sync {
     /// Sends one request, once; retries are the caller's business.
     fn send(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use codemode_audit::{AuditLog, Outcome, StoredRecord, Timestamp, Tool};
+use codemode_audit::{AuditLog, Outcome, StoredRecord, Timestamp, Tool, UpstreamRequest};
 
 use codemode::shown::escaped;
 
@@ -14,11 +14,11 @@ use super::ConfigArg;
 use super::cutoff::Cutoff;
 
 /// The column titles of `codemode audit tail`.
-const HEADER: [&str; 7] = [
-    "ID", "TIME", "SUBJECT", "TOOL", "OUTCOME", "REQUESTS", "DURATION",
+const HEADER: [&str; 8] = [
+    "ID", "TIME", "SUBJECT", "TOOL", "OUTCOME", "REQUESTS", "ATTEMPTS", "DURATION",
 ];
 /// Which columns hold numbers, and so are right-aligned.
-const NUMERIC: [bool; 7] = [true, false, false, false, false, true, true];
+const NUMERIC: [bool; 8] = [true, false, false, false, false, true, true, true];
 
 /// Options of `codemode audit`.
 #[derive(Debug, Args)]
@@ -218,7 +218,7 @@ fn prune(log: &AuditLog, cutoff: Option<Cutoff>) -> anyhow::Result<()> {
 
 /// Writes the records as an aligned table under [`HEADER`].
 fn write_table(out: &mut impl Write, records: &[StoredRecord]) -> io::Result<()> {
-    let rows: Vec<[String; 7]> = records.iter().map(table_row).collect();
+    let rows: Vec<[String; 8]> = records.iter().map(table_row).collect();
     let header = HEADER.map(String::from);
     let mut widths = HEADER.map(str::len);
     for row in &rows {
@@ -244,7 +244,7 @@ fn write_table(out: &mut impl Write, records: &[StoredRecord]) -> io::Result<()>
 }
 
 /// One record's cells, in [`HEADER`] order.
-fn table_row(stored: &StoredRecord) -> [String; 7] {
+fn table_row(stored: &StoredRecord) -> [String; 8] {
     let record = &stored.record;
     let tool = match record.tool {
         Tool::Search => "search",
@@ -262,8 +262,20 @@ fn table_row(stored: &StoredRecord) -> [String; 7] {
         tool.to_string(),
         outcome,
         record.requests.len().to_string(),
+        attempts(&record.requests),
         format!("{} ms", record.duration_ms),
     ]
+}
+
+/// How many times the requests were sent, retries included; `-` for records from before
+/// attempts were kept.
+fn attempts(requests: &[UpstreamRequest]) -> String {
+    requests
+        .iter()
+        .try_fold(0u64, |sent, request| {
+            request.attempts.map(|attempts| sent + u64::from(attempts))
+        })
+        .map_or_else(|| "-".to_string(), |sent| sent.to_string())
 }
 
 /// "1 record", "2 records".

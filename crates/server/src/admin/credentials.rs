@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
-use codemode_credentials::{CredentialStore, CredentialsError, KEY_ENV, ServerKey};
+use codemode::settings::{CREDENTIALS_KEY_ENV as KEY_ENV, Secrets};
+use codemode::wording;
+use codemode_credentials::{CredentialStore, ServerKey};
 
 use super::ConfigArg;
 use super::stdin_secret::read_secret;
@@ -92,7 +94,7 @@ fn set(location: &StoreLocation, subject: &str) -> anyhow::Result<()> {
     );
     let token = read_secret("the token", &example)?;
     create_parent(&path)?;
-    CredentialStore::open(&path, &key)?.set(subject, &token)?;
+    open(&path, &key)?.set(subject, &token)?;
     eprintln!("stored the token of {subject} in {}", path.display());
     Ok(())
 }
@@ -136,13 +138,17 @@ fn keygen() -> anyhow::Result<()> {
 
 /// The key from `CODEMODE_CREDENTIALS_KEY`, or an error that says how to set one.
 fn server_key() -> anyhow::Result<ServerKey> {
-    ServerKey::from_env().map_err(|error| match error {
-        CredentialsError::KeyMissing => anyhow!(
+    Secrets::credentials_key_from_env()?.ok_or_else(|| {
+        anyhow!(
             "{KEY_ENV} is not set. Create a key with `codemode credentials keygen`, then set it \
              for this command and for the server: export {KEY_ENV}=<the 64 hex characters>"
-        ),
-        other => other.into(),
+        )
     })
+}
+
+/// Opens the store at `path`, creating it if absent; a wrong key names `CODEMODE_CREDENTIALS_KEY`.
+fn open(path: &Path, key: &ServerKey) -> anyhow::Result<CredentialStore> {
+    CredentialStore::open(path, key).map_err(|error| anyhow!(wording::credentials_error(&error)))
 }
 
 /// Opens a store that must already exist, so a mistyped path is not silently created.
@@ -153,7 +159,7 @@ fn open_existing(path: &Path, key: &ServerKey) -> anyhow::Result<CredentialStore
             path.display()
         );
     }
-    Ok(CredentialStore::open(path, key)?)
+    open(path, key)
 }
 
 /// Creates the store's directory (owner-only on Unix) if it is missing.

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use codemode_audit::{
-    ApprovalDecision, AuditLog, CallRecord, Outcome, Timestamp, Tool, UpstreamRequest,
+    ApprovalDecision, AuditLog, CallRecord, Outcome, RequestDecision, Timestamp, Tool,
+    UpstreamRequest,
 };
-use codemode_upstream::sha256_hex;
+use codemode_upstream::{RequestRecord, sha256_hex};
 
 use crate::call::caller::Caller;
 use crate::call::error::CallError;
@@ -94,9 +95,11 @@ impl AuditTrail {
 }
 
 impl Entry {
-    /// The requests the call made or tried, with what was decided for each.
-    pub fn requests(&mut self, requests: Vec<UpstreamRequest>) {
-        self.record.requests = requests;
+    /// The requests the code made or tried, from the call's ledger, with what was decided for
+    /// each. Requests the server made on its own (account discovery) carry no decision and are
+    /// left out.
+    pub fn requests(&mut self, ledger: Vec<RequestRecord<RequestDecision>>) {
+        self.record.requests = ledger.into_iter().filter_map(upstream_request).collect();
     }
 
     /// The account the call acted on.
@@ -108,6 +111,19 @@ impl Entry {
     pub fn approvals(&mut self, approvals: Vec<ApprovalDecision>) {
         self.record.approvals = approvals;
     }
+}
+
+/// The audit's form of one ledger entry; `None` when no decision was made about it.
+fn upstream_request(record: RequestRecord<RequestDecision>) -> Option<UpstreamRequest> {
+    Some(UpstreamRequest {
+        method: record.method.as_str().to_string(),
+        template: record.template,
+        path: record.path,
+        status: record.status,
+        duration_ms: millis(record.duration),
+        attempts: Some(record.attempts),
+        decision: record.decision?,
+    })
 }
 
 /// Milliseconds, saturating.

@@ -30,7 +30,7 @@ impl Credentials {
                 .await
                 .map_err(|_| CallError::StoreStopped("credential store"))??;
             if let Some(secret) = stored {
-                return Ok(Some(Credential::new(secret.expose())?));
+                return Ok(Some(Credential::from_secret(secret)?));
             }
         }
         Ok(self.server.clone())

@@ -8,6 +8,8 @@ use codemode_ratelimit::LimitExceeded;
 use codemode_sandbox::SandboxError;
 use codemode_upstream::{CredentialError, RequestError};
 
+use crate::wording;
+
 /// Every way a tool call can end without a result from the code.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -26,7 +28,7 @@ pub enum CallError {
     #[error("{0}")]
     RateLimited(#[from] LimitExceeded),
     /// The subject's stored upstream credential could not be read.
-    #[error("cannot read the stored credential: {0}")]
+    #[error("cannot read the stored credential: {}", wording::credentials_error(.0))]
     StoredCredential(#[from] CredentialsError),
     /// The subject's stored upstream credential is not a usable token.
     #[error(
@@ -80,7 +82,7 @@ fn sandbox_kind(error: &SandboxError) -> &'static str {
 #[derive(Debug, thiserror::Error)]
 pub enum RequestRefused {
     /// The gateway refused the request, or the API did not answer it usefully.
-    #[error(transparent)]
+    #[error("{}", wording::request_error(.0))]
     Gateway(#[from] RequestError),
     /// An operator or default policy rule denies it.
     #[error("{request} refused: denied by policy rule \"{rule}\"")]

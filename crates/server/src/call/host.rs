@@ -2,20 +2,20 @@
 //! where policy asks, by a person), account lookup and console capture.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use codemode_audit::{RequestDecision, UpstreamRequest};
+use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
 use codemode_sandbox::{Host, LogLine};
-use codemode_upstream::{AccountResolver, Call, CheckedRequest};
+use codemode_upstream::{AccountResolver, Call, CheckedRequest, RequestRecord};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::call::approval::{ApprovalState, Approver, pending_request};
-use crate::call::audit::millis;
 use crate::call::error::RequestRefused;
+use crate::wording;
 
 /// One thing worth telling the client while the code runs.
 pub enum Update {
@@ -27,8 +27,8 @@ pub enum Update {
 
 /// Everything one `execute` call's host needs.
 pub struct HostParts {
-    /// The call's budget and credential.
-    pub call: Call,
+    /// The call's budget, credential and ledger of requests with their decisions.
+    pub call: Call<RequestDecision>,
     /// Account discovery, shared by all calls.
     pub accounts: Arc<AccountResolver>,
     /// The account the call named.
@@ -56,7 +56,6 @@ struct Shared {
     parts: HostParts,
     approvals: ApprovalState,
     logs: Mutex<Vec<LogLine>>,
-    requests: Mutex<Vec<UpstreamRequest>>,
     account: Mutex<Option<String>>,
 }
 
@@ -68,7 +67,6 @@ impl ExecuteHost {
                 parts,
                 approvals: ApprovalState::default(),
                 logs: Mutex::new(Vec::new()),
-                requests: Mutex::new(Vec::new()),
                 account: Mutex::new(None),
             }),
         }
@@ -79,9 +77,9 @@ impl ExecuteHost {
         lock(&self.shared.logs).clone()
     }
 
-    /// Every request the code made or tried, with what was decided, for the audit log.
-    pub fn requests(&self) -> Vec<UpstreamRequest> {
-        lock(&self.shared.requests).clone()
+    /// The call's ledger: every request sent or refused, in order, with what was decided.
+    pub fn ledger(&self) -> Vec<RequestRecord<RequestDecision>> {
+        self.shared.parts.call.records()
     }
 
     /// The account the call acted on: the one named or configured, else the one the code read.
@@ -118,7 +116,7 @@ impl Host for ExecuteHost {
                     &parts.call,
                 )
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| wording::account_error(&e))?;
             *lock(&shared.account) = Some(account.clone());
             Ok(account)
         }
@@ -136,11 +134,11 @@ impl Host for ExecuteHost {
 }
 
 impl Shared {
-    /// Checks, decides, maybe asks, then sends one request; every attempt is recorded.
+    /// Checks, decides, maybe asks, then sends one request; the call's ledger keeps it with
+    /// the decision, sent or refused.
     async fn request(&self, options: Value) -> Result<Value, RequestRefused> {
         let parts = &self.parts;
         let checked = parts.call.check(&options)?;
-        let started = Instant::now();
         let decided = match self.decide(&checked) {
             Decision::Allow { .. } => Ok(RequestDecision::Allow),
             Decision::Deny { rule } => Err(RequestRefused::Denied {
@@ -158,22 +156,21 @@ impl Shared {
         let decision = match decided {
             Ok(decision) => decision,
             Err(refused) => {
-                self.record(&checked, None, started, refused.decision(&parts.subject));
+                parts.call.refuse(checked, refused.decision(&parts.subject));
                 return Err(refused);
             }
         };
-        let record_of = checked.clone();
-        let outcome = parts.call.send(checked).await;
+        let request = format!("{} {}", checked.method(), checked.path());
+        let outcome = parts.call.send(checked, decision).await;
         let status = match &outcome {
             Ok(envelope) => envelope["status"]
                 .as_u64()
                 .and_then(|status| u16::try_from(status).ok()),
             Err(error) => error.status(),
         };
-        self.record(&record_of, status, started, decision);
         let _ = parts
             .updates
-            .send(Update::Request(describe(&record_of, status)));
+            .send(Update::Request(describe(&request, status)));
         Ok(outcome?)
     }
 
@@ -184,29 +181,12 @@ impl Shared {
         };
         self.parts.policy.decide(&facts, self.parts.access)
     }
-
-    fn record(
-        &self,
-        checked: &CheckedRequest,
-        status: Option<u16>,
-        started: Instant,
-        decision: RequestDecision,
-    ) {
-        lock(&self.requests).push(UpstreamRequest {
-            method: checked.method().as_str().to_string(),
-            template: checked.operation().map(|op| op.path.clone()),
-            path: checked.path().to_string(),
-            status,
-            duration_ms: millis(started.elapsed()),
-            decision,
-        });
-    }
 }
 
 /// One line about a finished request, e.g. `GET /zones → 200`.
-fn describe(checked: &CheckedRequest, status: Option<u16>) -> String {
+fn describe(request: &str, status: Option<u16>) -> String {
     let status = status.map_or_else(|| "failed".to_string(), |s| s.to_string());
-    format!("{} {} → {status}", checked.method(), checked.path())
+    format!("{request} → {status}")
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

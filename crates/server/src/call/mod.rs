@@ -21,22 +21,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codemode_audit::{
-    ApprovalError, ApprovalStore, AuditError, AuditLog, Timestamp, Tool as AuditTool,
+    ApprovalError, ApprovalStore, AuditError, AuditLog, RequestDecision, Timestamp,
+    Tool as AuditTool,
 };
 use codemode_auth::{Principal, Scope, Tool as AuthTool};
 use codemode_credentials::{CredentialStore, CredentialsError};
+use codemode_demo::DemoUpstream;
 use codemode_policy::{Access, Policy, PolicyError};
 use codemode_ratelimit::Tool as RateTool;
 use codemode_sandbox::{CancelToken, Pool, SandboxError};
 use codemode_spec::Spec;
 use codemode_upstream::{
-    AccountResolver, DemoUpstream, Gateway, GatewayConfig, HttpSettings, HttpSetupError,
-    HttpUpstream, Upstream,
+    AccountResolver, Gateway, GatewayConfigError, HttpSettings, HttpSetupError, HttpUpstream,
+    Upstream,
 };
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::settings::{Secrets, Settings, TOKEN_ENV};
 use crate::spec_loading::{self, SpecLoadError};
+use crate::wording;
 use approval::{Approvals, Question, QuestionLimits};
 use audit::AuditTrail;
 pub use caller::Caller;
@@ -56,6 +59,9 @@ pub enum StartError {
     /// The upstream's base URL or client could not be set up.
     #[error(transparent)]
     Upstream(#[from] HttpSetupError),
+    /// The `[upstream]` limits cannot work.
+    #[error("invalid [upstream] setting: {0}")]
+    UpstreamLimits(#[from] GatewayConfigError),
     /// The operator's policy rules are invalid.
     #[error("invalid [policy] rules: {0}")]
     Policy(#[from] PolicyError),
@@ -87,7 +93,7 @@ pub enum StartError {
         source: Box<ApprovalError>,
     },
     /// The stored credentials could not be opened.
-    #[error("cannot open stored credentials {path}: {source}")]
+    #[error("cannot open stored credentials {path}: {}", wording::credentials_error(.source))]
     Credentials {
         /// The database.
         path: PathBuf,
@@ -100,7 +106,7 @@ pub enum StartError {
 pub struct Runner {
     spec: Arc<Spec>,
     pool: Pool,
-    gateway: Gateway,
+    gateway: Gateway<RequestDecision>,
     accounts: Arc<AccountResolver>,
     configured_account: Option<String>,
     policy: Arc<Policy>,
@@ -142,16 +148,7 @@ impl Runner {
             }
             (Arc::new(upstream), secrets.token)
         };
-        let gateway = Gateway::new(
-            upstream,
-            spec.operations(),
-            GatewayConfig {
-                enforce_spec: settings.upstream.enforce_spec,
-                max_subrequests: settings.upstream.max_subrequests,
-                max_concurrent: settings.upstream.max_concurrent_subrequests,
-                ..GatewayConfig::default()
-            },
-        );
+        let gateway = Gateway::new(upstream, spec.operations(), settings.upstream.clone())?;
         let pool = Pool::new(
             spec.view().clone(),
             settings.sandbox.pool_config(),
@@ -298,7 +295,7 @@ impl Runner {
                 Err(error) => CallOutcome::failed(error, logs),
             }
         };
-        entry.requests(host.requests());
+        entry.requests(host.ledger());
         entry.account(host.account());
         self.audit.commit(entry, outcome).await
     }

@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use codemode_auth::{AuthConfig, AuthMode};
 use codemode_credentials::{CredentialsError, ServerKey};
 use codemode_ratelimit::Limits;
-use codemode_upstream::{Credential, CredentialError};
+use codemode_secret::Secret;
+use codemode_upstream::{Credential, CredentialError, GatewayConfig, GatewayConfigError};
 use serde::Deserialize;
-use zeroize::Zeroizing;
 
 use combine::Combine;
 pub use sections::{
     ApprovalsConfig, AuditConfig, CredentialsConfig, HttpConfig, HttpOptions, PolicyConfig,
-    SandboxConfig, UpstreamConfig,
+    SandboxConfig,
 };
 use sections::{DAY_SECS, within};
 
@@ -60,6 +60,9 @@ pub enum ConfigError {
         /// Why.
         reason: String,
     },
+    /// The `[upstream]` section's limits cannot work.
+    #[error("invalid [upstream] setting: {0}")]
+    Upstream(#[from] GatewayConfigError),
     /// `CLOUDFLARE_API_TOKEN` holds no usable token.
     #[error("invalid {TOKEN_ENV}: {0}")]
     Token(CredentialError),
@@ -88,8 +91,8 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// `[sandbox]`.
     pub sandbox: Option<SandboxConfig>,
-    /// `[upstream]`.
-    pub upstream: Option<UpstreamConfig>,
+    /// `[upstream]`, owned by the upstream crate.
+    pub upstream: Option<GatewayConfig>,
     /// `[http]`.
     pub http: Option<HttpOptions>,
     /// `[auth]`.
@@ -175,8 +178,8 @@ pub struct Settings {
     pub cache_dir: PathBuf,
     /// Sandbox limits.
     pub sandbox: SandboxConfig,
-    /// Upstream limits.
-    pub upstream: UpstreamConfig,
+    /// Upstream limits and checks.
+    pub upstream: GatewayConfig,
     /// HTTP transport settings.
     pub http: HttpConfig,
     /// Who may call.
@@ -207,25 +210,31 @@ pub struct Secrets {
 impl Secrets {
     /// Reads both secrets; an unset or empty variable means none.
     pub fn from_env() -> Result<Secrets, ConfigError> {
-        let read = |name| {
-            std::env::var(name)
-                .ok()
-                .filter(|value| !value.is_empty())
-                .map(Zeroizing::new)
-        };
-        let token = read(TOKEN_ENV)
-            .map(|token| Credential::new(token.as_str()))
+        let token = secret_from_env(TOKEN_ENV)
+            .map(Credential::from_secret)
             .transpose()
             .map_err(ConfigError::Token)?;
-        let credentials_key = read(CREDENTIALS_KEY_ENV)
-            .map(|key| ServerKey::parse(&key))
-            .transpose()
-            .map_err(ConfigError::CredentialsKey)?;
         Ok(Secrets {
             token,
-            credentials_key,
+            credentials_key: Secrets::credentials_key_from_env()?,
         })
     }
+
+    /// Reads the credentials key alone, as the `codemode credentials` commands need it.
+    pub fn credentials_key_from_env() -> Result<Option<ServerKey>, ConfigError> {
+        secret_from_env(CREDENTIALS_KEY_ENV)
+            .map(|key| ServerKey::parse(key.expose()))
+            .transpose()
+            .map_err(ConfigError::CredentialsKey)
+    }
+}
+
+/// The value of the variable `name`; unset or empty means none.
+fn secret_from_env(name: &str) -> Option<Secret> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.is_empty())
+        .map(Secret::new)
 }
 
 impl Settings {
@@ -294,12 +303,7 @@ impl Settings {
             self.approvals.ask_timeout_secs,
             DAY_SECS,
         )?;
-        if self.upstream.max_concurrent_subrequests == 0 {
-            return Err(ConfigError::Invalid {
-                key: "upstream.max_concurrent_subrequests",
-                reason: "must be at least 1".into(),
-            });
-        }
+        self.upstream.validate()?;
         Ok(())
     }
 

@@ -213,28 +213,6 @@ impl Default for SandboxConfig {
     }
 }
 
-/// `[upstream]`: how `cloudflare.request` reaches the API.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct UpstreamConfig {
-    /// Requests one `execute` may make.
-    pub max_subrequests: usize,
-    /// Requests one `execute` may have in flight at once.
-    pub max_concurrent_subrequests: usize,
-    /// Refuse a method and path that match no operation of the spec.
-    pub enforce_spec: bool,
-}
-
-impl Default for UpstreamConfig {
-    fn default() -> Self {
-        Self {
-            max_subrequests: 50,
-            max_concurrent_subrequests: 6,
-            enforce_spec: true,
-        }
-    }
-}
-
 impl SandboxConfig {
     /// The `search` wall-clock limit.
     pub fn search_timeout(&self) -> Duration {

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use codemode::settings::CREDENTIALS_KEY_ENV as KEY_ENV;
 use codemode_audit::{
     AuditLog, CallRecord, Outcome, RequestDecision, Timestamp, Tool, UpstreamRequest,
 };
-use codemode_credentials::{CredentialStore, KEY_ENV, ServerKey};
+use codemode_credentials::{CredentialStore, ServerKey};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -113,6 +114,7 @@ fn record(subject: &str, time: Timestamp, tool: Tool, requests: usize) -> CallRe
         path: "/zones".into(),
         status: Some(200),
         duration_ms: 40,
+        attempts: Some(1),
         decision: RequestDecision::Allow,
     };
     CallRecord {
@@ -440,13 +442,16 @@ fn audit_verify_names_the_edited_or_deleted_row() {
 fn audit_tail_shows_the_newest_records_as_a_table_or_json() {
     let workspace = Workspace::new("");
     let mut failed = record("bob", ago(HOUR), Tool::Execute, 2);
+    failed.requests[1].attempts = Some(3);
     failed.outcome = Outcome::Error;
     failed.error_kind = Some("timeout".into());
     failed.duration_ms = 30_001;
+    let mut from_before_attempts = record("eve\u{1b}[2J", ago(HOUR), Tool::Execute, 1);
+    from_before_attempts.requests[0].attempts = None;
     workspace.audit_log(&[
         record("alice", ago(HOUR), Tool::Search, 0),
         failed,
-        record("eve\u{1b}[2J", ago(HOUR), Tool::Execute, 1),
+        from_before_attempts,
     ]);
     let config = workspace.config.as_str();
 
@@ -457,7 +462,7 @@ fn audit_tail_shows_the_newest_records_as_a_table_or_json() {
     assert_eq!(
         columns,
         [
-            "ID", "TIME", "SUBJECT", "TOOL", "OUTCOME", "REQUESTS", "DURATION"
+            "ID", "TIME", "SUBJECT", "TOOL", "OUTCOME", "REQUESTS", "ATTEMPTS", "DURATION"
         ]
     );
     let bob: Vec<&str> = lines[1].split_whitespace().collect();
@@ -465,9 +470,13 @@ fn audit_tail_shows_the_newest_records_as_a_table_or_json() {
     assert!(bob[1].parse::<Timestamp>().is_ok(), "{}", lines[1]);
     assert_eq!(
         bob[2..],
-        ["bob", "execute", "error:", "timeout", "2", "30001", "ms"]
+        [
+            "bob", "execute", "error:", "timeout", "2", "4", "30001", "ms"
+        ]
     );
     assert!(lines[2].contains("eve\\u{1b}[2J"), "{}", lines[2]);
+    let eve: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(eve[5..7], ["1", "-"], "{}", lines[2]);
     assert!(
         !table.stdout.contains('\u{1b}'),
         "control characters are escaped"
@@ -485,6 +494,7 @@ fn audit_tail_shows_the_newest_records_as_a_table_or_json() {
     assert_eq!(records[1]["subject"], "bob");
     assert_eq!(records[1]["error_kind"], "timeout");
     assert_eq!(records[1]["requests"].as_array().map(Vec::len), Some(2));
+    assert_eq!(records[1]["requests"][1]["attempts"], 3);
 }
 
 #[test]

@@ -99,7 +99,7 @@ fn value(outcome: &CallOutcome) -> &Value {
 }
 
 fn error(outcome: &CallOutcome) -> &CallError {
-    outcome.result.as_ref().err().expect("a failed call")
+    outcome.result.as_ref().expect_err("a failed call")
 }
 
 fn records(data: &TempDir) -> Vec<StoredRecord> {
@@ -184,6 +184,8 @@ action = "deny"
         }
     );
     assert_eq!(requests[1].status, None, "a denied request is never sent");
+    let attempts: Vec<Option<u32>> = requests.iter().map(|r| r.attempts).collect();
+    assert_eq!(attempts, [Some(1), Some(0)]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

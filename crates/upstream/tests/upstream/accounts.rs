@@ -68,7 +68,7 @@ async fn no_account_is_an_error_that_says_how_to_fix_it() {
         .expect_err("none");
     assert_eq!(error, AccountError::NoAccounts);
     assert!(
-        error.to_string().contains("CLOUDFLARE_ACCOUNT_ID"),
+        error.to_string().contains("name the account explicitly"),
         "{error}"
     );
 }
@@ -91,8 +91,8 @@ async fn several_accounts_are_listed_and_not_cached() {
     for part in [
         "Personal (1111)",
         "Work (2222)",
-        "account_id",
-        "--account-id",
+        "accountId is ambiguous",
+        "name the account explicitly",
     ] {
         assert!(message.contains(part), "{message}");
     }
@@ -117,7 +117,7 @@ async fn a_failed_discovery_explains_itself_without_the_token() {
         "GET /accounts failed",
         "HTTP 403",
         "[9109]",
-        "pass `account_id`",
+        "name the account explicitly",
     ] {
         assert!(message.contains(part), "{message}");
     }

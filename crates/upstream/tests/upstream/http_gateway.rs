@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use codemode_upstream::{GiveUp, HttpSettings, HttpUpstream, RequestError, UpstreamError};
+use codemode_upstream::{
+    AuthFailure, GiveUp, HttpSettings, HttpUpstream, RequestError, UpstreamError,
+};
 use serde_json::{Value, json};
 
 use crate::fake_api::FakeApi;
@@ -230,7 +232,11 @@ async fn authentication_failures_explain_why_without_the_token() {
     let message = unauthorized.to_string();
     assert!(matches!(
         unauthorized,
-        RequestError::Authentication { status: 401, .. }
+        RequestError::Authentication {
+            status: 401,
+            failure: AuthFailure::Rejected,
+            ..
+        }
     ));
     for part in [
         "authentication failed (HTTP 401)",
@@ -243,6 +249,13 @@ async fn authentication_failures_explain_why_without_the_token() {
     assert_no_token(&message);
 
     let forbidden = get(&gateway, "/status/403").await.expect_err("403");
+    assert!(matches!(
+        forbidden,
+        RequestError::Authentication {
+            failure: AuthFailure::Forbidden,
+            ..
+        }
+    ));
     let message = forbidden.to_string();
     for part in [
         "HTTP 403",
@@ -255,10 +268,15 @@ async fn authentication_failures_explain_why_without_the_token() {
     assert_no_token(&format!("{forbidden:?}"));
 
     let anonymous = http_gateway(&base, None, &[], open_config());
-    let message = get(&anonymous, "/status/401")
-        .await
-        .expect_err("401")
-        .to_string();
+    let anonymous_error = get(&anonymous, "/status/401").await.expect_err("401");
+    assert!(matches!(
+        anonymous_error,
+        RequestError::Authentication {
+            failure: AuthFailure::NoCredential,
+            ..
+        }
+    ));
+    let message = anonymous_error.to_string();
     assert!(message.contains("no API token is configured"), "{message}");
 }
 

@@ -1,11 +1,15 @@
-//! Integration tests: the gateway against a real HTTP server on loopback, and the demo API.
+//! Integration tests of the gateway against a real HTTP server on loopback (`fake_api`), one
+//! module per theme: `guards` (options and paths refused), `routing` (the spec check),
+//! `http_gateway` (the HTTP upstream, retries, errors), `limits` (budgets), `ledger` (what a
+//! call records), `accounts` (account discovery), `config` (the `[upstream]` section). Shared
+//! helpers live here. New tests go in the module of their theme, or a new module declared here.
 
 mod accounts;
-mod demo_api;
-mod demo_spec;
+mod config;
 mod fake_api;
 mod guards;
 mod http_gateway;
+mod ledger;
 mod limits;
 mod routing;
 
@@ -35,7 +39,7 @@ impl Api {
         config: GatewayConfig,
     ) -> Api {
         Api {
-            gateway: Gateway::new(Arc::new(upstream), operations, config),
+            gateway: Gateway::new(Arc::new(upstream), operations, config).expect("valid config"),
             credential: token.map(|t| Credential::new(t).expect("valid token")),
         }
     }

@@ -1,0 +1,64 @@
+//! Integration tests of codemode-ratelimit: each limit reached, its message, its reset, and the
+//! separation of sessions and users. One module per limit (`sessions`, `daily`, `concurrency`,
+//! `code`) plus `defaults`; the hand-moved clock and call helpers live here. New tests go in the
+//! module of their limit, or a new module declared here.
+
+mod code;
+mod concurrency;
+mod daily;
+mod defaults;
+mod sessions;
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use codemode_ratelimit::{Clock, LimitExceeded, Limiter, Limits, MemoryStore, Tool};
+
+/// A clock the test moves by hand.
+struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    fn at(time: DateTime<Utc>) -> Arc<TestClock> {
+        Arc::new(TestClock(Mutex::new(time)))
+    }
+
+    fn advance(&self, by: TimeDelta) {
+        let mut now = self.0.lock().expect("clock lock");
+        *now += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock lock")
+    }
+}
+
+/// A time well inside one UTC day.
+fn afternoon() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 8, 1, 15, 30, 0)
+        .single()
+        .expect("valid time")
+}
+
+/// A limiter with its own memory store and `clock`.
+fn limiter(limits: Limits, clock: Arc<TestClock>) -> Limiter {
+    Limiter::with_store(limits, Arc::new(MemoryStore::new()), clock)
+}
+
+/// Makes `n` calls, dropping each permit as it returns.
+fn calls(limiter: &Limiter, subject: &str, session: &str, tool: Tool, n: usize) {
+    for i in 0..n {
+        limiter
+            .begin(subject, session, tool, "async () => 1")
+            .unwrap_or_else(|e| panic!("call {i} refused: {e}"));
+    }
+}
+
+/// The refusal of one more call, which must be refused.
+fn refusal(limiter: &Limiter, subject: &str, session: &str, tool: Tool) -> LimitExceeded {
+    match limiter.begin(subject, session, tool, "async () => 1") {
+        Ok(_) => panic!("call let through"),
+        Err(e) => e,
+    }
+}
