@@ -1,9 +1,9 @@
 // Times tool calls through an official TypeScript SDK client, for codemode-bench.
 // usage: NODE_MODULES=tests/node_modules node sdk-calls.mjs '<json>'
 //   json: { "sdk": "v1" | "v2", "url": "http://127.0.0.1:PORT/mcp", "iterations": N,
-//           "calls": [{ "label": "...", "tool": "search", "code": "async () => 1" }, ...] }
+//           "warmUp": M, "calls": [{ "label": "...", "tool": "search", "code": "async () => 1" }, ...] }
 // Prints one JSON line: { "<label>": { "ms": [one per measured call], "textChars": N }, ... }.
-// Each call runs a tenth of N times to warm up, then N times measured; a tool error stops the run.
+// Each call runs M times to warm up, then N times measured; a tool error stops the run.
 import { createRequire } from "node:module";
 
 const require = createRequire(process.env.NODE_MODULES + "/");
@@ -35,7 +35,7 @@ async function once({ tool, code }) {
 
 const out = {};
 for (const call of config.calls) {
-  for (let i = 0; i < Math.ceil(config.iterations / 10); i++) await once(call);
+  for (let i = 0; i < config.warmUp; i++) await once(call);
   const ms = [];
   let textChars = 0;
   for (let i = 0; i < config.iterations; i++) {

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use hyper::Method;
 
 use crate::connection::Connection;
-use crate::stats::Summary;
+use crate::stats::{Summary, warm_up};
 
 /// How long the API takes to answer a path ending in `/slow`.
 pub const SLOW_DELAY: Duration = Duration::from_secs(2);
@@ -35,7 +35,7 @@ impl LoopbackApi {
     pub async fn time_direct(&self, iterations: usize) -> anyhow::Result<Summary> {
         let mut connection = Connection::open(self.addr).await?;
         let mut samples = Vec::with_capacity(iterations);
-        for i in 0..iterations + iterations / 10 {
+        for i in 0..warm_up(iterations) + iterations {
             let began = Instant::now();
             let reply = connection
                 .send(Method::GET, "/client/v4/zones/zone1", &[], Bytes::new())
@@ -45,7 +45,7 @@ impl LoopbackApi {
                 "the API answered {}",
                 reply.status
             );
-            if i >= iterations / 10 {
+            if i >= warm_up(iterations) {
                 samples.push(began.elapsed());
             }
         }

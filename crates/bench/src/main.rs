@@ -74,7 +74,7 @@ struct Args {
         default_value = "../shared/specs/cloudflare-openapi-2024-08.json"
     )]
     spec: PathBuf,
-    /// Measured calls per latency figure (after a warm-up of a tenth as many).
+    /// Measured calls per latency figure (after a warm-up of a third as many).
     #[arg(long, default_value_t = 300)]
     iterations: usize,
     /// The `codemode` binary to start.

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-use crate::stats::Summary;
+use crate::stats::{Summary, warm_up};
 
 /// The longest one client run may take before the bench gives up on it.
 const RUN_LIMIT: Duration = Duration::from_secs(300);
@@ -79,6 +79,7 @@ impl NodeClients {
             "sdk": sdk.flag(),
             "url": url,
             "iterations": iterations,
+            "warmUp": warm_up(iterations),
             "calls": calls.iter().map(|c| json!({"label": c.label, "tool": c.tool, "code": c.code})).collect::<Vec<_>>(),
         });
         let mut command = node(&self.node_modules);

@@ -8,7 +8,7 @@ use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::connection::Connection;
-use crate::stats::Summary;
+use crate::stats::{Summary, warm_up};
 
 const PROTOCOL_VERSION: &str = "2025-11-25";
 const ACCEPT: &str = "application/json, text/event-stream";
@@ -95,7 +95,7 @@ impl RawSession {
         })
     }
 
-    /// Calls `tool` a tenth of `iterations` times to warm up, then `iterations` times, timed;
+    /// Calls `tool` [`warm_up`] times, then `iterations` times, timed;
     /// returns the latency and the last reply.
     pub async fn time(
         &mut self,
@@ -104,7 +104,7 @@ impl RawSession {
         iterations: usize,
     ) -> anyhow::Result<(Summary, ToolReply)> {
         let mut last = self.call(tool, code).await?;
-        for _ in 0..iterations / 10 {
+        for _ in 0..warm_up(iterations) {
             last = self.call(tool, code).await?;
         }
         let mut samples = Vec::with_capacity(iterations);

@@ -8,7 +8,7 @@ use crate::inprocess::InProcess;
 use crate::load::{Churn, HeadOfLine, Throughput};
 use crate::loopback_api::SLOW_DELAY;
 use crate::node_clients::Timed;
-use crate::stats::{Summary, figure, ms, ms_minus, row};
+use crate::stats::{Summary, figure, ms, ms_minus, row, warm_up};
 
 /// One client's timings, by call label.
 pub struct ClientFigures {
@@ -117,7 +117,7 @@ impl Report {
             self.load_average,
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             self.iterations,
-            self.iterations / 10
+            warm_up(self.iterations)
         );
         self.print_latency();
         self.print_baselines();
@@ -281,7 +281,7 @@ impl Report {
         for h in &self.head_of_line {
             let unanswered = h
                 .unanswered
-                .map(|d| format!(", then none in {:.1} s", d.as_secs_f64()))
+                .map(|d| format!(", then no answer in {:.0} s", d.as_secs_f64()))
                 .unwrap_or_default();
             println!(
                 "| {} | {} | {} | {} | {} | {}{unanswered} | {} / {} | ≤ usual + 10 ms |",

@@ -72,14 +72,19 @@ pub fn figure(name: &str, value: &str, target: &str) {
     println!("| {name} | {value} | | | {target} |");
 }
 
-/// Runs `f` a tenth of `iterations` to warm up, then `iterations` times, timing each.
+/// Calls made to warm up before `iterations` measured ones: enough for Node's JIT to settle.
+pub fn warm_up(iterations: usize) -> usize {
+    iterations / 3
+}
+
+/// Runs `f` [`warm_up`] times, then `iterations` times, timing each.
 pub async fn repeat<F, Fut, E>(iterations: usize, mut f: F) -> anyhow::Result<Summary>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), E>>,
     E: Into<anyhow::Error>,
 {
-    for _ in 0..iterations / 10 {
+    for _ in 0..warm_up(iterations) {
         f().await.map_err(Into::into)?;
     }
     let mut samples = Vec::with_capacity(iterations);
