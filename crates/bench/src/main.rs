@@ -61,8 +61,17 @@ const CODEMODE_CALLS: [Call; 3] = [
 /// The calls the SDK floor answers: a trivial one and one the size of the full search.
 const FLOOR_CALLS: [Call; 2] = [CODEMODE_CALLS[0], CODEMODE_CALLS[1]];
 
+/// The call of the search throughput run.
+const SEARCHES: [load::ToolCall; 1] = [("search", SMALL_SEARCH)];
+
+/// The call of the execute throughput run.
+const EXECUTES: [load::ToolCall; 1] = [("execute", ONE_REQUEST)];
+
 /// The mix of the soak: small searches and executes in turn.
-const MIXED: [load::ToolCall; 2] = [("search", SMALL_SEARCH), ("execute", ONE_REQUEST)];
+const MIXED: [load::ToolCall; 2] = [SEARCHES[0], EXECUTES[0]];
+
+/// The longest the soak may take, whatever its number of calls.
+const SOAK_LIMIT: Duration = Duration::from_secs(300);
 
 /// Options of the benchmark.
 #[derive(Debug, Parser)]
@@ -190,33 +199,14 @@ async fn main() -> anyhow::Result<()> {
 
     let warm_mib = server.rss_mib()?;
     let duration = Duration::from_secs(args.load_secs);
-    progress("throughput: searches");
-    let searches = load::throughput(
-        server.addr,
-        args.sessions,
-        &[("search", SMALL_SEARCH)],
-        usize::MAX,
-        duration,
-    )
-    .await?;
-    progress("throughput: executes");
-    let executes = load::throughput(
-        server.addr,
-        args.sessions,
-        &[("execute", ONE_REQUEST)],
-        usize::MAX,
-        duration,
-    )
-    .await?;
-    progress("soak");
-    let soak = load::throughput(
-        server.addr,
-        args.sessions,
-        &MIXED,
-        args.soak_calls,
-        Duration::from_secs(300),
-    )
-    .await?;
+    let run_load =
+        |name: &str, calls: &'static [load::ToolCall], limit: usize, duration: Duration| {
+            progress(name);
+            load::throughput(server.addr, args.sessions, calls, limit, duration)
+        };
+    let searches = run_load("throughput: searches", &SEARCHES, usize::MAX, duration).await?;
+    let executes = run_load("throughput: executes", &EXECUTES, usize::MAX, duration).await?;
+    let soak = run_load("soak", &MIXED, args.soak_calls, SOAK_LIMIT).await?;
     let soaked_mib = server.rss_mib()?;
     progress("session churn");
     let churn = load::churn(server.addr, args.churn_sessions, Duration::from_secs(120)).await;

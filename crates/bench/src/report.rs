@@ -29,7 +29,7 @@ impl ClientFigures {
     pub fn from_node(name: &'static str, timed: &BTreeMap<&'static str, Timed>) -> ClientFigures {
         let mut figures = ClientFigures::new(name);
         for (label, t) in timed {
-            figures.add(*label, t.latency, t.text_chars, None);
+            figures.add(label, t.latency, t.text_chars, None);
         }
         figures
     }
