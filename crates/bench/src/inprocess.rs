@@ -10,11 +10,9 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use crate::stats::{Summary, ms, row};
-use crate::{TYPICAL_SEARCH, loopback_api};
-
-const ONE_REQUEST: &str =
-    r#"async () => (await cloudflare.request({ method: "GET", path: "/zones/zone1" })).result.id"#;
+use crate::loopback_api::LoopbackApi;
+use crate::stats::{Summary, figure, ms, repeat, row};
+use crate::workload::{FULL_SEARCH, ONE_REQUEST, TRIVIAL};
 
 /// What the in-process run measured.
 pub struct InProcess {
@@ -29,16 +27,9 @@ pub struct InProcess {
 impl InProcess {
     /// Prints the rows of the report.
     pub fn print(&self) {
-        println!(
-            "| spec load + resolve (in process) | {} | | |",
-            ms(self.load)
-        );
-        row(
-            "search, trivial code (per-call overhead)",
-            self.empty_search,
-            "",
-        );
-        row("search, inside the server", self.search, "≤ 3 ms");
+        figure("spec load + resolve", &ms(self.load), "");
+        row("search, trivial code (pool, no MCP)", self.empty_search, "");
+        row("search, full list (pool, no MCP)", self.search, "");
         row("loopback API request, plain reqwest", self.raw_request, "");
         row(
             "execute, no request (fresh isolate)",
@@ -46,16 +37,20 @@ impl InProcess {
             "",
         );
         row("execute, one request to the loopback API", self.execute, "");
-        let overhead = self.execute.median.saturating_sub(self.raw_request.median);
-        println!(
-            "| execute overhead above the API's own latency (median − median) | {} | | ≤ 1 ms |",
-            ms(overhead)
+        figure(
+            "execute − API request (median − median)",
+            &ms(self.execute.median.saturating_sub(self.raw_request.median)),
+            "",
         );
     }
 }
 
 /// Loads the spec, starts a pool and measures search and execute through it.
-pub async fn measure(spec_bytes: &[u8], iterations: usize) -> anyhow::Result<InProcess> {
+pub async fn measure(
+    spec_bytes: &[u8],
+    api: &LoopbackApi,
+    iterations: usize,
+) -> anyhow::Result<InProcess> {
     let started = Instant::now();
     let spec = Spec::from_bytes(spec_bytes)?;
     let load = started.elapsed();
@@ -65,19 +60,15 @@ pub async fn measure(spec_bytes: &[u8], iterations: usize) -> anyhow::Result<InP
         tokio::runtime::Handle::current(),
     )?;
     let empty_search = repeat(iterations, || async {
-        pool.search("async () => 1", CancelToken::new())
-            .await
-            .map(drop)
+        pool.search(TRIVIAL, CancelToken::new()).await.map(drop)
     })
     .await?;
     let search = repeat(iterations, || async {
-        pool.search(TYPICAL_SEARCH, CancelToken::new())
-            .await
-            .map(drop)
+        pool.search(FULL_SEARCH, CancelToken::new()).await.map(drop)
     })
     .await?;
 
-    let base = loopback_api::start().await?;
+    let base = api.base();
     let http = reqwest::Client::new();
     let url = format!("{base}/zones/zone1");
     let raw_request = repeat(iterations, || async {
@@ -93,7 +84,7 @@ pub async fn measure(spec_bytes: &[u8], iterations: usize) -> anyhow::Result<InP
     )?;
     let empty_execute = repeat(iterations, || async {
         let host = Arc::new(BenchHost(gateway.call(None)));
-        pool.execute("async () => 1", host, CancelToken::new())
+        pool.execute(TRIVIAL, host, CancelToken::new())
             .await
             .map(drop)
     })
@@ -117,25 +108,6 @@ pub async fn measure(spec_bytes: &[u8], iterations: usize) -> anyhow::Result<InP
         empty_execute,
         execute,
     })
-}
-
-/// Runs `f` a tenth of `iterations` to warm up, then `iterations` times, timing each.
-pub async fn repeat<F, Fut, E>(iterations: usize, mut f: F) -> anyhow::Result<Summary>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), E>>,
-    E: Into<anyhow::Error>,
-{
-    for _ in 0..iterations / 10 {
-        f().await.map_err(Into::into)?;
-    }
-    let mut samples = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
-        let started = Instant::now();
-        f().await.map_err(Into::into)?;
-        samples.push(started.elapsed());
-    }
-    Ok(Summary::of(samples))
 }
 
 /// The sandbox host the benchmark uses: requests only.

@@ -1,33 +1,77 @@
-//! `codemode-bench`: measures a typical `search`, the per-call overhead of `execute`, and the
-//! server's start-up time and memory, on a real spec. Prints a Markdown report.
+//! `codemode-bench`: measures codemode through the clients people use, on a real spec, against a
+//! `codemode serve` it starts itself (traffic to 127.0.0.1 only), and prints a Markdown report:
+//! per-call latency through a raw keep-alive client and the TypeScript SDKs v1 and v2, the
+//! distance from the SDK's own floor and the ratio against Cloudflare's approach (both measured
+//! in the same run), throughput under 50 sessions, head-of-line blocking behind a slow API,
+//! memory after a soak and session churn, and start-up time.
 //!
 //! ```sh
-//! cargo run --release -p codemode-bench -- --spec ../shared/specs/cloudflare-openapi-2024-08.json
+//! cargo build --release -p codemode -p codemode-bench
+//! (cd tests && npm ci)
+//! ./target/release/codemode-bench
 //! ```
 
+mod baselines;
+mod connection;
 mod inprocess;
+mod load;
 mod loopback_api;
+mod node_clients;
+mod raw_mcp;
+mod report;
 mod server_process;
 mod stats;
+mod workload;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Parser;
+
+use crate::node_clients::{Call, NodeClients, Sdk};
+use crate::raw_mcp::RawSession;
+use crate::report::{ClientFigures, FloorFigures, Memory, Report};
+use crate::server_process::{Launch, Server};
+use crate::workload::{FULL_SEARCH, ONE_REQUEST, SMALL_SEARCH, TRIVIAL};
 
 /// The server's allocator, so in-process figures match the server's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The workload every search measurement runs: iterate every operation, filter by tag.
-pub const TYPICAL_SEARCH: &str = r#"async () => {
-  const hits = [];
-  for (const [path, ops] of Object.entries(spec.paths)) {
-    for (const [method, op] of Object.entries(ops)) {
-      if (op.tags.includes("workers")) hits.push({ method, path, summary: op.summary });
-    }
-  }
-  return hits.length;
-}"#;
+/// The calls every client times against codemode.
+const CODEMODE_CALLS: [Call; 3] = [
+    Call {
+        label: "trivial",
+        tool: "search",
+        code: TRIVIAL,
+    },
+    Call {
+        label: "full",
+        tool: "search",
+        code: FULL_SEARCH,
+    },
+    Call {
+        label: "execute",
+        tool: "execute",
+        code: ONE_REQUEST,
+    },
+];
+
+/// The calls the SDK floor answers: a trivial one and one the size of the full search.
+const FLOOR_CALLS: [Call; 2] = [CODEMODE_CALLS[0], CODEMODE_CALLS[1]];
+
+/// The call of the search throughput run.
+const SEARCHES: [load::ToolCall; 1] = [("search", SMALL_SEARCH)];
+
+/// The call of the execute throughput run.
+const EXECUTES: [load::ToolCall; 1] = [("execute", ONE_REQUEST)];
+
+/// The mix of the soak: small searches and executes in turn.
+const MIXED: [load::ToolCall; 2] = [SEARCHES[0], EXECUTES[0]];
+
+/// The longest the soak may take, whatever its number of calls.
+const SOAK_LIMIT: Duration = Duration::from_secs(300);
 
 /// Options of the benchmark.
 #[derive(Debug, Parser)]
@@ -39,25 +83,174 @@ struct Args {
         default_value = "../shared/specs/cloudflare-openapi-2024-08.json"
     )]
     spec: PathBuf,
-    /// Measured iterations per latency figure (after a warm-up of a tenth as many).
+    /// Measured calls per latency figure (after a warm-up of a third as many).
     #[arg(long, default_value_t = 300)]
     iterations: usize,
-    /// The `codemode` binary to start for the start-up, memory and MCP figures.
+    /// The `codemode` binary to start.
     #[arg(long, default_value = "target/release/codemode")]
     binary: PathBuf,
+    /// The `node_modules` holding `@modelcontextprotocol/sdk` and `@modelcontextprotocol/client`.
+    #[arg(long, default_value = "tests/node_modules")]
+    node_modules: PathBuf,
+    /// The directory holding the `cf-approach/` and `sdk-floor/` baselines.
+    #[arg(long, default_value = "../shared/bench")]
+    baselines: PathBuf,
+    /// Concurrent sessions of the throughput runs.
+    #[arg(long, default_value_t = 50)]
+    sessions: usize,
+    /// Seconds of each throughput run.
+    #[arg(long, default_value_t = 5)]
+    load_secs: u64,
+    /// Calls of the soak (small searches and executes in turn, over the same sessions).
+    #[arg(long, default_value_t = 20_000)]
+    soak_calls: usize,
+    /// Sessions opened, used once and closed after the soak.
+    #[arg(long, default_value_t = 2_000)]
+    churn_sessions: usize,
+    /// Sessions waiting on the slow API in each head-of-line run (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "2,300")]
+    waiting: Vec<usize>,
+    /// Seconds the probe searches in each head-of-line run.
+    #[arg(long, default_value_t = 6)]
+    window_secs: u64,
+    /// Calls of Cloudflare's approach (the first is not counted).
+    #[arg(long, default_value_t = 7)]
+    cf_calls: usize,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let load_average = std::fs::read_to_string("/proc/loadavg")?;
     let spec_bytes = std::fs::read(&args.spec)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.spec.display()))?;
-    let inside = inprocess::measure(&spec_bytes, args.iterations).await?;
-    let process = server_process::measure(&args.binary, &args.spec, args.iterations).await?;
+        .with_context(|| format!("cannot read {}", args.spec.display()))?;
+    let node_modules = std::path::absolute(&args.node_modules)?;
+    anyhow::ensure!(
+        node_modules.join("@modelcontextprotocol/client").exists(),
+        "no TypeScript SDK in {}: run `npm ci` in tests/",
+        node_modules.display()
+    );
+    let nodes = NodeClients {
+        node_modules: node_modules.clone(),
+    };
+    let api = loopback_api::start().await?;
+    let data = tempfile::tempdir()?;
+    let launch = Launch {
+        binary: &args.binary,
+        spec: &args.spec,
+        api_base: api.base(),
+        data_dir: data.path().to_path_buf(),
+    };
+    let n = args.iterations;
 
-    println!("| measurement | median | p90 | target |");
-    println!("|---|---|---|---|");
-    inside.print();
-    process.print();
+    progress("in-process breakdown");
+    let inside = inprocess::measure(&spec_bytes, &api, n).await?;
+
+    progress("starting the server");
+    let server = Server::start(&launch).await?;
+    let mut startups = vec![server.startup];
+    let idle_mib = server.rss_mib()?;
+    let url = format!("http://{}/mcp", server.addr);
+
+    progress("raw keep-alive client");
+    let upstream = api.time_direct(n).await?;
+    let mut raw = RawSession::open(server.addr).await?;
+    let mut raw_figures = ClientFigures::new("raw keep-alive client");
+    for call in CODEMODE_CALLS {
+        let (latency, reply) = raw.time(call.tool, call.code, n).await?;
+        raw_figures.add(
+            call.label,
+            latency,
+            reply.text_chars,
+            Some(reply.body_bytes),
+        );
+    }
+    let mut clients = vec![raw_figures];
+    for sdk in [Sdk::V1, Sdk::V2] {
+        progress(sdk.name());
+        let timed = nodes.time(sdk, &url, n, &CODEMODE_CALLS).await?;
+        clients.push(ClientFigures::from_node(sdk.name(), &timed));
+    }
+
+    progress("the SDK floor");
+    let floor = baselines::SdkFloor::start(&args.baselines, &node_modules).await?;
+    let mut floor_raw = RawSession::open(floor.addr).await?;
+    let mut floors = ClientFigures::new("raw keep-alive client");
+    for call in FLOOR_CALLS {
+        let (latency, reply) = floor_raw.time(call.tool, call.code, n).await?;
+        floors.add(
+            call.label,
+            latency,
+            reply.text_chars,
+            Some(reply.body_bytes),
+        );
+    }
+    let floor_url = format!("http://{}/mcp", floor.addr);
+    let mut floor_figures = vec![floors];
+    for sdk in [Sdk::V1, Sdk::V2] {
+        let timed = nodes.time(sdk, &floor_url, n, &FLOOR_CALLS).await?;
+        floor_figures.push(ClientFigures::from_node(sdk.name(), &timed));
+    }
+    drop(floor);
+
+    progress("Cloudflare's approach");
+    let cf =
+        baselines::cf_approach(&args.baselines, &node_modules, &args.spec, args.cf_calls).await?;
+
+    let warm_mib = server.rss_mib()?;
+    let duration = Duration::from_secs(args.load_secs);
+    let run_load =
+        |name: &str, calls: &'static [load::ToolCall], limit: usize, duration: Duration| {
+            progress(name);
+            load::throughput(server.addr, args.sessions, calls, limit, duration)
+        };
+    let searches = run_load("throughput: searches", &SEARCHES, usize::MAX, duration).await?;
+    let executes = run_load("throughput: executes", &EXECUTES, usize::MAX, duration).await?;
+    let soak = run_load("soak", &MIXED, args.soak_calls, SOAK_LIMIT).await?;
+    let soaked_mib = server.rss_mib()?;
+    progress("session churn");
+    let churn = load::churn(server.addr, args.churn_sessions, Duration::from_secs(120)).await;
+    let churned_mib = server.rss_mib()?;
+    let peak_mib = server.peak_rss_mib()?;
+    server.stop().await?;
+
+    let mut head_of_line = Vec::new();
+    for &waiting in &args.waiting {
+        progress(&format!("head-of-line: {waiting} sessions on the slow API"));
+        let server = Server::start(&launch).await?;
+        startups.push(server.startup);
+        let window = Duration::from_secs(args.window_secs);
+        head_of_line.push(load::head_of_line(server.addr, waiting, window, 50).await?);
+        server.stop().await?;
+    }
+
+    Report {
+        load_average: load_average.trim().to_string(),
+        iterations: n,
+        inside,
+        upstream,
+        clients,
+        floors: FloorFigures(floor_figures),
+        cf,
+        sessions: args.sessions,
+        searches,
+        executes,
+        soak,
+        churn,
+        head_of_line,
+        memory: Memory {
+            idle_mib,
+            warm_mib,
+            soaked_mib,
+            churned_mib,
+            peak_mib,
+        },
+        startups,
+    }
+    .print();
     Ok(())
+}
+
+fn progress(what: &str) {
+    eprintln!("codemode-bench: {what}");
 }

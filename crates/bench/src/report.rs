@@ -1,0 +1,370 @@
+//! The Markdown report of one run.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::baselines::CfApproach;
+use crate::inprocess::InProcess;
+use crate::load::{Churn, HeadOfLine, Throughput};
+use crate::loopback_api::SLOW_DELAY;
+use crate::node_clients::Timed;
+use crate::stats::{Summary, figure, ms, ms_minus, row, warm_up};
+
+/// One client's timings, by call label.
+pub struct ClientFigures {
+    name: &'static str,
+    calls: BTreeMap<&'static str, (Summary, usize, Option<usize>)>,
+}
+
+impl ClientFigures {
+    /// No timings yet.
+    pub fn new(name: &'static str) -> ClientFigures {
+        ClientFigures {
+            name,
+            calls: BTreeMap::new(),
+        }
+    }
+
+    /// The timings a Node client run gave.
+    pub fn from_node(name: &'static str, timed: &BTreeMap<&'static str, Timed>) -> ClientFigures {
+        let mut figures = ClientFigures::new(name);
+        for (label, t) in timed {
+            figures.add(label, t.latency, t.text_chars, None);
+        }
+        figures
+    }
+
+    /// Adds a call's latency, its result's characters and, when known, its response's bytes.
+    pub fn add(
+        &mut self,
+        label: &'static str,
+        latency: Summary,
+        chars: usize,
+        bytes: Option<usize>,
+    ) {
+        self.calls.insert(label, (latency, chars, bytes));
+    }
+
+    fn latency(&self, label: &str) -> Summary {
+        self.calls.get(label).map(|c| c.0).unwrap_or_default()
+    }
+
+    fn size(&self, label: &str) -> String {
+        match self.calls.get(label) {
+            Some((_, chars, Some(bytes))) => format!("{chars} chars of text, {bytes} B response"),
+            Some((_, chars, None)) => format!("{chars} chars of text"),
+            None => String::new(),
+        }
+    }
+}
+
+/// The SDK floor's timings, one entry per client, in the order of the codemode clients.
+pub struct FloorFigures(pub Vec<ClientFigures>);
+
+/// Resident set sizes of the server over the run.
+pub struct Memory {
+    /// Right after start-up, spec loaded.
+    pub idle_mib: f64,
+    /// After the latency runs.
+    pub warm_mib: f64,
+    /// After the soak.
+    pub soaked_mib: f64,
+    /// After the session churn.
+    pub churned_mib: f64,
+    /// The peak.
+    pub peak_mib: f64,
+}
+
+/// Everything one run measured.
+pub struct Report {
+    /// `/proc/loadavg` when the run started.
+    pub load_average: String,
+    /// Measured calls per latency figure.
+    pub iterations: usize,
+    /// The in-process breakdown.
+    pub inside: InProcess,
+    /// The loopback API's own latency.
+    pub upstream: Summary,
+    /// Codemode through each client, the raw client first.
+    pub clients: Vec<ClientFigures>,
+    /// The SDK floor through the same clients.
+    pub floors: FloorFigures,
+    /// Cloudflare's approach.
+    pub cf: CfApproach,
+    /// Sessions of the throughput runs.
+    pub sessions: usize,
+    /// Small searches under load.
+    pub searches: Throughput,
+    /// Small executes under load.
+    pub executes: Throughput,
+    /// The mixed soak.
+    pub soak: Throughput,
+    /// Sessions opened and closed.
+    pub churn: Churn,
+    /// One entry per head-of-line run.
+    pub head_of_line: Vec<HeadOfLine>,
+    /// Memory.
+    pub memory: Memory,
+    /// Spawn to `/healthz` answering, one per server started.
+    pub startups: Vec<Duration>,
+}
+
+impl Report {
+    /// Prints the report on stdout.
+    pub fn print(&self) {
+        println!(
+            "Load average at start: {} ({} CPUs). {} measured calls per latency figure, after {} of warm-up.\n",
+            self.load_average,
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            self.iterations,
+            warm_up(self.iterations)
+        );
+        self.print_latency();
+        self.print_baselines();
+        println!(
+            "\nIn-process breakdown (the sandbox pool and gateway called directly, no MCP):\n"
+        );
+        header();
+        self.inside.print();
+        self.print_load();
+        self.print_head_of_line();
+        self.print_memory();
+    }
+
+    fn print_latency(&self) {
+        println!("Per-call latency over MCP (Streamable HTTP, loopback, one session):\n");
+        header();
+        for (i, client) in self.clients.iter().enumerate() {
+            let (trivial, full) = if i == 0 {
+                ("≤ 1 ms", "≤ 3 ms")
+            } else {
+                ("", "")
+            };
+            let name = client.name;
+            row(
+                &format!("{name}: search `async () => 1`"),
+                client.latency("trivial"),
+                trivial,
+            );
+            row(
+                &format!("{name}: search, full list ({})", client.size("full")),
+                client.latency("full"),
+                full,
+            );
+            row(
+                &format!("{name}: execute, one API request"),
+                client.latency("execute"),
+                "",
+            );
+            let overhead = client.latency("execute").median.as_secs_f64()
+                - client.latency("trivial").median.as_secs_f64()
+                - self.upstream.median.as_secs_f64();
+            figure(
+                &format!("{name}: execute − trivial search − API's own latency"),
+                &format!("{:.3} ms", overhead * 1000.0),
+                "≤ 1 ms",
+            );
+        }
+        row(
+            "the loopback API alone (one keep-alive connection)",
+            self.upstream,
+            "",
+        );
+    }
+
+    fn print_baselines(&self) {
+        println!(
+            "\nSame-run baselines: the TypeScript SDK's floor (`sdk-floor/`) and Cloudflare's approach (`cf-approach/`):\n"
+        );
+        header();
+        for (floor, client) in self.floors.0.iter().zip(&self.clients) {
+            let name = floor.name;
+            row(
+                &format!("SDK floor, {name}: trivial"),
+                floor.latency("trivial"),
+                "",
+            );
+            row(
+                &format!("SDK floor, {name}: list ({})", floor.size("full")),
+                floor.latency("full"),
+                "",
+            );
+            let sdk = name != self.clients[0].name;
+            for (label, target) in [("trivial", "≤ +1 ms"), ("full", "≤ +1.5 ms")] {
+                figure(
+                    &format!("codemode above the floor, {name}: {label} (median − median)"),
+                    &ms_minus(client.latency(label).median, floor.latency(label).median),
+                    if sdk { target } else { "" },
+                );
+            }
+        }
+        figure(
+            &format!(
+                "Cloudflare's approach: search, full list (median of {} calls)",
+                self.cf.calls.saturating_sub(1)
+            ),
+            &ms(self.cf.median),
+            "",
+        );
+        for client in &self.clients {
+            let ours = client.latency("full").median.as_secs_f64();
+            let target = if client.name == self.clients[0].name {
+                "≥ 50×"
+            } else {
+                ""
+            };
+            figure(
+                &format!(
+                    "ratio: Cloudflare's approach / codemode full search, {}",
+                    client.name
+                ),
+                &format!("{:.1}×", self.cf.median.as_secs_f64() / ours),
+                target,
+            );
+        }
+    }
+
+    fn print_load(&self) {
+        println!(
+            "\nThroughput: {} sessions, each on its own keep-alive connection, calling back to back (raw client):\n",
+            self.sessions
+        );
+        println!("| load | calls/s | p50 | p99 | answered | errors | target |");
+        println!("|---|---|---|---|---|---|---|");
+        let runs = [
+            ("small searches", &self.searches, "≥ 2,000/s, 0 errors"),
+            (
+                "small executes (one API request)",
+                &self.executes,
+                "≥ 1,000/s, 0 errors",
+            ),
+            (
+                "soak: searches and executes in turn",
+                &self.soak,
+                "0 errors",
+            ),
+        ];
+        for (name, t, target) in runs {
+            println!(
+                "| {name} | {:.0} | {} | {} | {} | {} | {target} |",
+                t.per_sec,
+                ms(t.latency.median),
+                ms(t.latency.p99),
+                t.latency.count,
+                t.errors
+            );
+        }
+        println!(
+            "| session churn: open, one search, close (10 at a time) | {:.0} sessions/s | | | {} | {} | 0 errors |",
+            self.churn.per_sec, self.churn.sessions, self.churn.errors
+        );
+        for (name, t) in [
+            ("searches", &self.searches),
+            ("executes", &self.executes),
+            ("soak", &self.soak),
+        ] {
+            if let Some(error) = &t.first_error {
+                println!("\nFirst error of the {name}: {}", one_line(error));
+            }
+        }
+    }
+
+    fn print_head_of_line(&self) {
+        println!(
+            "\nHead-of-line: a probe session's small search while other sessions each wait {} s on the API (fresh server per row):\n",
+            SLOW_DELAY.as_secs()
+        );
+        println!(
+            "| sessions waiting | probe usual (median) | probe during: median | p99 | max | answered | slow executes done / failed | target |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for h in &self.head_of_line {
+            let unanswered = h
+                .unanswered
+                .map(|d| format!(", then no answer in {:.0} s", d.as_secs_f64()))
+                .unwrap_or_default();
+            println!(
+                "| {} | {} | {} | {} | {} | {}{unanswered} | {} / {} | ≤ usual + 10 ms |",
+                h.waiting,
+                ms(h.usual.median),
+                ms(h.during.median),
+                ms(h.during.p99),
+                ms(h.during.max),
+                h.during.count,
+                h.slow_done,
+                h.slow_errors
+            );
+        }
+        for h in &self.head_of_line {
+            if let Some(error) = &h.first_slow_error {
+                println!(
+                    "\nFirst slow-execute error with {} waiting: {}",
+                    h.waiting,
+                    one_line(error)
+                );
+            }
+        }
+    }
+
+    fn print_memory(&self) {
+        let m = &self.memory;
+        let growth = |mib: f64| {
+            format!(
+                "{mib:.1} MiB ({:+.1}% vs warm)",
+                (mib / m.warm_mib - 1.0) * 100.0
+            )
+        };
+        println!("\nMemory and start-up:\n");
+        header();
+        figure(
+            "RSS idle, spec loaded",
+            &format!("{:.1} MiB", m.idle_mib),
+            "≤ 200 MiB",
+        );
+        figure(
+            "RSS after the latency runs (warm)",
+            &format!("{:.1} MiB", m.warm_mib),
+            "≤ 200 MiB",
+        );
+        figure(
+            &format!(
+                "RSS after the throughput runs and a soak of {} calls",
+                self.soak.latency.count
+            ),
+            &growth(m.soaked_mib),
+            "within 10%",
+        );
+        figure(
+            &format!(
+                "RSS after {} sessions opened and closed",
+                self.churn.sessions
+            ),
+            &growth(m.churned_mib),
+            "within 10%",
+        );
+        figure("peak RSS", &format!("{:.1} MiB", m.peak_mib), "");
+        let startup = Summary::of(self.startups.clone());
+        figure(
+            &format!(
+                "start-up, spawn to /healthz answering (median of {})",
+                startup.count
+            ),
+            &ms(startup.median),
+            "≤ 2 s",
+        );
+    }
+}
+
+fn header() {
+    println!("| measurement | median | p90 | p99 | target |");
+    println!("|---|---|---|---|---|");
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(300)
+        .collect()
+}
