@@ -5,7 +5,8 @@
 # (new inputs go to a scratch directory, the committed seeds stay as they are), fails on the first
 # crash, panic, timeout or out-of-memory, and prints the executions run per target. A crashing
 # input is saved under fuzz/artifacts/<target>/; replay it with
-# `cargo +nightly fuzz run -s none -a <target> <file>` and add it to the corpus once fixed.
+# `cargo +nightly fuzz run -s none -a --target-dir fuzz/target <target> <file>`, and add it to the
+# corpus once fixed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
