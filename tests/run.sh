@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust unit and integration tests, the official MCP conformance suite, and
 # the end-to-end tests that drive the real binary through the official MCP TypeScript and Python
-# SDKs, the MCP Inspector CLI and Claude Code, over Streamable HTTP and stdio.
+# SDKs, the MCP Inspector CLI and Claude Code, over Streamable HTTP and stdio; and fuzzes every
+# parser an attacker reaches for a bounded time (fuzz/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== cargo test (release)"
 cargo build --release --locked --bin codemode
 cargo test --release --locked --workspace
+
+echo "== fuzz"
+fuzz/run.sh
 
 echo "== MCP conformance suite (official, stable + alpha)"
 tests/conformance/run.sh

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
@@ -12,6 +12,9 @@ use tokio::time::Instant;
 
 /// Largest JWKS document accepted.
 const MAX_JWKS_BYTES: usize = 1 << 20;
+
+/// Length of an Ed25519 public key, the `x` of an `OKP` key (RFC 8037 §2).
+const ED25519_KEY_BYTES: usize = 32;
 
 /// How often the JWKS may be fetched, and how long keys are trusted without a fetch.
 #[derive(Debug, Clone, Copy)]
@@ -196,7 +199,8 @@ struct JwksDocument {
     keys: Vec<serde_json::Value>,
 }
 
-/// The key in `raw` if it is a public signature key codemode can use; symmetric and encryption keys are skipped.
+/// The key in `raw` if it is a public signature key codemode can use; symmetric and encryption
+/// keys, and Ed25519 keys of the wrong length, are skipped.
 fn signing_key(raw: serde_json::Value) -> Option<SigningKey> {
     let jwk: Jwk = serde_json::from_value(raw).ok()?;
     if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption))
@@ -209,6 +213,13 @@ fn signing_key(raw: serde_json::Value) -> Option<SigningKey> {
         None => None,
     };
     let key = DecodingKey::from_jwk(&jwk).ok()?;
+    // jsonwebtoken's Ed25519 verifier slices the key's first 32 bytes: a shorter one panics.
+    if let AlgorithmParameters::OctetKeyPair(params) = &jwk.algorithm {
+        let x = key.try_get_as_bytes().ok()?;
+        if params.curve != EllipticCurve::Ed25519 || x.len() != ED25519_KEY_BYTES {
+            return None;
+        }
+    }
     Some(SigningKey {
         kid: jwk.common.key_id,
         algorithm,

@@ -23,3 +23,20 @@ pub use host::Host;
 pub use limits::{Limits, PoolConfig};
 pub use outcome::{LogLevel, LogLine, Outcome, Truncation};
 pub use pool::Pool;
+
+/// The script a [`Pool`] compiles for agent `code`, in the first form `parses` accepts.
+pub fn normalise(code: &str, mut parses: impl FnMut(&str) -> bool) -> Result<String, SandboxError> {
+    let compile = |script: &str| {
+        if parses(script) {
+            return Ok(script.to_owned());
+        }
+        let (line, byte_column) = source::locate(script, script.len());
+        let message = "unexpected end of input".to_owned();
+        Err(source::CompileError::Syntax(source::ScriptError {
+            message,
+            line,
+            byte_column,
+        }))
+    };
+    source::compile(code, Limits::execute().code_bytes, compile).map(|(script, _)| script)
+}

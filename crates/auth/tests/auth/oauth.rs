@@ -40,6 +40,20 @@ impl TestKey {
         }
     }
 
+    /// An Ed25519 key from a fixed seed (its PKCS#8 wrapping is a constant prefix).
+    fn ed25519(kid: &str) -> TestKey {
+        const PKCS8_PREFIX: [u8; 16] = [
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
+        let der = [&PKCS8_PREFIX[..], &[7; 32]].concat();
+        TestKey {
+            kid: kid.to_owned(),
+            alg: Algorithm::EdDSA,
+            private: EncodingKey::from_ed_der(&der),
+        }
+    }
+
     /// One RSA key per test binary: generating it unoptimised takes a while.
     fn rsa() -> TestKey {
         static KEY: OnceLock<TestKey> = OnceLock::new();
@@ -339,6 +353,33 @@ async fn algorithms_outside_the_allowed_list_are_refused() {
     let auth = issuer.authenticator("");
     let error = auth.authenticate(&bearer(&hmac)).await.expect_err("HS256");
     assert_invalid(&error, &hmac, "token signing algorithm is not accepted");
+}
+
+/// Found by fuzzing (fuzz/corpus/jwt/crash-okp-short-x): jsonwebtoken's Ed25519 verifier
+/// panicked on a published `OKP` key whose `x` is shorter than 32 bytes.
+#[tokio::test]
+async fn an_ed25519_key_of_the_wrong_length_is_skipped() {
+    let good = TestKey::ed25519("good");
+    let issuer = Issuer::start(&[&good]).await;
+    let mut published = vec![good.public_jwk()];
+    for (kid, x) in [("short", "ME-3VMgIMg"), ("long", &"A".repeat(60)[..])] {
+        published
+            .push(json!({ "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": kid, "x": x }));
+    }
+    *issuer.published.lock().expect("jwks lock") = published;
+    let auth = issuer.authenticator("algorithms = [\"EdDSA\"]");
+
+    let token = good.mint(&claims(json!({})));
+    let principal = auth
+        .authenticate(&bearer(&token))
+        .await
+        .expect("valid EdDSA token");
+    assert_eq!(principal.subject, "alice");
+    for kid in ["short", "long"] {
+        let token = TestKey::ed25519(kid).mint(&claims(json!({})));
+        let error = auth.authenticate(&bearer(&token)).await.expect_err(kid);
+        assert_invalid(&error, &token, "token signing key is unknown");
+    }
 }
 
 /// Moves tokio's clock past the 10 s JWKS refresh interval without waiting for it.
