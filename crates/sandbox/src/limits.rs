@@ -42,11 +42,14 @@ impl Limits {
     }
 }
 
-/// How many workers the pool runs and the limits of each tool.
+/// How many workers the pool runs, how many calls may wait for one, and the limits of each
+/// tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolConfig {
-    /// Worker threads, each running one call at a time; more calls queue.
+    /// Worker threads, each running one piece of JavaScript at a time; more calls queue.
     pub workers: usize,
+    /// Calls that may wait for a worker; past it a call is refused as busy.
+    pub queue: usize,
     /// Limits for `search` calls.
     pub search: Limits,
     /// Limits for `execute` calls.
@@ -57,6 +60,7 @@ impl Default for PoolConfig {
     fn default() -> PoolConfig {
         PoolConfig {
             workers: std::thread::available_parallelism().map_or(1, |count| count.get()),
+            queue: 512,
             search: Limits::search(),
             execute: Limits::execute(),
         }

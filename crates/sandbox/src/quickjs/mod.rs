@@ -18,7 +18,7 @@ use rquickjs::context::intrinsic::{
 };
 use tokio::runtime::Handle;
 
-use crate::engine::{Call, Engine};
+use crate::engine::{Call, Engine, Wake};
 use crate::error::SandboxError;
 use crate::host::Host;
 use crate::outcome::Outcome;
@@ -59,12 +59,19 @@ impl QuickJs {
 }
 
 impl Engine for QuickJs {
+    type Execution = execute::Execution;
+
     fn search(&mut self, call: &Call<'_>) -> Result<Outcome, SandboxError> {
         self.search.search(call)
     }
 
-    fn execute(&mut self, call: &Call<'_>, host: Arc<dyn Host>) -> Result<Outcome, SandboxError> {
-        execute::execute(call, host, &self.handle)
+    fn execute(
+        &mut self,
+        call: &Call<'_>,
+        host: Arc<dyn Host>,
+        wake: Wake,
+    ) -> Result<execute::Execution, SandboxError> {
+        execute::Execution::start(call, host, &self.handle, wake)
     }
 
     fn recover(&mut self) -> Result<(), SandboxError> {
