@@ -52,6 +52,7 @@ impl Pool {
         for (index, (signals, wake)) in receivers.into_iter().zip(senders).enumerate() {
             let (queue, ready): (Arc<Queue>, Sender<_>) = (queue.clone(), ready.clone());
             let (view, handle) = (view.clone(), runtime.clone());
+            let api_global = config.api_global.clone();
             thread::Builder::new()
                 .name(format!("sandbox-{index}"))
                 .stack_size(WORKER_STACK_BYTES)
@@ -62,7 +63,11 @@ impl Pool {
                         signals,
                         wake,
                     };
-                    worker::work(worker, || QuickJs::new(view.clone(), handle.clone()), ready);
+                    worker::work(
+                        worker,
+                        || QuickJs::new(view.clone(), handle.clone(), &api_global),
+                        ready,
+                    );
                 })
                 .map_err(|error| {
                     SandboxError::Unavailable(format!("could not start a worker thread: {error}"))

@@ -1,5 +1,6 @@
 //! The runtime `execute` calls run in: a fresh runtime and realm per call, whose only ways
-//! out are `cloudflare.request`, `accountId` and `console`, each backed by the host.
+//! out are the API's `request` (`cloudflare.request` by default), `accountId` and
+//! `console`, each backed by the host.
 //!
 //! Host futures run on the tokio runtime and never on the worker: a call whose code waits on
 //! them is parked, holding its runtime but not its worker, and is resumed when one of them
@@ -23,7 +24,7 @@ use tokio::task::JoinHandle;
 use crate::cancel::Listening;
 use crate::engine::{self, Call, Wake};
 use crate::error::SandboxError;
-use crate::host::Host;
+use crate::host::{Host, Rejection};
 use crate::limits::Limits;
 use crate::outcome::Outcome;
 use crate::quickjs::console::{self, LogSink};
@@ -34,6 +35,52 @@ use crate::quickjs::{Intrinsics, run, scripts};
 
 /// The global agent code reads the account id from.
 const ACCOUNT_GLOBAL: &str = "accountId";
+
+/// What every `execute` call of a worker shares: where host futures run, and the name of the
+/// API's global.
+pub(crate) struct Outside {
+    /// Runs host futures.
+    pub handle: Handle,
+    /// The global holding the API's `request`.
+    pub api_global: Arc<str>,
+}
+
+impl Outside {
+    /// Checks `api_global` can name a global of the realm: an identifier no other global
+    /// has.
+    pub(crate) fn new(handle: Handle, api_global: &str) -> Result<Outside, SandboxError> {
+        let identifier = api_global
+            .chars()
+            .next()
+            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_' || first == '$')
+            && api_global
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+        let refused = |reason: &str| {
+            Err(SandboxError::Unavailable(format!(
+                "the API global `{api_global}` {reason}: choose another name"
+            )))
+        };
+        if !identifier {
+            return refused("is not a plain JavaScript identifier");
+        }
+        let runtime = Runtime::new().map_err(setup)?;
+        let context = Context::custom::<Intrinsics>(&runtime).map_err(setup)?;
+        let taken = context.with(|ctx| ctx.globals().contains_key(api_global));
+        if taken.map_err(setup)? || api_global == "console" || api_global == ACCOUNT_GLOBAL {
+            return refused("is already a global of the sandbox");
+        }
+        Ok(Outside {
+            handle,
+            api_global: api_global.into(),
+        })
+    }
+}
+
+/// The error for a runtime that could not be set up.
+fn setup(error: rquickjs::Error) -> SandboxError {
+    SandboxError::Unavailable(format!("could not start a JavaScript runtime: {error}"))
+}
 
 /// One `execute` call, from its fresh runtime to its outcome.
 pub(crate) struct Execution {
@@ -63,13 +110,10 @@ impl Execution {
     pub(crate) fn start(
         call: &Call<'_>,
         host: Arc<dyn Host>,
-        handle: &Handle,
+        outside: &Outside,
         wake: Wake,
     ) -> Result<Execution, SandboxError> {
         let limits = call.limits;
-        let setup = |error: rquickjs::Error| {
-            SandboxError::Unavailable(format!("could not start a JavaScript runtime: {error}"))
-        };
         let (meter, allocator) = Meter::new();
         let runtime = Runtime::new_with_alloc(allocator).map_err(setup)?;
         runtime.set_max_stack_size(limits.stack_bytes);
@@ -84,7 +128,7 @@ impl Execution {
         watchdog.watch(watch.clone());
         let waker = wake.clone();
         let wake_on_cancel = call.cancel.on_cancel(move || waker.wake());
-        let bridge = Rc::new(Bridge::new(host.clone(), handle.clone(), wake));
+        let bridge = Rc::new(Bridge::new(host.clone(), outside, wake));
         let sink = LogSink::new(limits, Some(host));
         let context = Context::custom::<Intrinsics>(&runtime).map_err(setup)?;
         let helpers = context
@@ -201,7 +245,7 @@ struct Helpers {
     settle: Persistent<Function<'static>>,
 }
 
-/// Defines the realm's globals: `console`, `cloudflare` and `accountId`.
+/// Defines the realm's globals: `console`, the API's and `accountId`.
 fn install<'js>(
     ctx: &Ctx<'js>,
     bridge: &Rc<Bridge>,
@@ -211,16 +255,16 @@ fn install<'js>(
     let render: Function = scripts::RENDER.load(ctx)?;
     let create_console: Function = scripts::CONSOLE.load(ctx)?;
     console::install(ctx, &create_console, &render, sink.clone(), limits)?;
-    let create_cloudflare: Function = scripts::REQUEST.load(ctx)?;
+    let create_api: Function = scripts::REQUEST.load(ctx)?;
     let sender = bridge.clone();
     let send = Function::new(ctx.clone(), move |ctx: Ctx<'js>, options: String| {
         sender
             .send(&options)
             .map_err(|message| Exception::throw_type(&ctx, &message))
     })?;
-    let made: Object = create_cloudflare.call((send,))?;
+    let made: Object = create_api.call((send, &*bridge.api_global))?;
     let globals = ctx.globals();
-    globals.set("cloudflare", made.get::<_, Value>("cloudflare")?)?;
+    globals.set(&*bridge.api_global, made.get::<_, Value>("api")?)?;
     let reader = bridge.clone();
     let account_id = move |ctx: Ctx<'js>| {
         reader
@@ -239,10 +283,10 @@ enum Event {
     /// A request finished with its envelope, or failed with a message.
     Finished {
         id: u32,
-        result: Result<serde_json::Value, String>,
+        result: Result<serde_json::Value, Rejection>,
     },
     /// The account id lookup finished.
-    Account(Result<String, String>),
+    Account(Result<String, Rejection>),
 }
 
 /// Where the account id lookup stands.
@@ -252,7 +296,7 @@ enum Account {
     /// The lookup is running.
     Pending,
     /// The lookup finished.
-    Known(Result<String, String>),
+    Known(Result<String, Rejection>),
 }
 
 /// Connects one call's JavaScript to its host: starts host futures on the tokio runtime and
@@ -260,6 +304,7 @@ enum Account {
 struct Bridge {
     host: Arc<dyn Host>,
     handle: Handle,
+    api_global: Arc<str>,
     inbox: Inbox,
     events: Receiver<Event>,
     next_id: Cell<u32>,
@@ -285,11 +330,12 @@ impl Inbox {
 }
 
 impl Bridge {
-    fn new(host: Arc<dyn Host>, handle: Handle, wake: Wake) -> Bridge {
+    fn new(host: Arc<dyn Host>, outside: &Outside, wake: Wake) -> Bridge {
         let (events, receiver) = mpsc::channel();
         Bridge {
             host,
-            handle,
+            handle: outside.handle.clone(),
+            api_global: outside.api_global.clone(),
             inbox: Inbox { events, wake },
             events: receiver,
             next_id: Cell::new(0),
@@ -301,8 +347,9 @@ impl Bridge {
 
     /// Starts a request with the options JSON request.js checked; returns its id.
     fn send(&self, options: &str) -> Result<u32, String> {
-        let options = serde_json::from_str(options)
-            .map_err(|error| format!("cloudflare.request: options are not JSON: {error}"))?;
+        let options = serde_json::from_str(options).map_err(|error| {
+            format!("{}.request: options are not JSON: {error}", self.api_global)
+        })?;
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1));
         let future = self.host.request(options);
@@ -335,7 +382,7 @@ impl Bridge {
     /// The account id `accountId` reads, or why reading it throws.
     fn account_id(&self) -> Result<String, String> {
         match &*self.account.borrow() {
-            Account::Known(known) => known.clone(),
+            Account::Known(known) => known.clone().map_err(|rejection| rejection.message),
             Account::Unasked | Account::Pending => Err(format!(
                 "{ACCOUNT_GLOBAL} is looked up only for code that names it: \
                  write `{ACCOUNT_GLOBAL}` in the code"
@@ -379,7 +426,7 @@ fn settle_request<'js>(
     settle: &Function<'js>,
     bounds: &Bounds<'_, 'js>,
     id: u32,
-    result: Result<serde_json::Value, String>,
+    result: Result<serde_json::Value, Rejection>,
 ) -> Result<(), SandboxError> {
     let failed = |error: rquickjs::Error| run::engine_failure(&error, bounds.limits);
     let (envelope, failure) = match result {
@@ -387,9 +434,9 @@ fn settle_request<'js>(
             ctx.json_parse(envelope.to_string()).map_err(failed)?,
             Value::new_null(ctx.clone()),
         ),
-        Err(message) => (
+        Err(rejection) => (
             Value::new_null(ctx.clone()),
-            rquickjs::String::from_str(ctx.clone(), &message)
+            rquickjs::String::from_str(ctx.clone(), &rejection.message)
                 .map_err(failed)?
                 .into_value(),
         ),

@@ -22,6 +22,7 @@ use crate::engine::{Call, Engine, Wake};
 use crate::error::SandboxError;
 use crate::host::Host;
 use crate::outcome::Outcome;
+use execute::Outside;
 use search::SearchRuntime;
 
 /// The standard library of the realms agent code runs in. Left out: WeakRef and
@@ -42,17 +43,23 @@ type Intrinsics = (
 /// QuickJS, as one worker thread's engine.
 pub(crate) struct QuickJs {
     view: Arc<Node>,
-    handle: Handle,
+    outside: Outside,
     search: SearchRuntime,
 }
 
 impl QuickJs {
-    /// Builds the worker's search runtime from `view`; `handle` runs host futures.
-    pub(crate) fn new(view: Arc<Node>, handle: Handle) -> Result<QuickJs, SandboxError> {
+    /// Builds the worker's search runtime from `view`; `handle` runs host futures, and
+    /// `execute` code reaches the API through the global `api_global`.
+    pub(crate) fn new(
+        view: Arc<Node>,
+        handle: Handle,
+        api_global: &str,
+    ) -> Result<QuickJs, SandboxError> {
+        let outside = Outside::new(handle, api_global)?;
         let search = SearchRuntime::new(&view)?;
         Ok(QuickJs {
             view,
-            handle,
+            outside,
             search,
         })
     }
@@ -71,7 +78,7 @@ impl Engine for QuickJs {
         host: Arc<dyn Host>,
         wake: Wake,
     ) -> Result<execute::Execution, SandboxError> {
-        execute::Execution::start(call, host, &self.handle, wake)
+        execute::Execution::start(call, host, &self.outside, wake)
     }
 
     fn recover(&mut self) -> Result<(), SandboxError> {

@@ -25,7 +25,7 @@ pub(crate) static CONSOLE: Script = Script::new(
     include_str!("../../../../sandbox-runtime/console.js"),
 );
 
-/// `createCloudflare(send)`: `cloudflare.request` and its `settle` hook.
+/// `createApi(send, name)`: the API's `request` and its `settle` hook.
 pub(crate) static REQUEST: Script = Script::new(
     "request.js",
     include_str!("../../../../sandbox-runtime/request.js"),

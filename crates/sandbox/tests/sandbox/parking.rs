@@ -1,15 +1,13 @@
 //! Calls waiting on their host hold no worker; the queue is bounded, its time counts toward a
 //! call's limit, and cancelling stops a call wherever it is.
 
-mod common;
-
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::common::{Shared, TestHost, quick_limits, small_view};
 use codemode_sandbox::{CancelToken, Host, Outcome, Pool, PoolConfig, SandboxError};
-use common::{Shared, TestHost, quick_limits, small_view};
 use serde_json::json;
 
 /// A pool of one worker with room for `queue` waiting calls; `search` and `execute` time
@@ -24,6 +22,7 @@ fn one_worker(queue: usize, search_secs: u64, execute_secs: u64) -> Pool {
         queue,
         search: limits(search_secs),
         execute: limits(execute_secs),
+        ..PoolConfig::default()
     };
     Pool::new(small_view(), config, tokio::runtime::Handle::current()).expect("the pool starts")
 }

@@ -1,13 +1,11 @@
 //! Shared fixtures: synthetic spec views, a pool builder and a host that records what the
 //! sandbox asks of it.
 
-#![allow(dead_code)]
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use codemode_sandbox::{Host, Limits, LogLine, Pool, PoolConfig};
+use codemode_sandbox::{Host, Limits, LogLine, Pool, PoolConfig, Rejection};
 use codemode_spec::Node;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -126,7 +124,7 @@ pub fn small_view() -> Arc<Node> {
 pub fn quick_limits() -> Limits {
     Limits {
         timeout: Duration::from_secs(2),
-        ..Limits::execute()
+        ..PoolConfig::default().execute
     }
 }
 
@@ -200,7 +198,7 @@ impl Drop for InFlight {
 pub struct Shared(pub Arc<TestHost>);
 
 impl Host for Shared {
-    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, String>> {
+    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, Rejection>> {
         let host = self.0.clone();
         host.requests.lock().unwrap().push(options.clone());
         Box::pin(async move {
@@ -210,7 +208,7 @@ impl Host for Shared {
             let path = options["path"].as_str().unwrap_or_default().to_owned();
             match path.as_str() {
                 "/hang" => futures::future::pending().await,
-                "/broken" => Err("upstream unreachable".to_owned()),
+                "/broken" => Err(Rejection::new("upstream unreachable")),
                 "/fail" => Ok(json!({
                     "success": false,
                     "status": 400,
@@ -252,12 +250,12 @@ impl Host for Shared {
         })
     }
 
-    fn account_id(&self) -> BoxFuture<'static, Result<String, String>> {
+    fn account_id(&self) -> BoxFuture<'static, Result<String, Rejection>> {
         let host = self.0.clone();
         host.account_lookups.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             match host.account.clone() {
-                Some(account) => account,
+                Some(account) => account.map_err(Rejection::new),
                 None => futures::future::pending().await,
             }
         })
