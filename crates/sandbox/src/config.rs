@@ -58,7 +58,7 @@ impl Default for SandboxConfig {
 
 /// A setting out of range.
 #[derive(Debug, Clone, PartialEq, Error)]
-#[error("sandbox setting `{key}` must be a number above 0 and at most {max}, got {value}")]
+#[error("setting `{key}` must be a number above 0 and at most {max}, got {value}")]
 pub struct ConfigError {
     /// The setting's key, as written in the config section.
     pub key: &'static str,

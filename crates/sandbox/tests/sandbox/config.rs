@@ -61,6 +61,10 @@ fn every_key_is_checked_and_named_when_out_of_range() {
         assert_eq!(error.key, key);
         assert!(error.to_string().contains(&format!("`{key}`")), "{error}");
     }
+    assert_eq!(
+        zero("queue").validate().map_err(|error| error.to_string()),
+        Err("setting `queue` must be a number above 0 and at most 1000000, got 0".to_owned())
+    );
     let long = SandboxConfig {
         search_timeout_secs: 86_401.0,
         ..SandboxConfig::default()
