@@ -18,7 +18,7 @@ const DAY_SECS: f64 = 86_400.0;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SandboxConfig {
-    /// Worker threads running agent code (default: one per CPU).
+    /// Worker threads running agent code (default: one per CPU, or 2 if that is unknown).
     pub workers: usize,
     /// Calls that may wait for a worker; past it a call is refused as busy (default 512).
     pub queue: usize,
@@ -43,7 +43,7 @@ pub struct SandboxConfig {
 impl Default for SandboxConfig {
     fn default() -> SandboxConfig {
         SandboxConfig {
-            workers: std::thread::available_parallelism().map_or(1, usize::from),
+            workers: std::thread::available_parallelism().map_or(2, usize::from),
             queue: 512,
             search_timeout_secs: 10.0,
             execute_timeout_secs: 30.0,
