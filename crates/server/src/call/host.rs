@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use codemode_audit::{RequestDecision, UpstreamRequest};
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
-use codemode_sandbox::{Host, LogLine};
+use codemode_sandbox::{Host, LogLine, Rejection};
 use codemode_upstream::{AccountResolver, Call, CheckedRequest};
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -101,12 +101,18 @@ impl ExecuteHost {
 }
 
 impl Host for ExecuteHost {
-    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, String>> {
+    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, Rejection>> {
         let shared = self.shared.clone();
-        async move { shared.request(options).await.map_err(|e| e.to_string()) }.boxed()
+        async move {
+            shared
+                .request(options)
+                .await
+                .map_err(|e| Rejection::new(e.to_string()))
+        }
+        .boxed()
     }
 
-    fn account_id(&self) -> BoxFuture<'static, Result<String, String>> {
+    fn account_id(&self) -> BoxFuture<'static, Result<String, Rejection>> {
         let shared = self.shared.clone();
         async move {
             let parts = &shared.parts;
@@ -118,7 +124,7 @@ impl Host for ExecuteHost {
                     &parts.call,
                 )
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| Rejection::new(e.to_string()))?;
             *lock(&shared.account) = Some(account.clone());
             Ok(account)
         }
