@@ -1,9 +1,11 @@
-// Builds `cloudflare.request(options)`: a thin wrapper over the host's `send`, which takes
-// the options as JSON text, starts the request outside the sandbox and returns its id.
-// The host later calls `settle(id, envelope, failure)` once the request has finished.
+// Builds the API's `request(options)` (`cloudflare.request` by default): a thin wrapper over
+// the host's `send`, which takes the options as JSON text, starts the request outside the
+// sandbox and returns its id. The host later calls `settle(id, envelope, failure)` once the
+// request has finished.
 //
-// Evaluates to `createCloudflare(send)`, returning `{ cloudflare, settle }`. Only
-// `cloudflare` is given to agent code; `send` and `settle` stay in this closure and in Rust.
+// Evaluates to `createApi(send, name)`, where `name` is the global agent code reaches the
+// API by, returning `{ api, settle }`. Only `api` is given to agent code; `send` and `settle`
+// stay in this closure and in Rust.
 (function () {
   'use strict';
 
@@ -26,13 +28,9 @@
   const setAdd = Set.prototype.add;
   const setDelete = Set.prototype.delete;
 
-  // An error about the options agent code passed.
-  function misuse(message) {
-    return new TypeErrorCtor('cloudflare.request: ' + message);
-  }
-
-  // Throws if `value` (found at `path`) cannot travel as JSON without silently changing.
-  function checkJson(value, path, ancestors) {
+  // Throws if `value` (found at `path`) cannot travel as JSON without silently changing;
+  // `misuse` makes the error.
+  function checkJson(value, path, ancestors, misuse) {
     switch (typeof value) {
       case 'bigint':
         throw misuse(path + ' is a BigInt, which JSON cannot carry; convert it with String() or Number()');
@@ -55,7 +53,7 @@
     const keys = objectKeys(value);
     for (let i = 0; i < keys.length; i++) {
       const where = array ? path + '[' + keys[i] + ']' : path + '.' + keys[i];
-      checkJson(value[keys[i]], where, ancestors);
+      checkJson(value[keys[i]], where, ancestors, misuse);
     }
     apply(setDelete, ancestors, [value]);
   }
@@ -84,8 +82,13 @@
     return error;
   }
 
-  return function createCloudflare(send) {
+  return function createApi(send, name) {
     const pending = new MapCtor();
+
+    // An error about the options agent code passed.
+    function misuse(message) {
+      return new TypeErrorCtor(name + '.request: ' + message);
+    }
 
     function settle(id, envelope, failure) {
       const waiter = apply(mapGet, pending, [id]);
@@ -107,7 +110,7 @@
         );
       }
       try {
-        checkJson(options, 'options', new SetCtor());
+        checkJson(options, 'options', new SetCtor(), misuse);
       } catch (error) {
         return PromiseCtor.reject(error);
       }
@@ -117,6 +120,6 @@
       });
     }
 
-    return { cloudflare: { request }, settle };
+    return { api: { request }, settle };
   };
 })()

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use codemode_sandbox::{CancelToken, Host, LogLine, Pool, PoolConfig};
+use codemode_sandbox::{CancelToken, Host, LogLine, Pool, PoolConfig, Rejection};
 use codemode_spec::Spec;
 use codemode_upstream::{Call, Gateway, GatewayConfig, HttpSettings, HttpUpstream};
 use futures::FutureExt;
@@ -114,13 +114,18 @@ pub async fn measure(
 struct BenchHost(Call);
 
 impl Host for BenchHost {
-    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, String>> {
+    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, Rejection>> {
         let call = self.0.clone();
-        async move { call.request(&options).await.map_err(|e| e.to_string()) }.boxed()
+        async move {
+            call.request(&options)
+                .await
+                .map_err(|e| Rejection::new(e.to_string()))
+        }
+        .boxed()
     }
 
-    fn account_id(&self) -> BoxFuture<'static, Result<String, String>> {
-        async { Err("the benchmark sets no account".to_string()) }.boxed()
+    fn account_id(&self) -> BoxFuture<'static, Result<String, Rejection>> {
+        async { Err(Rejection::new("the benchmark sets no account")) }.boxed()
     }
 
     fn log(&self, _line: &LogLine) {}

@@ -60,6 +60,12 @@ pub enum SandboxError {
          flight (a promise that is never resolved, or a missing return?)"
     )]
     NeverSettled,
+    /// The pool already holds as many calls waiting to start as it may; nothing ran.
+    #[error("the sandbox is busy: {queued} calls are already waiting to run; try again shortly")]
+    Busy {
+        /// How many calls the queue holds.
+        queued: usize,
+    },
     /// The call was cancelled before it finished.
     #[error("cancelled before the code finished")]
     Cancelled,

@@ -3,20 +3,21 @@
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use thiserror::Error;
 
 use crate::outcome::LogLine;
 
 /// What `execute` code can reach outside the sandbox; implemented by the server.
 pub trait Host: Send + Sync + 'static {
-    /// Carries out `cloudflare.request(options)`: resolves to the API envelope, or fails
-    /// with a message that rejects the JavaScript promise as `Error(message)`.
+    /// Carries out the API's `request(options)`: resolves to the API envelope, or rejects
+    /// the JavaScript promise.
     fn request(
         &self,
         options: serde_json::Value,
-    ) -> BoxFuture<'static, Result<serde_json::Value, String>>;
+    ) -> BoxFuture<'static, Result<serde_json::Value, Rejection>>;
 
-    /// The account id `accountId` reads, or the reason reading it throws.
-    fn account_id(&self) -> BoxFuture<'static, Result<String, String>>;
+    /// The account id `accountId` reads, or why reading it throws.
+    fn account_id(&self) -> BoxFuture<'static, Result<String, Rejection>>;
 
     /// Receives each console line as it is written; must not block.
     fn log(&self, line: &LogLine);
@@ -25,5 +26,23 @@ pub trait Host: Send + Sync + 'static {
     /// timeout, which bounds the code, not the people.
     fn waiting_for_people(&self) -> Duration {
         Duration::ZERO
+    }
+}
+
+/// Why the host refused or could not carry out what the code asked; the code sees it as a
+/// JavaScript `Error` with this message.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct Rejection {
+    /// The message of the `Error` the code sees.
+    pub message: String,
+}
+
+impl Rejection {
+    /// A rejection the code sees as `Error(message)`.
+    pub fn new(message: impl Into<String>) -> Rejection {
+        Rejection {
+            message: message.into(),
+        }
     }
 }

@@ -1,25 +1,49 @@
 //! Runs agent JavaScript for the `search` and `execute` tools.
 //!
-//! A [`Pool`] of worker threads, each with its own JavaScript engine, runs one call at a
-//! time per worker. `search` code sees only the frozen `spec`; `execute` code sees
-//! `cloudflare.request`, `accountId` and `console`, all backed by a [`Host`]. Every call
-//! starts from a fresh realm, is bounded by [`Limits`], accepts TypeScript and bare function
-//! bodies, and returns its value as JSON capped by structural truncation.
+//! A [`Pool`] of worker threads, each with its own JavaScript engine, runs the calls of a
+//! bounded queue. `search` code sees only the frozen `spec`; `execute` code sees the API's
+//! `request` (`cloudflare.request` by default), `accountId` and `console`, all backed by a
+//! [`Host`], and waits on its host without holding a worker. Every call starts from a fresh
+//! realm, is bounded by [`Limits`] from the moment it is accepted, accepts TypeScript and bare
+//! function bodies, and returns its value as JSON capped by structural truncation. The
+//! settings come from a [`SandboxConfig`].
+//!
+//! ```
+//! use codemode_sandbox::{CancelToken, Pool, SandboxConfig};
+//! use codemode_spec::Spec;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! let spec = Spec::from_bytes(br#"{"openapi": "3.0.3", "paths": {"/zones": {"get": {}}}}"#)?;
+//! let config = SandboxConfig { workers: 1, ..SandboxConfig::default() }.pool_config()?;
+//! let pool = Pool::new(spec.view().clone(), config, runtime.handle().clone())?;
+//! let outcome = runtime.block_on(pool.search(
+//!     "async () => Object.keys(spec.paths)",
+//!     CancelToken::new(),
+//! ))?;
+//! assert_eq!(outcome.result, serde_json::json!(["/zones"]));
+//! # Ok(())
+//! # }
+//! ```
 
 mod cancel;
+mod config;
 mod engine;
 mod error;
 mod host;
 mod limits;
 mod outcome;
 mod pool;
+mod queue;
 mod quickjs;
 mod source;
 mod typescript;
+mod worker;
 
 pub use cancel::CancelToken;
+pub use config::{ConfigError, DEFAULT_API_GLOBAL, SandboxConfig};
 pub use error::SandboxError;
-pub use host::Host;
+pub use host::{Host, Rejection};
 pub use limits::{Limits, PoolConfig};
 pub use outcome::{LogLevel, LogLine, Outcome, Truncation};
 pub use pool::Pool;
@@ -38,5 +62,6 @@ pub fn normalise(code: &str, mut parses: impl FnMut(&str) -> bool) -> Result<Str
             byte_column,
         }))
     };
-    source::compile(code, Limits::execute().code_bytes, compile).map(|(script, _)| script)
+    source::compile(code, SandboxConfig::default().code_kib << 10, compile)
+        .map(|(script, _)| script)
 }

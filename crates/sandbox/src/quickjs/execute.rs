@@ -1,13 +1,14 @@
 //! The runtime `execute` calls run in: a fresh runtime and realm per call, whose only ways
-//! out are `cloudflare.request`, `accountId` and `console`, each backed by the host.
+//! out are the API's `request` (`cloudflare.request` by default), `accountId` and
+//! `console`, each backed by the host.
 //!
-//! Host futures run on the tokio runtime; this thread only waits for their results, so
-//! several requests can be in flight at once (`Promise.all`). The event loop runs queued
-//! jobs until the code's promise settles, waiting for the next finished request whenever the
-//! queue is empty, all within the call's deadline.
+//! Host futures run on the tokio runtime and never on the worker: a call whose code waits on
+//! them is parked, holding its runtime but not its worker, and is resumed when one of them
+//! finishes (or at its deadline). So several requests can be in flight at once
+//! (`Promise.all`), and many calls can wait on one worker. `accountId` is a synchronous
+//! getter, so when the code names it the account is looked up before the code starts.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -15,81 +16,227 @@ use std::time::Instant;
 
 use rquickjs::object::Accessor;
 use rquickjs::{
-    CatchResultExt, Context, Ctx, Exception, Function, Object, Persistent, Runtime, Value,
+    CatchResultExt, Context, Ctx, Exception, Function, Object, Persistent, Promise, Runtime, Value,
 };
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
-use crate::engine::Call;
+use crate::cancel::Listening;
+use crate::engine::{self, Call, Wake};
 use crate::error::SandboxError;
-use crate::host::Host;
+use crate::host::{Host, Rejection};
 use crate::limits::Limits;
 use crate::outcome::Outcome;
 use crate::quickjs::console::{self, LogSink};
 use crate::quickjs::meter::Meter;
-use crate::quickjs::run::Bounds;
+use crate::quickjs::run::{Bounds, Started};
 use crate::quickjs::watchdog::{Watch, Watchdog};
 use crate::quickjs::{Intrinsics, run, scripts};
 
-/// Runs one `execute` call in a fresh runtime.
-pub(crate) fn execute(
-    call: &Call<'_>,
-    host: Arc<dyn Host>,
-    handle: &Handle,
-) -> Result<Outcome, SandboxError> {
-    let limits = call.limits;
-    let setup = |error: rquickjs::Error| {
-        SandboxError::Unavailable(format!("could not start a JavaScript runtime: {error}"))
-    };
-    let (meter, allocator) = Meter::new();
-    let runtime = Runtime::new_with_alloc(allocator).map_err(setup)?;
-    runtime.set_max_stack_size(limits.stack_bytes);
-    let watch = Watch::start(limits.timeout, call.cancel.clone(), Some(host.clone()));
-    let watchdog = Watchdog::default();
-    watchdog.install(&runtime);
-    watchdog.watch(watch.clone());
-    let (sender, events) = mpsc::channel();
-    let waker = sender.clone();
-    let _wake_on_cancel = call.cancel.on_cancel(move || {
-        // The receiver is gone only once the call is over, when there is no one to wake.
-        let _ = waker.send(Event::Cancelled);
-    });
-    let bridge = Rc::new(Bridge::new(
-        host.clone(),
-        handle.clone(),
-        sender,
-        events,
-        watch.clone(),
-    ));
-    let sink = LogSink::new(limits, Some(host));
-    let context = Context::custom::<Intrinsics>(&runtime).map_err(setup)?;
-    let helpers = context
-        .with(|ctx| install(&ctx, &bridge, &sink, limits))
-        .map_err(setup)?;
-    meter.allow(limits.memory_bytes);
-    let outcome = context.with(|ctx| {
-        let failed = |error: rquickjs::Error| run::engine_failure(&error, limits);
-        let render = helpers.render.restore(&ctx).map_err(failed)?;
-        let settle = helpers.settle.restore(&ctx).map_err(failed)?;
+/// The global agent code reads the account id from.
+const ACCOUNT_GLOBAL: &str = "accountId";
+
+/// What every `execute` call of a worker shares: where host futures run, and the name of the
+/// API's global.
+pub(crate) struct Outside {
+    /// Runs host futures.
+    pub handle: Handle,
+    /// The global holding the API's `request`.
+    pub api_global: Arc<str>,
+}
+
+impl Outside {
+    /// Checks `api_global` can name a global of the realm: an identifier no other global
+    /// has.
+    pub(crate) fn new(handle: Handle, api_global: &str) -> Result<Outside, SandboxError> {
+        let identifier = api_global
+            .chars()
+            .next()
+            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_' || first == '$')
+            && api_global
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+        let refused = |reason: &str| {
+            Err(SandboxError::Unavailable(format!(
+                "the API global `{api_global}` {reason}: choose another name"
+            )))
+        };
+        if !identifier {
+            return refused("is not a plain JavaScript identifier");
+        }
+        let runtime = Runtime::new().map_err(setup)?;
+        let context = Context::custom::<Intrinsics>(&runtime).map_err(setup)?;
+        let taken = context.with(|ctx| ctx.globals().contains_key(api_global));
+        if taken.map_err(setup)? || api_global == "console" || api_global == ACCOUNT_GLOBAL {
+            return refused("is already a global of the sandbox");
+        }
+        Ok(Outside {
+            handle,
+            api_global: api_global.into(),
+        })
+    }
+}
+
+/// The error for a runtime that could not be set up.
+fn setup(error: rquickjs::Error) -> SandboxError {
+    SandboxError::Unavailable(format!("could not start a JavaScript runtime: {error}"))
+}
+
+/// One `execute` call, from its fresh runtime to its outcome.
+pub(crate) struct Execution {
+    // Fields drop in order: the handles into the runtime must go before it.
+    running: Option<Running>,
+    helpers: Helpers,
+    bridge: Rc<Bridge>,
+    sink: Rc<LogSink>,
+    watch: Rc<Watch>,
+    meter: Rc<Meter>,
+    source: String,
+    limits: Limits,
+    _wake_on_cancel: Listening,
+    context: Context,
+    runtime: Runtime,
+}
+
+/// The started code's promise, kept between resumptions.
+struct Running {
+    promise: Persistent<Promise<'static>>,
+    shift: usize,
+}
+
+impl Execution {
+    /// Builds the call's runtime and realm; the code starts on the first `resume`, once the
+    /// account id is known if the code names `accountId`.
+    pub(crate) fn start(
+        call: &Call<'_>,
+        host: Arc<dyn Host>,
+        outside: &Outside,
+        wake: Wake,
+    ) -> Result<Execution, SandboxError> {
+        let limits = call.limits;
+        let (meter, allocator) = Meter::new();
+        let runtime = Runtime::new_with_alloc(allocator).map_err(setup)?;
+        runtime.set_max_stack_size(limits.stack_bytes);
+        let watch = Watch::start(
+            limits.timeout,
+            call.accepted,
+            call.cancel.clone(),
+            Some(host.clone()),
+        );
+        let watchdog = Watchdog::default();
+        watchdog.install(&runtime);
+        watchdog.watch(watch.clone());
+        let waker = wake.clone();
+        let wake_on_cancel = call.cancel.on_cancel(move || waker.wake());
+        let bridge = Rc::new(Bridge::new(host.clone(), outside, wake));
+        let sink = LogSink::new(limits, Some(host));
+        let context = Context::custom::<Intrinsics>(&runtime).map_err(setup)?;
+        let helpers = context
+            .with(|ctx| install(&ctx, &bridge, &sink, limits))
+            .map_err(setup)?;
+        if call.code.contains(ACCOUNT_GLOBAL) {
+            bridge.look_up_account();
+        }
+        meter.allow(limits.memory_bytes);
+        Ok(Execution {
+            running: None,
+            helpers,
+            bridge,
+            sink,
+            watch,
+            meter,
+            source: call.code.to_owned(),
+            limits: limits.clone(),
+            _wake_on_cancel: wake_on_cancel,
+            context,
+            runtime,
+        })
+    }
+
+    /// Delivers what the host finished, starts the code once it can, and runs it as far as
+    /// it goes; the outcome once there is one.
+    fn advance(&mut self) -> Result<Option<Outcome>, SandboxError> {
+        self.runtime.set_max_stack_size(self.limits.stack_bytes);
+        let mut running = self.running.take();
+        let advanced = self.context.with(|ctx| self.advance_in(&ctx, &mut running));
+        self.running = running;
+        advanced
+    }
+
+    fn advance_in<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        running: &mut Option<Running>,
+    ) -> Result<Option<Outcome>, SandboxError> {
+        let failed = |error: rquickjs::Error| run::engine_failure(&error, &self.limits);
+        let render = self.helpers.render.clone().restore(ctx).map_err(failed)?;
+        let settle = self.helpers.settle.clone().restore(ctx).map_err(failed)?;
         let bounds = Bounds {
-            limits,
-            watch: &watch,
-            meter: &meter,
+            limits: &self.limits,
+            watch: &self.watch,
+            meter: &self.meter,
             render: &render,
         };
-        let started = run::start(&ctx, call.code, &bounds)?;
-        let value = run::settle(&ctx, &started, &bounds, || {
-            deliver(&ctx, &bridge, &settle, &bounds)
+        if let Some(stop) = self.watch.stop() {
+            return Err(self.watch.error(stop));
+        }
+        let bridge = &self.bridge;
+        let started = match running {
+            Some(running) => Started {
+                promise: running.promise.clone().restore(ctx).map_err(failed)?,
+                shift: running.shift,
+            },
+            None => {
+                if bridge.account_pending() {
+                    bridge.deliver(ctx, &settle, &bounds)?;
+                    if bridge.account_pending() {
+                        return Ok(None);
+                    }
+                }
+                let started = run::start(ctx, &self.source, &bounds)?;
+                *running = Some(Running {
+                    promise: Persistent::save(ctx, started.promise.clone()),
+                    shift: started.shift,
+                });
+                started
+            }
+        };
+        let settled = run::settle(ctx, &started, &bounds, || {
+            bridge.deliver(ctx, &settle, &bounds)
         })?;
-        let (result, truncation) = run::render(&ctx, value, &bounds)?;
-        Ok(Outcome {
-            result,
-            truncation,
-            logs: sink.take(),
-        })
-    });
-    bridge.abort();
-    outcome
+        match settled {
+            Some(value) => {
+                let (result, truncation) = run::render(ctx, value, &bounds)?;
+                Ok(Some(Outcome {
+                    result,
+                    truncation,
+                    logs: self.sink.take(),
+                }))
+            }
+            None if bridge.in_flight.get() == 0 => Err(SandboxError::NeverSettled),
+            None => Ok(None),
+        }
+    }
+}
+
+impl engine::Execution for Execution {
+    fn resume(&mut self) -> Option<Result<Outcome, SandboxError>> {
+        let advanced = self.advance().transpose();
+        if advanced.is_some() {
+            self.bridge.abort();
+        }
+        advanced
+    }
+
+    fn deadline(&self) -> Instant {
+        self.watch.deadline()
+    }
+}
+
+impl Drop for Execution {
+    fn drop(&mut self) {
+        self.bridge.abort();
+    }
 }
 
 /// render.js and request.js's `settle`, kept between setting the realm up and running.
@@ -98,7 +245,7 @@ struct Helpers {
     settle: Persistent<Function<'static>>,
 }
 
-/// Defines the realm's globals: `console`, `cloudflare` and `accountId`.
+/// Defines the realm's globals: `console`, the API's and `accountId`.
 fn install<'js>(
     ctx: &Ctx<'js>,
     bridge: &Rc<Bridge>,
@@ -108,186 +255,161 @@ fn install<'js>(
     let render: Function = scripts::RENDER.load(ctx)?;
     let create_console: Function = scripts::CONSOLE.load(ctx)?;
     console::install(ctx, &create_console, &render, sink.clone(), limits)?;
-    let create_cloudflare: Function = scripts::REQUEST.load(ctx)?;
+    let create_api: Function = scripts::REQUEST.load(ctx)?;
     let sender = bridge.clone();
     let send = Function::new(ctx.clone(), move |ctx: Ctx<'js>, options: String| {
         sender
             .send(&options)
             .map_err(|message| Exception::throw_type(&ctx, &message))
     })?;
-    let made: Object = create_cloudflare.call((send,))?;
+    let made: Object = create_api.call((send, &*bridge.api_global))?;
     let globals = ctx.globals();
-    globals.set("cloudflare", made.get::<_, Value>("cloudflare")?)?;
+    globals.set(&*bridge.api_global, made.get::<_, Value>("api")?)?;
     let reader = bridge.clone();
     let account_id = move |ctx: Ctx<'js>| {
         reader
             .account_id()
             .map_err(|reason| Exception::throw_message(&ctx, &reason))
     };
-    globals.prop("accountId", Accessor::from(account_id).enumerable())?;
+    globals.prop(ACCOUNT_GLOBAL, Accessor::from(account_id).enumerable())?;
     Ok(Helpers {
         render: Persistent::save(ctx, render),
         settle: Persistent::save(ctx, made.get::<_, Function>("settle")?),
     })
 }
 
-/// Waits for the next finished request and settles its promise; false if none is in flight.
-fn deliver<'js>(
-    ctx: &Ctx<'js>,
-    bridge: &Bridge,
-    settle: &Function<'js>,
-    bounds: &Bounds<'_, 'js>,
-) -> Result<bool, SandboxError> {
-    if bridge.in_flight.get() == 0 {
-        return Ok(false);
-    }
-    let (id, result) = bridge.next_finished()?;
-    let failed = |error: rquickjs::Error| run::engine_failure(&error, bounds.limits);
-    let (envelope, failure) = match result {
-        Ok(envelope) => (
-            ctx.json_parse(envelope.to_string()).map_err(failed)?,
-            Value::new_null(ctx.clone()),
-        ),
-        Err(message) => (
-            Value::new_null(ctx.clone()),
-            rquickjs::String::from_str(ctx.clone(), &message)
-                .map_err(failed)?
-                .into_value(),
-        ),
-    };
-    settle
-        .call::<_, ()>((id, envelope, failure))
-        .catch(ctx)
-        .map_err(|caught| run::failure(caught, bounds))?;
-    Ok(true)
-}
-
-/// What the tokio side reports to the sandbox thread.
+/// What the tokio side reports to the call.
 enum Event {
     /// A request finished with its envelope, or failed with a message.
     Finished {
         id: u32,
-        result: Result<serde_json::Value, String>,
+        result: Result<serde_json::Value, Rejection>,
     },
     /// The account id lookup finished.
-    Account(Result<String, String>),
-    /// The call was cancelled.
-    Cancelled,
+    Account(Result<String, Rejection>),
+}
+
+/// Where the account id lookup stands.
+enum Account {
+    /// The code does not name `accountId`, so it was not looked up.
+    Unasked,
+    /// The lookup is running.
+    Pending,
+    /// The lookup finished.
+    Known(Result<String, Rejection>),
 }
 
 /// Connects one call's JavaScript to its host: starts host futures on the tokio runtime and
-/// receives their results on the sandbox thread.
+/// receives their results, waking the call's worker as each arrives.
 struct Bridge {
     host: Arc<dyn Host>,
     handle: Handle,
-    sender: Sender<Event>,
+    api_global: Arc<str>,
+    inbox: Inbox,
     events: Receiver<Event>,
-    watch: Rc<Watch>,
     next_id: Cell<u32>,
     in_flight: Cell<usize>,
     tasks: RefCell<Vec<JoinHandle<()>>>,
-    account: RefCell<Option<Result<String, String>>>,
-    early: RefCell<VecDeque<(u32, Result<serde_json::Value, String>)>>,
+    account: RefCell<Account>,
+}
+
+/// Hands host results to the call and wakes its worker.
+#[derive(Clone)]
+struct Inbox {
+    events: Sender<Event>,
+    wake: Wake,
+}
+
+impl Inbox {
+    fn post(&self, event: Event) {
+        // The receiver is gone only once the call is over, when the event is not wanted.
+        if self.events.send(event).is_ok() {
+            self.wake.wake();
+        }
+    }
 }
 
 impl Bridge {
-    fn new(
-        host: Arc<dyn Host>,
-        handle: Handle,
-        sender: Sender<Event>,
-        events: Receiver<Event>,
-        watch: Rc<Watch>,
-    ) -> Bridge {
+    fn new(host: Arc<dyn Host>, outside: &Outside, wake: Wake) -> Bridge {
+        let (events, receiver) = mpsc::channel();
         Bridge {
             host,
-            handle,
-            sender,
-            events,
-            watch,
+            handle: outside.handle.clone(),
+            api_global: outside.api_global.clone(),
+            inbox: Inbox { events, wake },
+            events: receiver,
             next_id: Cell::new(0),
             in_flight: Cell::new(0),
             tasks: RefCell::new(Vec::new()),
-            account: RefCell::new(None),
-            early: RefCell::new(VecDeque::new()),
+            account: RefCell::new(Account::Unasked),
         }
     }
 
     /// Starts a request with the options JSON request.js checked; returns its id.
     fn send(&self, options: &str) -> Result<u32, String> {
-        let options = serde_json::from_str(options)
-            .map_err(|error| format!("cloudflare.request: options are not JSON: {error}"))?;
+        let options = serde_json::from_str(options).map_err(|error| {
+            format!("{}.request: options are not JSON: {error}", self.api_global)
+        })?;
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1));
         let future = self.host.request(options);
-        let sender = self.sender.clone();
+        let inbox = self.inbox.clone();
         let task = self.handle.spawn(async move {
             let result = future.await;
-            // The receiver is gone only once the call is over, when the answer is not wanted.
-            let _ = sender.send(Event::Finished { id, result });
+            inbox.post(Event::Finished { id, result });
         });
         self.tasks.borrow_mut().push(task);
         self.in_flight.set(self.in_flight.get() + 1);
         Ok(id)
     }
 
-    /// The account id, asked of the host once per call; blocks until it is known, the call
-    /// is cancelled or the deadline passes.
-    fn account_id(&self) -> Result<String, String> {
-        if let Some(known) = self.account.borrow().clone() {
-            return known;
-        }
+    /// Asks the host for the account id, once per call.
+    fn look_up_account(&self) {
         let future = self.host.account_id();
-        let sender = self.sender.clone();
+        let inbox = self.inbox.clone();
         let task = self.handle.spawn(async move {
-            // The receiver is gone only once the call is over, when the answer is not wanted.
-            let _ = sender.send(Event::Account(future.await));
+            inbox.post(Event::Account(future.await));
         });
         self.tasks.borrow_mut().push(task);
-        loop {
-            match self.receive() {
-                Some(Event::Account(result)) => {
-                    *self.account.borrow_mut() = Some(result.clone());
-                    return result;
-                }
-                Some(Event::Finished { id, result }) => {
-                    self.early.borrow_mut().push_back((id, result))
-                }
-                Some(Event::Cancelled) | None => {
-                    return Err("accountId could not be read before the call ended".into());
-                }
-            }
+        *self.account.borrow_mut() = Account::Pending;
+    }
+
+    /// Whether the account id lookup is still running.
+    fn account_pending(&self) -> bool {
+        matches!(*self.account.borrow(), Account::Pending)
+    }
+
+    /// The account id `accountId` reads, or why reading it throws.
+    fn account_id(&self) -> Result<String, String> {
+        match &*self.account.borrow() {
+            Account::Known(known) => known.clone().map_err(|rejection| rejection.message),
+            Account::Unasked | Account::Pending => Err(format!(
+                "{ACCOUNT_GLOBAL} is looked up only for code that names it: \
+                 write `{ACCOUNT_GLOBAL}` in the code"
+            )),
         }
     }
 
-    /// The next request to finish; fails once the call is cancelled or past its deadline.
-    fn next_finished(&self) -> Result<(u32, Result<serde_json::Value, String>), SandboxError> {
-        loop {
-            if let Some(finished) = self.early.borrow_mut().pop_front() {
-                self.in_flight.set(self.in_flight.get().saturating_sub(1));
-                return Ok(finished);
-            }
-            if let Some(stop) = self.watch.stop() {
-                return Err(self.watch.error(stop));
-            }
-            match self.receive() {
-                Some(Event::Finished { id, result }) => {
-                    self.early.borrow_mut().push_back((id, result))
+    /// Settles the promise of every request that finished since the last call; false if
+    /// nothing had.
+    fn deliver<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        settle: &Function<'js>,
+        bounds: &Bounds<'_, 'js>,
+    ) -> Result<bool, SandboxError> {
+        let mut delivered = false;
+        while let Ok(event) = self.events.try_recv() {
+            delivered = true;
+            match event {
+                Event::Account(result) => *self.account.borrow_mut() = Account::Known(result),
+                Event::Finished { id, result } => {
+                    self.in_flight.set(self.in_flight.get().saturating_sub(1));
+                    settle_request(ctx, settle, bounds, id, result)?;
                 }
-                Some(Event::Account(result)) => {
-                    self.account.borrow_mut().get_or_insert(result);
-                }
-                Some(Event::Cancelled) | None => {}
             }
         }
-    }
-
-    /// The next event, or None once the deadline passes first.
-    fn receive(&self) -> Option<Event> {
-        let timeout = self
-            .watch
-            .deadline()
-            .saturating_duration_since(Instant::now());
-        self.events.recv_timeout(timeout).ok()
+        Ok(delivered)
     }
 
     /// Stops every host future still running.
@@ -296,4 +418,31 @@ impl Bridge {
             task.abort();
         }
     }
+}
+
+/// Settles request `id`'s promise with its envelope, or rejects it with the host's message.
+fn settle_request<'js>(
+    ctx: &Ctx<'js>,
+    settle: &Function<'js>,
+    bounds: &Bounds<'_, 'js>,
+    id: u32,
+    result: Result<serde_json::Value, Rejection>,
+) -> Result<(), SandboxError> {
+    let failed = |error: rquickjs::Error| run::engine_failure(&error, bounds.limits);
+    let (envelope, failure) = match result {
+        Ok(envelope) => (
+            ctx.json_parse(envelope.to_string()).map_err(failed)?,
+            Value::new_null(ctx.clone()),
+        ),
+        Err(rejection) => (
+            Value::new_null(ctx.clone()),
+            rquickjs::String::from_str(ctx.clone(), &rejection.message)
+                .map_err(failed)?
+                .into_value(),
+        ),
+    };
+    settle
+        .call::<_, ()>((id, envelope, failure))
+        .catch(ctx)
+        .map_err(|caught| run::failure(caught, bounds))
 }

@@ -18,10 +18,11 @@ use rquickjs::context::intrinsic::{
 };
 use tokio::runtime::Handle;
 
-use crate::engine::{Call, Engine};
+use crate::engine::{Call, Engine, Wake};
 use crate::error::SandboxError;
 use crate::host::Host;
 use crate::outcome::Outcome;
+use execute::Outside;
 use search::SearchRuntime;
 
 /// The standard library of the realms agent code runs in. Left out: WeakRef and
@@ -42,29 +43,42 @@ type Intrinsics = (
 /// QuickJS, as one worker thread's engine.
 pub(crate) struct QuickJs {
     view: Arc<Node>,
-    handle: Handle,
+    outside: Outside,
     search: SearchRuntime,
 }
 
 impl QuickJs {
-    /// Builds the worker's search runtime from `view`; `handle` runs host futures.
-    pub(crate) fn new(view: Arc<Node>, handle: Handle) -> Result<QuickJs, SandboxError> {
+    /// Builds the worker's search runtime from `view`; `handle` runs host futures, and
+    /// `execute` code reaches the API through the global `api_global`.
+    pub(crate) fn new(
+        view: Arc<Node>,
+        handle: Handle,
+        api_global: &str,
+    ) -> Result<QuickJs, SandboxError> {
+        let outside = Outside::new(handle, api_global)?;
         let search = SearchRuntime::new(&view)?;
         Ok(QuickJs {
             view,
-            handle,
+            outside,
             search,
         })
     }
 }
 
 impl Engine for QuickJs {
+    type Execution = execute::Execution;
+
     fn search(&mut self, call: &Call<'_>) -> Result<Outcome, SandboxError> {
         self.search.search(call)
     }
 
-    fn execute(&mut self, call: &Call<'_>, host: Arc<dyn Host>) -> Result<Outcome, SandboxError> {
-        execute::execute(call, host, &self.handle)
+    fn execute(
+        &mut self,
+        call: &Call<'_>,
+        host: Arc<dyn Host>,
+        wake: Wake,
+    ) -> Result<execute::Execution, SandboxError> {
+        execute::Execution::start(call, host, &self.outside, wake)
     }
 
     fn recover(&mut self) -> Result<(), SandboxError> {

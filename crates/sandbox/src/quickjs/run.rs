@@ -121,15 +121,15 @@ fn first_location(stack: &str) -> Option<(u32, u32)> {
     Some((line, column))
 }
 
-/// Runs queued jobs, one at a time, and waits on the host until the started promise
-/// settles, then returns its value. `wait` blocks for the next host event and says whether
-/// one came; when no job is queued and no event can come, the promise can never settle.
+/// Runs queued jobs, one at a time, until the started promise settles, then returns its
+/// value; None once nothing is left to run. `deliver` hands the code whatever its host has
+/// finished since, and says whether there was anything.
 pub(crate) fn settle<'js>(
     ctx: &Ctx<'js>,
     started: &Started<'js>,
     bounds: &Bounds<'_, 'js>,
-    mut wait: impl FnMut() -> Result<bool, SandboxError>,
-) -> Result<Value<'js>, SandboxError> {
+    mut deliver: impl FnMut() -> Result<bool, SandboxError>,
+) -> Result<Option<Value<'js>>, SandboxError> {
     let shifted = |error| shift_stack(error, started.shift);
     let watch = bounds.watch;
     loop {
@@ -143,6 +143,7 @@ pub(crate) fn settle<'js>(
                     .result::<Value>()
                     .unwrap_or_else(|| Ok(Value::new_undefined(ctx.clone())))
                     .catch(ctx)
+                    .map(Some)
                     .map_err(|caught| shifted(failure(caught, bounds)));
             }
             PromiseState::Rejected => {
@@ -153,8 +154,8 @@ pub(crate) fn settle<'js>(
                 return Err(shifted(thrown(reason, bounds)));
             }
             PromiseState::Pending => {
-                if !ctx.execute_pending_job() && !wait()? {
-                    return Err(SandboxError::NeverSettled);
+                if !ctx.execute_pending_job() && !deliver()? {
+                    return Ok(None);
                 }
             }
         }

@@ -95,7 +95,7 @@ impl SearchRuntime {
     /// Runs one `search` call in a fresh realm.
     pub(crate) fn search(&mut self, call: &Call<'_>) -> Result<Outcome, SandboxError> {
         let limits = call.limits;
-        let watch = Watch::start(limits.timeout, call.cancel.clone(), None);
+        let watch = Watch::start(limits.timeout, call.accepted, call.cancel.clone(), None);
         self.runtime.set_max_stack_size(limits.stack_bytes);
         self.meter.allow(limits.memory_bytes);
         self.watchdog.watch(watch.clone());
@@ -156,7 +156,8 @@ impl SearchRuntime {
                 render: &render,
             };
             let started = run::start(&ctx, code, &bounds)?;
-            let value = run::settle(&ctx, &started, &bounds, || Ok(false))?;
+            let value = run::settle(&ctx, &started, &bounds, || Ok(false))?
+                .ok_or(SandboxError::NeverSettled)?;
             let (result, truncation) = run::render(&ctx, value, &bounds)?;
             let drained = run::drain(&ctx, watch);
             Ok((

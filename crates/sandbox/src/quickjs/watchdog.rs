@@ -29,16 +29,17 @@ pub(crate) struct Watch {
 }
 
 impl Watch {
-    /// Starts the clock of a call allowed to run for `limit`, plus any time its host
-    /// spends waiting for people.
+    /// The clock of a call accepted at `accepted` and allowed `limit` from then, plus any
+    /// time its host spends waiting for people.
     pub(crate) fn start(
         limit: Duration,
+        accepted: Instant,
         cancel: CancelToken,
         host: Option<Arc<dyn Host>>,
     ) -> Rc<Watch> {
         Rc::new(Watch {
             limit,
-            deadline: Cell::new(Instant::now() + limit),
+            deadline: Cell::new(accepted + limit),
             cancel,
             host,
         })

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
-use codemode_sandbox::{Host, LogLine};
+use codemode_sandbox::{Host, LogLine, Rejection};
 use codemode_upstream::{AccountResolver, Call, CheckedRequest, RequestRecord};
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -99,12 +99,18 @@ impl ExecuteHost {
 }
 
 impl Host for ExecuteHost {
-    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, String>> {
+    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, Rejection>> {
         let shared = self.shared.clone();
-        async move { shared.request(options).await.map_err(|e| e.to_string()) }.boxed()
+        async move {
+            shared
+                .request(options)
+                .await
+                .map_err(|e| Rejection::new(e.to_string()))
+        }
+        .boxed()
     }
 
-    fn account_id(&self) -> BoxFuture<'static, Result<String, String>> {
+    fn account_id(&self) -> BoxFuture<'static, Result<String, Rejection>> {
         let shared = self.shared.clone();
         async move {
             let parts = &shared.parts;
@@ -116,7 +122,7 @@ impl Host for ExecuteHost {
                     &parts.call,
                 )
                 .await
-                .map_err(|e| wording::account_error(&e))?;
+                .map_err(|e| Rejection::new(wording::account_error(&e)))?;
             *lock(&shared.account) = Some(account.clone());
             Ok(account)
         }

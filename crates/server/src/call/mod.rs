@@ -65,6 +65,9 @@ pub enum StartError {
     /// The operator's policy rules are invalid.
     #[error("invalid [policy] rules: {0}")]
     Policy(#[from] PolicyError),
+    /// The `[sandbox]` settings cannot work.
+    #[error("invalid [sandbox] {0}")]
+    SandboxSettings(#[from] codemode_sandbox::ConfigError),
     /// The sandbox workers could not start.
     #[error("the sandbox could not start: {0}")]
     Sandbox(#[from] SandboxError),
@@ -151,7 +154,7 @@ impl Runner {
         let gateway = Gateway::new(upstream, spec.operations(), settings.upstream.clone())?;
         let pool = Pool::new(
             spec.view().clone(),
-            settings.sandbox.pool_config(),
+            settings.sandbox.pool_config()?,
             tokio::runtime::Handle::current(),
         )?;
         let audit_path = settings.audit_path();

@@ -15,10 +15,10 @@ use codemode_secret::Secret;
 use codemode_upstream::{Credential, CredentialError, GatewayConfig, GatewayConfigError};
 use serde::Deserialize;
 
+pub use codemode_sandbox::SandboxConfig;
 use combine::Combine;
 pub use sections::{
     ApprovalsConfig, AuditConfig, CredentialsConfig, HttpConfig, HttpOptions, PolicyConfig,
-    SandboxConfig,
 };
 use sections::{DAY_SECS, within};
 
@@ -52,6 +52,9 @@ pub enum ConfigError {
         /// What is wrong, and where.
         error: Box<toml::de::Error>,
     },
+    /// A `[sandbox]` setting has a value that cannot work.
+    #[error("invalid [sandbox] {0}")]
+    Sandbox(codemode_sandbox::ConfigError),
     /// A setting has a value that cannot work.
     #[error("invalid setting `{key}`: {reason}")]
     Invalid {
@@ -287,7 +290,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        self.sandbox.validate()?;
+        self.sandbox.validate().map_err(ConfigError::Sandbox)?;
         within(
             "http.max_body_kib",
             self.http.max_body_kib as f64,

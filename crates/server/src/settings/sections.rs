@@ -1,11 +1,11 @@
-//! The sections of the config file the server owns: `[http]`, `[sandbox]`, `[upstream]`,
-//! `[policy]`, `[audit]`, `[credentials]` and `[approvals]`, each with its defaults.
+//! The sections of the config file the server owns: `[http]`, `[upstream]`, `[policy]`,
+//! `[audit]`, `[credentials]` and `[approvals]`, each with its defaults (`[sandbox]` is
+//! codemode-sandbox's own).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use codemode_policy::Rule;
-use codemode_sandbox::{Limits as SandboxLimits, PoolConfig};
 use serde::Deserialize;
 
 use crate::settings::ConfigError;
@@ -173,95 +173,6 @@ impl HttpConfig {
     /// The grace period for in-flight calls at shutdown.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs_f64(self.shutdown_grace_secs.max(0.0))
-    }
-}
-
-/// `[sandbox]`: limits for both tools.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SandboxConfig {
-    /// Worker threads; calls beyond this queue.
-    pub workers: usize,
-    /// Wall-clock limit of one `search`, in seconds.
-    pub search_timeout_secs: f64,
-    /// Wall-clock limit of one `execute`, in seconds.
-    pub execute_timeout_secs: f64,
-    /// Memory per call, beyond the shared spec, in MiB.
-    pub memory_mib: usize,
-    /// JavaScript stack per call, in KiB.
-    pub stack_kib: usize,
-    /// Largest accepted `code`, in KiB.
-    pub code_kib: usize,
-    /// Results longer than this many characters are cut.
-    pub result_chars: usize,
-    /// Console output kept per call, in characters.
-    pub log_chars: usize,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        Self {
-            workers: std::thread::available_parallelism().map_or(2, usize::from),
-            search_timeout_secs: 10.0,
-            execute_timeout_secs: 30.0,
-            memory_mib: 64,
-            stack_kib: 1024,
-            code_kib: 64,
-            result_chars: 24_000,
-            log_chars: 8_000,
-        }
-    }
-}
-
-impl SandboxConfig {
-    /// The `search` wall-clock limit.
-    pub fn search_timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.search_timeout_secs)
-    }
-
-    /// The `execute` wall-clock limit.
-    pub fn execute_timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.execute_timeout_secs)
-    }
-
-    /// The pool's size and each tool's limits.
-    pub fn pool_config(&self) -> PoolConfig {
-        let limits = |timeout| SandboxLimits {
-            timeout,
-            memory_bytes: self.memory_mib * 1024 * 1024,
-            stack_bytes: self.stack_kib * 1024,
-            code_bytes: self.code_kib * 1024,
-            result_chars: self.result_chars,
-            log_chars: self.log_chars,
-        };
-        PoolConfig {
-            workers: self.workers,
-            search: limits(self.search_timeout()),
-            execute: limits(self.execute_timeout()),
-        }
-    }
-
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        within("sandbox.workers", self.workers as f64, 1024.0)?;
-        within(
-            "sandbox.search_timeout_secs",
-            self.search_timeout_secs,
-            DAY_SECS,
-        )?;
-        within(
-            "sandbox.execute_timeout_secs",
-            self.execute_timeout_secs,
-            DAY_SECS,
-        )?;
-        within(
-            "sandbox.memory_mib",
-            self.memory_mib as f64,
-            1024.0 * 1024.0,
-        )?;
-        within("sandbox.stack_kib", self.stack_kib as f64, 1024.0 * 1024.0)?;
-        within("sandbox.code_kib", self.code_kib as f64, 1024.0 * 1024.0)?;
-        within("sandbox.result_chars", self.result_chars as f64, 1e9)?;
-        within("sandbox.log_chars", self.log_chars as f64, 1e9)
     }
 }
 

@@ -1,13 +1,11 @@
 //! `execute`: requests, the account id and the console reach the host, and nothing else does.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use codemode_sandbox::{CancelToken, LogLevel, Outcome, Pool, SandboxError};
-use common::{Shared, TestHost, pool, small_view};
+use crate::common::{Shared, TestHost, pool, small_view};
+use codemode_sandbox::{CancelToken, LogLevel, Outcome, Pool, PoolConfig, SandboxError};
 use serde_json::json;
 
 async fn execute(pool: &Pool, host: &Arc<TestHost>, code: &str) -> Result<Outcome, SandboxError> {
@@ -228,7 +226,8 @@ async fn console_output_is_capped() {
         .iter()
         .map(|line| line.text.chars().count())
         .sum();
-    assert!(kept < 64_000 + 200, "kept {kept}");
+    let limit = PoolConfig::default().execute.log_chars;
+    assert!(kept < limit + 200, "kept {kept} of {limit}");
     assert!(
         outcome
             .logs

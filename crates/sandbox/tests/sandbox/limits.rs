@@ -1,12 +1,10 @@
 //! Every limit ends only the call that hits it, with a clear error; the worker stays usable.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::common::{Shared, TestHost, pool, small_view};
 use codemode_sandbox::{CancelToken, Pool, SandboxError};
-use common::{Shared, TestHost, pool, small_view};
 use serde_json::json;
 
 /// Runs `code` as a search and as an execute call, then checks both tools still work.

@@ -1,11 +1,9 @@
 //! `search`: the spec is readable, and nothing one call does is visible to the next.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{pool, small_view, synthetic_view};
 use codemode_sandbox::{CancelToken, SandboxError};
-use common::{pool, small_view, synthetic_view};
 use serde_json::json;
 
 async fn search(
@@ -248,7 +246,7 @@ async fn typical_search_cost() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_schemas_stay_shared_and_odd_keys_stay_keys() {
-    let view = common::node(
+    let view = crate::common::node(
         &json!({ "paths": {}, "odd": { "__proto__": { "polluted": true }, "constructor": 1 } }),
     );
     let pool = pool(view, 1);
@@ -258,7 +256,7 @@ async fn shared_schemas_stay_shared_and_odd_keys_stay_keys() {
         Ok(json!([["__proto__", "constructor"], true, null, true]))
     );
 
-    let pool = common::pool(synthetic_view(20, 2), 1);
+    let pool = crate::common::pool(synthetic_view(20, 2), 1);
     let shared = search(
         &pool,
         "async () => {

@@ -1,13 +1,11 @@
 //! Shared fixtures: synthetic spec views, a pool builder and a host that records what the
 //! sandbox asks of it.
 
-#![allow(dead_code)]
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use codemode_sandbox::{Host, Limits, LogLine, Pool, PoolConfig};
+use codemode_sandbox::{Host, Limits, LogLine, Pool, PoolConfig, Rejection};
 use codemode_spec::Node;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -126,7 +124,7 @@ pub fn small_view() -> Arc<Node> {
 pub fn quick_limits() -> Limits {
     Limits {
         timeout: Duration::from_secs(2),
-        ..Limits::execute()
+        ..PoolConfig::default().execute
     }
 }
 
@@ -136,14 +134,16 @@ pub fn pool(view: Arc<Node>, workers: usize) -> Pool {
         workers,
         search: quick_limits(),
         execute: quick_limits(),
+        ..PoolConfig::default()
     };
     Pool::new(view, config, tokio::runtime::Handle::current()).expect("the pool starts")
 }
 
 /// A host that records what it is asked and answers by path:
 /// `/hang` never answers, `/fail` answers with an API error envelope, `/broken` fails
-/// outright, `/together` waits until three requests are in flight at once, and any other path
-/// succeeds, echoing the options as `result`.
+/// outright, `/together` waits until `query.count` requests (3 if not given) are in flight at
+/// once, `/person` waits `query.ms` milliseconds for a person (counted by
+/// `waiting_for_people`), and any other path succeeds, echoing the options as `result`.
 #[derive(Default)]
 pub struct TestHost {
     pub logs: Mutex<Vec<LogLine>>,
@@ -153,6 +153,14 @@ pub struct TestHost {
     pub account_lookups: AtomicUsize,
     pub account: Option<Result<String, String>>,
     together: tokio::sync::Notify,
+    people: Mutex<People>,
+}
+
+/// Time spent waiting for a person: finished waits, and the start of the current one.
+#[derive(Default)]
+struct People {
+    waited: Duration,
+    since: Option<Instant>,
 }
 
 impl TestHost {
@@ -190,7 +198,7 @@ impl Drop for InFlight {
 pub struct Shared(pub Arc<TestHost>);
 
 impl Host for Shared {
-    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, String>> {
+    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, Rejection>> {
         let host = self.0.clone();
         host.requests.lock().unwrap().push(options.clone());
         Box::pin(async move {
@@ -200,7 +208,7 @@ impl Host for Shared {
             let path = options["path"].as_str().unwrap_or_default().to_owned();
             match path.as_str() {
                 "/hang" => futures::future::pending().await,
-                "/broken" => Err("upstream unreachable".to_owned()),
+                "/broken" => Err(Rejection::new("upstream unreachable")),
                 "/fail" => Ok(json!({
                     "success": false,
                     "status": 400,
@@ -208,9 +216,24 @@ impl Host for Shared {
                     "errors": [{ "code": 1003, "message": "Invalid zone identifier" }, { "code": 7003, "message": "No route" }],
                     "messages": []
                 })),
+                "/person" => {
+                    let wait = Duration::from_millis(options["query"]["ms"].as_u64().unwrap_or(0));
+                    host.people.lock().unwrap().since = Some(Instant::now());
+                    tokio::time::sleep(wait).await;
+                    let mut people = host.people.lock().unwrap();
+                    let waited = people
+                        .since
+                        .take()
+                        .map_or(Duration::ZERO, |since| since.elapsed());
+                    people.waited += waited;
+                    Ok(
+                        json!({ "success": true, "status": 200, "result": "approved", "errors": [], "messages": [] }),
+                    )
+                }
                 "/together" => {
+                    let count = options["query"]["count"].as_u64().unwrap_or(3) as usize;
                     host.together.notify_waiters();
-                    while host.most_in_flight.load(Ordering::SeqCst) < 3 {
+                    while host.most_in_flight.load(Ordering::SeqCst) < count {
                         tokio::time::timeout(Duration::from_millis(20), host.together.notified())
                             .await
                             .ok();
@@ -227,12 +250,12 @@ impl Host for Shared {
         })
     }
 
-    fn account_id(&self) -> BoxFuture<'static, Result<String, String>> {
+    fn account_id(&self) -> BoxFuture<'static, Result<String, Rejection>> {
         let host = self.0.clone();
         host.account_lookups.fetch_add(1, Ordering::SeqCst);
         Box::pin(async move {
             match host.account.clone() {
-                Some(account) => account,
+                Some(account) => account.map_err(Rejection::new),
                 None => futures::future::pending().await,
             }
         })
@@ -240,5 +263,10 @@ impl Host for Shared {
 
     fn log(&self, line: &LogLine) {
         self.0.logs.lock().unwrap().push(line.clone());
+    }
+
+    fn waiting_for_people(&self) -> Duration {
+        let people = self.0.people.lock().unwrap();
+        people.waited + people.since.map_or(Duration::ZERO, |since| since.elapsed())
     }
 }

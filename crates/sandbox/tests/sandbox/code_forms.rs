@@ -1,9 +1,7 @@
 //! The shapes of code agents send: functions, bodies, fences, TypeScript, and their errors.
 
-mod common;
-
+use crate::common::{pool, small_view};
 use codemode_sandbox::{CancelToken, Pool, SandboxError};
-use common::{pool, small_view};
 use serde_json::{Value, json};
 
 async fn search(pool: &Pool, code: &str) -> Result<Value, SandboxError> {
