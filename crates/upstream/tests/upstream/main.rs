@@ -8,6 +8,7 @@ mod guards;
 mod http_gateway;
 mod limits;
 mod routing;
+mod spellings;
 
 use std::sync::Arc;
 use std::time::Duration;
