@@ -410,7 +410,7 @@ impl Call {
                 });
             }
         };
-        let body = envelope(&response);
+        let body = envelope(&response, self.state.credential.as_slice());
         let api_errors = error_summary(&body);
         if let Some(give_up) = sent.gave_up {
             return Err(RequestError::RetriesExhausted {

@@ -3,8 +3,9 @@
 //!
 //! [`Gateway`] ties it together: [`RequestOptions`] parsing and the [`GuardedPath`] checks,
 //! matching against the spec's operations ([`RouteTable`]), per-call budgets ([`Call`]), retries
-//! ([`RetryPolicy`]) and [`envelope`] normalisation, over an [`Upstream`]: [`HttpUpstream`] or
-//! [`DemoUpstream`]. [`AccountResolver`] picks the account agent code sees as `accountId`.
+//! ([`RetryPolicy`]) and [`envelope`] normalisation, every credential [`scrub`]bed from it, over
+//! an [`Upstream`]: [`HttpUpstream`] or [`DemoUpstream`]. [`AccountResolver`] picks the account
+//! agent code sees as `accountId`.
 
 pub mod account;
 pub mod credential;
@@ -16,6 +17,7 @@ pub mod options;
 pub mod path_guard;
 pub mod retry;
 pub mod routes;
+pub mod scrub;
 pub mod upstream;
 
 pub use account::{AccountError, AccountResolver};

@@ -8,6 +8,7 @@ mod guards;
 mod http_gateway;
 mod limits;
 mod routing;
+mod secrets;
 mod spellings;
 
 use std::sync::Arc;
