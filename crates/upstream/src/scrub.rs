@@ -28,9 +28,14 @@ pub fn scrub_value(value: &mut Value, secrets: &[Credential]) {
         }
         Value::Array(items) => items.iter_mut().for_each(|item| scrub_value(item, secrets)),
         Value::Object(fields) => {
-            for (key, mut field) in std::mem::take(fields) {
-                scrub_value(&mut field, secrets);
-                fields.insert(scrub_text(&key, secrets).into_owned(), field);
+            fields
+                .values_mut()
+                .for_each(|field| scrub_value(field, secrets));
+            let dirty_key = |key: &String| matches!(scrub_text(key, secrets), Cow::Owned(_));
+            if fields.keys().any(dirty_key) {
+                for (key, field) in std::mem::take(fields) {
+                    fields.insert(scrub_text(&key, secrets).into_owned(), field);
+                }
             }
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
@@ -41,7 +46,7 @@ pub fn scrub_value(value: &mut Value, secrets: &[Credential]) {
 pub fn scrub_text<'a>(text: &'a str, secrets: &[Credential]) -> Cow<'a, str> {
     let mut text = Cow::Borrowed(text);
     for secret in secrets {
-        if let Some(clean) = replace_spellings(&text, secret.expose().as_bytes()) {
+        if let Some(clean) = replace_spellings(&text, secret.expose()) {
             text = Cow::Owned(clean);
         }
     }
@@ -49,7 +54,11 @@ pub fn scrub_text<'a>(text: &'a str, secrets: &[Credential]) -> Cow<'a, str> {
 }
 
 /// `text` with each spelling of `token` replaced, or `None` when it holds none.
-fn replace_spellings(text: &str, token: &[u8]) -> Option<String> {
+fn replace_spellings(text: &str, token: &str) -> Option<String> {
+    if !text.contains('\\') {
+        return text.contains(token).then(|| text.replace(token, REDACTED));
+    }
+    let token = token.as_bytes();
     let haystack = Haystack::new(text.as_bytes());
     let mut clean = String::new();
     let mut copied = 0;
