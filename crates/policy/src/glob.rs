@@ -1,5 +1,7 @@
 //! Globs over API paths and names: `*` matches within one path segment, `**` matches whole segments.
 
+use percent_encoding::percent_decode_str;
+
 /// One step of a glob: a wildcard run, or exactly one item that must satisfy `T`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token<T> {
@@ -20,6 +22,20 @@ impl NameGlob {
             .chars()
             .map(|c| if c == '*' { Token::Any } else { Token::One(c) })
             .collect();
+        NameGlob { tokens }
+    }
+
+    /// A glob over one canonical path segment: `*` as in [`NameGlob::new`], the text between
+    /// percent-decoded once, as request paths are (so `prod%3A*` and `prod:*` are one glob).
+    fn segment(glob: &str) -> NameGlob {
+        let mut tokens = Vec::new();
+        for (i, literal) in glob.split('*').enumerate() {
+            if i > 0 {
+                tokens.push(Token::Any);
+            }
+            let decoded = percent_decode_str(literal).decode_utf8_lossy();
+            tokens.extend(decoded.chars().map(Token::One));
+        }
         NameGlob { tokens }
     }
 
@@ -67,13 +83,14 @@ impl PathGlob {
                 "" => Err(GlobError::EmptySegment),
                 "**" => Ok(Token::Any),
                 s if s.contains("**") => Err(GlobError::PartialDoubleStar),
-                s => Ok(Token::One(NameGlob::new(s))),
+                s => Ok(Token::One(NameGlob::segment(s))),
             })
             .collect::<Result<_, _>>()?;
         Ok(PathGlob { tokens })
     }
 
-    /// Whether `path` matches; empty segments in `path` (`//`, a trailing `/`) are ignored.
+    /// Whether `path` (canonical, see [`crate::canonical_path`]) matches; empty segments in
+    /// `path` (`//`, a trailing `/`) are ignored.
     pub fn matches(&self, path: &str) -> bool {
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         wildcard_match(&self.tokens, &segments, |glob, segment| {
@@ -173,6 +190,15 @@ mod tests {
     fn empty_segments_in_the_path_do_not_dodge_a_glob() {
         let glob = path("/zones/*/purge_cache");
         assert!(glob.matches("//zones//z/purge_cache/"));
+    }
+
+    #[test]
+    fn escapes_in_a_glob_are_decoded_like_request_paths() {
+        let glob = path("/values/prod%3A*");
+        assert!(glob.matches("/values/prod:config"));
+        assert!(!glob.matches("/values/prod%3Aconfig"));
+        assert!(path("/values/%2A").matches("/values/*"));
+        assert!(!path("/values/%2A").matches("/values/x"));
     }
 
     #[test]

@@ -21,9 +21,14 @@ pub enum PolicyError {
     /// A rule's name is empty.
     #[error("a policy rule has an empty name")]
     EmptyName,
-    /// A rule gives `method = []`, which would match nothing.
-    #[error("policy rule {0:?}: `method` lists no methods; leave it out to match every method")]
-    NoMethods(String),
+    /// A rule gives an empty list, such as `method = []`, which would match nothing.
+    #[error("policy rule {rule:?}: `{condition}` is an empty list; leave it out to match anything")]
+    EmptyList {
+        /// The rule's name.
+        rule: String,
+        /// The condition with the empty list.
+        condition: &'static str,
+    },
     /// A rule's path glob is malformed.
     #[error("policy rule {rule:?}: bad path glob {glob:?}: {reason}")]
     PathGlob {
@@ -120,9 +125,9 @@ impl Policy {
 
     /// Decides `request` for a principal holding `access`: scopes first, then the rules.
     pub fn decide(&self, request: &RequestFacts<'_>, access: Access) -> Decision {
-        if !access.covers(request.method) {
+        if !access.covers(request.method()) {
             return Decision::Refused(MissingScope {
-                method: request.method,
+                method: request.method(),
                 access,
             });
         }

@@ -2,43 +2,67 @@
 
 use codemode_spec::{Method, Operation};
 
-/// One request as the policy sees it: the method, the concrete path and, when the request
-/// matched an operation of the spec, that operation's template, `operationId` and tags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use crate::canonical::canonical_path;
+
+/// One request as the policy sees it: the method, the canonical path (see [`canonical_path`])
+/// and, when the request matched an operation of the spec, that operation's template,
+/// `operationId` and tags. Built only by its constructors, so the path is always canonical.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestFacts<'a> {
-    /// The HTTP method.
-    pub method: Method,
-    /// The matched operation's path template, e.g. `/zones/{zone_id}/dns_records`.
-    pub template: Option<&'a str>,
-    /// The concrete path as the upstream will send it (validated, without the query string).
-    pub path: &'a str,
-    /// The matched operation's `operationId`.
-    pub operation_id: Option<&'a str>,
-    /// The matched operation's tags.
-    pub tags: &'a [String],
+    method: Method,
+    template: Option<&'a str>,
+    path: String,
+    operation_id: Option<&'a str>,
+    tags: &'a [String],
 }
 
 impl<'a> RequestFacts<'a> {
-    /// The facts for a request to `path` that matched `operation` in the spec.
-    pub fn for_operation(operation: &'a Operation, path: &'a str) -> RequestFacts<'a> {
+    /// The facts for a request to `path` (as sent, still percent-encoded) that matched
+    /// `operation` in the spec.
+    pub fn for_operation(operation: &'a Operation, path: &str) -> RequestFacts<'a> {
         RequestFacts {
             method: operation.method,
             template: Some(&operation.path),
-            path,
+            path: canonical_path(path),
             operation_id: operation.operation_id.as_deref(),
             tags: &operation.tags,
         }
     }
 
-    /// The facts for a `method` request to `path` that matched no operation of the spec.
-    pub fn unmatched(method: Method, path: &'a str) -> RequestFacts<'a> {
+    /// The facts for a `method` request to `path` (as sent) that matched no operation of the spec.
+    pub fn unmatched(method: Method, path: &str) -> RequestFacts<'a> {
         RequestFacts {
             method,
             template: None,
-            path,
+            path: canonical_path(path),
             operation_id: None,
             tags: &[],
         }
+    }
+
+    /// The HTTP method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The matched operation's path template, e.g. `/zones/{zone_id}/dns_records`.
+    pub fn template(&self) -> Option<&'a str> {
+        self.template
+    }
+
+    /// The canonical path, e.g. `/accounts/a/storage/kv/namespaces/n/values/prod:config`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The matched operation's `operationId`.
+    pub fn operation_id(&self) -> Option<&'a str> {
+        self.operation_id
+    }
+
+    /// The matched operation's tags.
+    pub fn tags(&self) -> &'a [String] {
+        self.tags
     }
 }
 

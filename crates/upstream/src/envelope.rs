@@ -1,8 +1,10 @@
 //! Turns any API response into the envelope agent code reads:
-//! `{success, status, result, errors, messages, result_info?}`.
+//! `{success, status, result, errors, messages, result_info?}`, with every credential scrubbed.
 
 use serde_json::{Map, Value, json};
 
+use crate::credential::Credential;
+use crate::scrub::scrub_value;
 use crate::upstream::RawResponse;
 
 /// How many of the API's errors a summary names.
@@ -15,8 +17,17 @@ const SUMMARY_CHARS: usize = 300;
 ///
 /// A Cloudflare envelope passes through with `status` added (and `result`, `errors`, `messages`
 /// filled in when absent). Other JSON becomes `result` of an envelope whose `success` says whether
-/// the status is 2xx. A non-JSON body becomes `{success, status, result: <text>}`.
-pub fn envelope(response: &RawResponse) -> Value {
+/// the status is 2xx. A non-JSON body becomes `{success, status, result: <text>}`. Every string
+/// of it, keys, text and error messages included, is then scrubbed of each of `secrets` in every
+/// spelling JSON allows (see [`crate::scrub`]), so nothing derived from it can hold one.
+pub fn envelope(response: &RawResponse, secrets: &[Credential]) -> Value {
+    let mut envelope = parsed(response);
+    scrub_value(&mut envelope, secrets);
+    envelope
+}
+
+/// The envelope of `response`, as the API sent it.
+fn parsed(response: &RawResponse) -> Value {
     let ok = (200..300).contains(&response.status);
     if response.body.is_empty() {
         return json!({"success": ok, "status": response.status, "result": null, "errors": [], "messages": []});
@@ -125,11 +136,10 @@ mod tests {
     #[test]
     fn envelopes_pass_through_with_status() {
         let body = r#"{"result":[{"id":"a"}],"success":true,"errors":[],"messages":[],"result_info":{"page":1,"per_page":20,"count":1,"total_count":1}}"#;
-        let value = envelope(&response(
-            200,
-            Some("application/json; charset=utf-8"),
-            body,
-        ));
+        let value = envelope(
+            &response(200, Some("application/json; charset=utf-8"), body),
+            &[],
+        );
         assert_eq!(
             value,
             json!({"success": true, "status": 200, "result": [{"id": "a"}], "errors": [], "messages": [],
@@ -155,7 +165,7 @@ mod tests {
     #[test]
     fn failed_envelopes_keep_their_errors() {
         let body = r#"{"success":false,"errors":[{"code":7003,"message":"Could not route"}],"messages":[],"result":null}"#;
-        let value = envelope(&response(404, Some("application/json"), body));
+        let value = envelope(&response(404, Some("application/json"), body), &[]);
         assert_eq!(value["success"], json!(false));
         assert_eq!(value["status"], json!(404));
         assert_eq!(
@@ -166,28 +176,33 @@ mod tests {
 
     #[test]
     fn other_json_is_wrapped() {
-        let value = envelope(&response(201, None, r#"{"hello":"world"}"#));
+        let value = envelope(&response(201, None, r#"{"hello":"world"}"#), &[]);
         assert_eq!(
             value,
             json!({"success": true, "status": 201, "result": {"hello": "world"}, "errors": [], "messages": []})
         );
-        let array = envelope(&response(500, Some("application/problem+json"), "[1,2]"));
+        let array = envelope(
+            &response(500, Some("application/problem+json"), "[1,2]"),
+            &[],
+        );
         assert_eq!(array["success"], json!(false));
         assert_eq!(array["result"], json!([1, 2]));
     }
 
     #[test]
     fn non_json_becomes_text() {
-        let value = envelope(&response(
-            200,
-            Some("application/octet-stream"),
-            "{\"raw\":1}",
-        ));
+        let value = envelope(
+            &response(200, Some("application/octet-stream"), "{\"raw\":1}"),
+            &[],
+        );
         assert_eq!(
             value,
             json!({"success": true, "status": 200, "result": "{\"raw\":1}"})
         );
-        let html = envelope(&response(502, Some("text/html"), "<h1>Bad gateway</h1>"));
+        let html = envelope(
+            &response(502, Some("text/html"), "<h1>Bad gateway</h1>"),
+            &[],
+        );
         assert_eq!(
             html,
             json!({"success": false, "status": 502, "result": "<h1>Bad gateway</h1>"})
@@ -196,14 +211,37 @@ mod tests {
             error_summary(&html).as_deref(),
             Some("<h1>Bad gateway</h1>")
         );
-        let broken = envelope(&response(200, Some("application/json"), "{not json"));
+        let broken = envelope(&response(200, Some("application/json"), "{not json"), &[]);
         assert_eq!(broken["result"], json!("{not json"));
+    }
+
+    #[test]
+    fn credentials_are_scrubbed_after_parsing_from_every_part() {
+        let token = Credential::new("cf-Tok3n").expect("valid token");
+        let secrets = [Credential::new("other-1").expect("valid token"), token];
+        let escaped = r"\u0063\u0066-Tok3n";
+        let body = format!(
+            r#"{{"success":false,"errors":[{{"code":1,"message":"bad {escaped}"}}],
+                "result":{{"{escaped}":"Bearer {escaped}","o":"other-1"}}}}"#
+        );
+        let value = envelope(&response(400, Some("application/json"), &body), &secrets);
+        assert_eq!(
+            value["result"],
+            json!({"[redacted]": "Bearer [redacted]", "o": "[redacted]"})
+        );
+        assert_eq!(error_summary(&value).as_deref(), Some("[1] bad [redacted]"));
+        let text = envelope(
+            &response(200, Some("text/plain"), &format!("auth={escaped}")),
+            &secrets,
+        );
+        assert_eq!(text["result"], json!("auth=[redacted]"));
+        assert!(!value.to_string().contains("Tok3n") && !text.to_string().contains("Tok3n"));
     }
 
     #[test]
     fn empty_bodies_have_a_null_result() {
         assert_eq!(
-            envelope(&response(204, None, "")),
+            envelope(&response(204, None, ""), &[]),
             json!({"success": true, "status": 204, "result": null, "errors": [], "messages": []})
         );
     }

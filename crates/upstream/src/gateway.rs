@@ -504,7 +504,7 @@ impl<D: Clone + Send + 'static> Call<D> {
                 });
             }
         };
-        let body = envelope(&response);
+        let body = envelope(&response, self.state.credential.as_slice());
         let api = error_summary(&body)
             .map(|e| format!(". The API said: {e}"))
             .unwrap_or_default();

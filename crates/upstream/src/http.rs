@@ -3,18 +3,14 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use codemode_spec::Method;
 use futures::future::{self, BoxFuture};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, RETRY_AFTER};
 use reqwest::redirect;
 
-use crate::credential::Credential;
 use crate::path_guard::{ApiBase, BaseUrlError};
 use crate::upstream::{PreparedRequest, RawResponse, Upstream, UpstreamError};
-
-/// What replaces an echo of the token in a response body.
-const REDACTED: &[u8] = b"[redacted]";
 
 /// Timeouts and size limits of the HTTP upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +87,6 @@ impl Upstream for HttpUpstream {
                 .header(CONTENT_TYPE, body.content_type)
                 .body(body.bytes);
         }
-        let credential = request.credential;
         let settings = self.settings.clone();
         Box::pin(async move {
             let mut response = builder
@@ -120,7 +115,7 @@ impl Upstream for HttpUpstream {
                 status,
                 content_type,
                 retry_after,
-                body: scrub(body.freeze(), credential.as_ref()),
+                body: body.freeze(),
             })
         })
     }
@@ -161,47 +156,4 @@ fn error_chain(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// Replaces every echo of the token in a response body, so agent code can never read it.
-fn scrub(body: Bytes, credential: Option<&Credential>) -> Bytes {
-    let Some(token) = credential.map(|c| c.expose().as_bytes()) else {
-        return body;
-    };
-    let find = |haystack: &[u8]| haystack.windows(token.len()).position(|w| w == token);
-    if find(&body).is_none() {
-        return body;
-    }
-    let mut scrubbed = Vec::with_capacity(body.len());
-    let mut rest = &body[..];
-    while let Some(at) = find(rest) {
-        scrubbed.extend_from_slice(&rest[..at]);
-        scrubbed.extend_from_slice(REDACTED);
-        rest = &rest[at + token.len()..];
-    }
-    scrubbed.extend_from_slice(rest);
-    Bytes::from(scrubbed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scrub_removes_every_echo_of_the_token() {
-        let credential = Credential::new("tok-123").expect("valid");
-        let body =
-            Bytes::from_static(b"{\"auth\":\"Bearer tok-123\",\"again\":\"tok-123tok-123\"}");
-        let scrubbed = scrub(body, Some(&credential));
-        assert_eq!(
-            &scrubbed[..],
-            b"{\"auth\":\"Bearer [redacted]\",\"again\":\"[redacted][redacted]\"}"
-        );
-        let clean = Bytes::from_static(b"nothing here");
-        assert_eq!(scrub(clean.clone(), Some(&credential)), clean);
-        assert_eq!(
-            scrub(Bytes::from_static(b"tok-123"), None),
-            Bytes::from_static(b"tok-123")
-        );
-    }
 }

@@ -4,8 +4,9 @@
 //! [`Gateway`] ties it together: [`RequestOptions`] parsing and the [`GuardedPath`] checks,
 //! matching against the spec's operations ([`RouteTable`]), per-call budgets and the ledger of
 //! every request sent or refused ([`Call`], [`RequestRecord`]), retries ([`RetryPolicy`]) and
-//! [`envelope`] normalisation, over an [`Upstream`]: [`HttpUpstream`], or any backend that
-//! answers like the API (such as `codemode-demo`). [`AccountResolver`] picks the account agent
+//! [`envelope`] normalisation with every credential [`scrub`]bed from it, over an
+//! [`Upstream`]: [`HttpUpstream`], or any backend that answers like the API (such as
+//! `codemode-demo`). [`AccountResolver`] picks the account agent
 //! code sees as `accountId`. [`GatewayConfig`] is the `[upstream]` config section.
 //!
 //! ```
@@ -55,6 +56,7 @@ pub mod options;
 pub mod path_guard;
 pub mod retry;
 pub mod routes;
+pub mod scrub;
 pub mod upstream;
 
 pub use account::{AccountError, AccountResolver};

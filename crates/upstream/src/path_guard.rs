@@ -54,6 +54,12 @@ pub enum PathError {
     /// different path than the one checked against the spec and policy.
     #[error("the path percent-encodes {0:?}, a character that needs no encoding; write it as is")]
     EncodedUnreserved(String),
+    /// Escapes that decode to bytes that are not UTF-8 text, such as `%FF`.
+    #[error(
+        "the path has escapes in {0:?} that are not UTF-8 text; percent-encode the UTF-8 bytes \
+         of each character (encodeURIComponent does)"
+    )]
+    NotUtf8(String),
     /// An escape of an escape, such as `%252e`.
     #[error("the path is percent-encoded twice ({0:?}); encode each character once")]
     DoubleEncoded(String),
@@ -62,9 +68,15 @@ pub enum PathError {
     LeavesBase,
 }
 
-/// A path that passed every check: rooted, printable ASCII, no dot segments or smuggled separators.
+/// A path that passed every check: rooted, printable ASCII, no dot segments or smuggled
+/// separators, no `;` parameters, and escapes that decode once to UTF-8 text. Its decoded
+/// segments are the canonical path policy sees (`codemode_policy::canonical_path`), so the
+/// spec route and the policy rule are the same for every spelling of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GuardedPath(String);
+pub struct GuardedPath {
+    path: String,
+    decoded: Vec<String>,
+}
 
 impl GuardedPath {
     /// Checks an agent-supplied path.
@@ -87,27 +99,32 @@ impl GuardedPath {
             }
         }
         let mut offset = 1;
+        let mut decoded = Vec::new();
         for segment in path[1..].split('/') {
-            check_segment(segment, offset)?;
+            decoded.push(check_segment(segment, offset)?);
             offset += segment.len() + 1;
         }
-        Ok(GuardedPath(path.to_string()))
+        Ok(GuardedPath {
+            path: path.to_string(),
+            decoded,
+        })
     }
 
-    /// The path, e.g. `/zones/abc/dns_records`.
+    /// The path as it will be sent, still percent-encoded, e.g. `/zones/abc/dns_records`.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.path
     }
 
-    /// The segments between the slashes, still percent-encoded.
+    /// The segments between the slashes, each percent-decoded once: `values/prod%3Aconfig`
+    /// gives `values` and `prod:config`. None holds `/`, and none decodes further.
     pub fn segments(&self) -> impl Iterator<Item = &str> {
-        self.0[1..].split('/')
+        self.decoded.iter().map(String::as_str)
     }
 }
 
 impl fmt::Display for GuardedPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.path)
     }
 }
 
@@ -187,7 +204,7 @@ impl ApiBase {
 fn forbidden(c: char) -> Option<(String, &'static str)> {
     let hint = match c {
         'a'..='z' | 'A'..='Z' | '0'..='9' => return None,
-        '-' | '.' | '_' | '~' | '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ',' | ';' => {
+        '-' | '.' | '_' | '~' | '!' | '$' | '&' | '\'' | '(' | ')' | '*' | '+' | ',' => {
             return None;
         }
         // `@` is a plain path character once the path is rooted (Workers AI models are
@@ -197,6 +214,8 @@ fn forbidden(c: char) -> Option<(String, &'static str)> {
         c if c.is_whitespace() => "percent-encode spaces as %20",
         '?' => "put query parameters in `query`, not in the path",
         '#' => "fragments are not allowed",
+        // Servers that strip `;x` parameters would read `purge_cache;x` as `purge_cache`.
+        ';' => "percent-encode it as %3B; API paths take no ;parameters",
         '\\' => "separate segments with \"/\"",
         '{' | '}' => "replace {placeholders} from the spec with real values",
         _ => "percent-encode it (encodeURIComponent)",
@@ -209,8 +228,9 @@ fn forbidden(c: char) -> Option<(String, &'static str)> {
     Some((what, hint))
 }
 
-/// Checks one segment: non-empty, valid escapes, nothing that decodes to a separator or a dot segment.
-fn check_segment(segment: &str, offset: usize) -> Result<(), PathError> {
+/// Checks one segment (non-empty, valid escapes, nothing that decodes to a separator, a dot
+/// segment, another escape or non-UTF-8 bytes) and returns it decoded.
+fn check_segment(segment: &str, offset: usize) -> Result<String, PathError> {
     if segment.is_empty() {
         return Err(PathError::EmptySegment);
     }
@@ -247,10 +267,10 @@ fn check_segment(segment: &str, offset: usize) -> Result<(), PathError> {
     if before_params == b"." || before_params == b".." {
         return Err(PathError::DotSegment(segment.to_string()));
     }
-    match unreserved {
-        Some(escape) => Err(PathError::EncodedUnreserved(escape)),
-        None => Ok(()),
+    if let Some(escape) = unreserved {
+        return Err(PathError::EncodedUnreserved(escape));
     }
+    String::from_utf8(decoded).map_err(|_| PathError::NotUtf8(segment.to_string()))
 }
 
 /// RFC 3986 unreserved characters: letters, digits, `-`, `.`, `_` and `~`.
@@ -316,6 +336,9 @@ mod tests {
             ),
             ("/zones/a%252fb", PathError::DoubleEncoded("a%252fb".into())),
             ("/zones/%zz", PathError::BadEscape(7)),
+            ("/zones/%FF", PathError::NotUtf8("%FF".into())),
+            ("/zones/caf%C3", PathError::NotUtf8("caf%C3".into())),
+            ("/zones/..%3Bx", PathError::DotSegment("..%3Bx".into())),
             ("/zones/abc%2", PathError::BadEscape(10)),
         ];
         for (path, expected) in cases {
@@ -342,6 +365,8 @@ mod tests {
             "/zones/<script>",
             "/zones/a\"b",
             "/zones/a|b",
+            "/zones/z/purge_cache;x",
+            "/zones/..;x/purge_cache",
         ];
         for path in paths {
             assert!(
@@ -375,13 +400,28 @@ mod tests {
             "/accounts/abc/storage/kv/namespaces/ns/values/user:42",
             "/accounts/abc/storage/kv/namespaces/ns/values/caf%C3%A9%20au%20lait",
             "/accounts/abc/storage/kv/namespaces/ns/values/100%25",
-            "/x/a.b/..../~tilde/a=b;c,d+e!$&'()*",
+            "/x/a.b/..../~tilde/a=b%3Bc,d+e!$&'()*",
         ] {
             assert_eq!(
                 GuardedPath::parse(path).map(|p| p.to_string()),
                 Ok(path.to_string())
             );
         }
+    }
+
+    #[test]
+    fn segments_are_decoded_once() {
+        let path = GuardedPath::parse("/values/prod%3aconfig/caf%C3%A9%20x/100%25/a%3Bb")
+            .expect("valid path");
+        let segments: Vec<&str> = path.segments().collect();
+        assert_eq!(
+            segments,
+            ["values", "prod:config", "caf\u{e9} x", "100%", "a;b"]
+        );
+        assert_eq!(
+            path.as_str(),
+            "/values/prod%3aconfig/caf%C3%A9%20x/100%25/a%3Bb"
+        );
     }
 
     #[test]

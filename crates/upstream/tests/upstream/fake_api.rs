@@ -126,6 +126,7 @@ async fn handle(
                    "result": {"ok": true}, "result_info": {"page": 1, "per_page": 20, "count": 1, "total_count": 1}}),
         ),
         ["reflect-token"] => json_reply(StatusCode::OK, envelope(json!({"seen": authorization}))),
+        ["reflect-token", spelling] => reflect_token(spelling, &authorization),
         ["flaky", status, failures] => {
             let failures: usize = failures.parse().expect("failure count");
             if hits <= failures {
@@ -211,4 +212,80 @@ async fn handle(
             failure(7000, "No route for that URI"),
         ),
     }
+}
+
+/// A reply echoing the `Authorization` header in one of the spellings JSON allows: every
+/// character `\u`-escaped, every other one, in upper-case hex, as a key, in an error message,
+/// inside a JSON string inside the JSON, or in a text body.
+fn reflect_token(spelling: &str, authorization: &str) -> Response {
+    let every = escape(authorization, |_| true, false);
+    let every_other = escape(authorization, |i| i % 2 == 0, false);
+    let upper = escape(authorization, |_| true, true);
+    let envelope = |result: String| {
+        format!(r#"{{"success":true,"errors":[],"messages":[],"result":{result}}}"#)
+    };
+    let (status, content_type, body) = match spelling {
+        "escaped" => (
+            200,
+            "application/json",
+            envelope(format!(r#"{{"seen":"{every}"}}"#)),
+        ),
+        "partly-escaped" => (
+            200,
+            "application/json",
+            envelope(format!(r#"{{"seen":"{every_other}"}}"#)),
+        ),
+        "upper-case" => (
+            200,
+            "application/json",
+            envelope(format!(r#"{{"seen":"{upper}"}}"#)),
+        ),
+        "in-a-key" => (
+            200,
+            "application/json",
+            envelope(format!(r#"{{"{every_other}":true}}"#)),
+        ),
+        "nested" => {
+            let inner = format!(r#"{{\"seen\":\"{}\"}}"#, every.replace('\\', "\\\\"));
+            (200, "application/json", envelope(format!(r#""{inner}""#)))
+        }
+        "in-an-error" => (
+            400,
+            "application/json",
+            format!(
+                r#"{{"success":false,"errors":[{{"code":6003,"message":"bad header {every_other}"}}],"messages":[],"result":null}}"#
+            ),
+        ),
+        "refused" => (
+            403,
+            "application/json",
+            format!(
+                r#"{{"success":false,"errors":[{{"code":9109,"message":"token {every} lacks permission"}}],"messages":[],"result":null}}"#
+            ),
+        ),
+        "text" => (200, "text/plain", format!("you sent {every_other}")),
+        _ => (
+            404,
+            "application/json",
+            failure(7000, "no such spelling").to_string(),
+        ),
+    };
+    (
+        StatusCode::from_u16(status).expect("status"),
+        [(header::CONTENT_TYPE, content_type)],
+        body,
+    )
+        .into_response()
+}
+
+/// `text` with the characters at the indices `pick` chooses written as `\uXXXX`.
+fn escape(text: &str, pick: impl Fn(usize) -> bool, upper: bool) -> String {
+    text.chars()
+        .enumerate()
+        .map(|(i, c)| match (pick(i), upper) {
+            (false, _) => c.to_string(),
+            (true, false) => format!("\\u{:04x}", u32::from(c)),
+            (true, true) => format!("\\u{:04X}", u32::from(c)),
+        })
+        .collect()
 }

@@ -12,6 +12,8 @@ mod http_gateway;
 mod ledger;
 mod limits;
 mod routing;
+mod secrets;
+mod spellings;
 
 use std::sync::Arc;
 use std::time::Duration;

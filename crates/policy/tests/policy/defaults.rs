@@ -1,54 +1,13 @@
 //! The default rules on real Cloudflare operations.
 
-use std::path::PathBuf;
-
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
 use codemode_spec::{Method, Operation};
 
-/// Every operation of the shared Cloudflare spec; fails (not skips) when the spec is missing.
-fn cloudflare_operations() -> Vec<Operation> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/specs/cloudflare-openapi-2024-08.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("the shared Cloudflare spec at {}: {e}", path.display()));
-    let doc: serde_json::Value = serde_json::from_str(&text).expect("spec is JSON");
-    let paths = doc["paths"].as_object().expect("spec has paths");
-    let mut operations = Vec::new();
-    for (template, item) in paths {
-        for method in Method::ALL {
-            let Some(op) = item.get(method.openapi_key()) else {
-                continue;
-            };
-            operations.push(Operation {
-                method,
-                path: template.clone(),
-                operation_id: op["operationId"].as_str().map(str::to_string),
-                tags: op["tags"]
-                    .as_array()
-                    .map(|tags| {
-                        tags.iter()
-                            .filter_map(|t| t.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            });
-        }
-    }
-    assert!(operations.len() > 1_000, "the spec has its operations");
-    operations
-}
-
-/// The operation `method template` of the spec.
-fn operation<'a>(operations: &'a [Operation], method: Method, template: &str) -> &'a Operation {
-    operations
-        .iter()
-        .find(|op| op.method == method && op.path == template)
-        .unwrap_or_else(|| panic!("{method} {template} is in the spec"))
-}
+use crate::cloudflare;
 
 /// The default decision for `method template`, requested with the template as the path.
 fn decide(operations: &[Operation], method: Method, template: &str) -> Decision {
-    let op = operation(operations, method, template);
+    let op = cloudflare::operation(operations, method, template);
     Policy::new(Vec::new()).expect("defaults are valid").decide(
         &RequestFacts::for_operation(op, &op.path),
         Access::READ_WRITE,
@@ -66,7 +25,7 @@ const ALLOW: Decision = Decision::Allow { rule: None };
 #[test]
 fn every_delete_in_the_spec_needs_approval_and_every_get_is_allowed() {
     let policy = Policy::new(Vec::new()).expect("defaults are valid");
-    for op in cloudflare_operations() {
+    for op in cloudflare::operations() {
         let decision = policy.decide(
             &RequestFacts::for_operation(&op, &op.path),
             Access::READ_WRITE,
@@ -90,7 +49,7 @@ fn every_delete_in_the_spec_needs_approval_and_every_get_is_allowed() {
 
 #[test]
 fn named_rules_cover_the_dangerous_writes() {
-    let ops = cloudflare_operations();
+    let ops = cloudflare::operations();
     let cases = [
         (
             Method::Delete,
@@ -136,7 +95,7 @@ fn named_rules_cover_the_dangerous_writes() {
         (
             Method::Put,
             "/accounts/{account_id}/workers/scripts/{script_name}/content",
-            "worker-script-content-upload",
+            "worker-script-upload-or-delete",
         ),
         (
             Method::Post,
@@ -151,17 +110,17 @@ fn named_rules_cover_the_dangerous_writes() {
         (
             Method::Put,
             "/accounts/{account_id}/workers/services/{service_name}/environments/{environment_name}/content",
-            "worker-environment-content-upload",
+            "worker-script-upload-or-delete",
         ),
         (
             Method::Put,
             "/accounts/{account_id}/workers/dispatch/namespaces/{dispatch_namespace}/scripts/{script_name}",
-            "dispatch-script-upload-or-delete",
+            "worker-script-upload-or-delete",
         ),
         (
             Method::Put,
             "/accounts/{account_id}/workers/dispatch/namespaces/{dispatch_namespace}/scripts/{script_name}/content",
-            "dispatch-script-content-upload",
+            "worker-script-upload-or-delete",
         ),
         (
             Method::Delete,
@@ -189,6 +148,36 @@ fn named_rules_cover_the_dangerous_writes() {
             "vectorize-index-delete",
         ),
         (Method::Delete, "/zones/{zone_id}", "zone-delete"),
+        (
+            Method::Put,
+            "/zones/{zone_id}/workers/script",
+            "worker-script-upload-or-delete",
+        ),
+        (
+            Method::Delete,
+            "/zones/{zone_id}/workers/script",
+            "worker-script-upload-or-delete",
+        ),
+        (
+            Method::Delete,
+            "/accounts/{account_id}/workers/dispatch/namespaces/{dispatch_namespace}/scripts/{script_name}",
+            "worker-script-upload-or-delete",
+        ),
+        (
+            Method::Post,
+            "/accounts/{account_id}/pages/projects/{project_name}/purge_build_cache",
+            "cache-purge",
+        ),
+        (
+            Method::Post,
+            "/zones/{zone_id}/cache/cache_reserve_clear",
+            "cache-purge",
+        ),
+        (
+            Method::Delete,
+            "/accounts/{account_id}/vectorize/indexes/{index_name}",
+            "vectorize-index-delete",
+        ),
     ];
     for (method, template, rule) in cases {
         assert_eq!(
@@ -201,7 +190,7 @@ fn named_rules_cover_the_dangerous_writes() {
 
 #[test]
 fn other_writes_and_reads_are_allowed() {
-    let ops = cloudflare_operations();
+    let ops = cloudflare::operations();
     let cases = [
         (Method::Get, "/zones/{zone_id}/dns_records"),
         (
@@ -233,6 +222,37 @@ fn other_writes_and_reads_are_allowed() {
 }
 
 #[test]
+fn an_operation_is_caught_by_its_operation_id_on_any_route() {
+    let policy = Policy::new(Vec::new()).expect("defaults are valid");
+    let moved = Operation {
+        method: Method::Put,
+        path: "/zones/{zone_id}/workers/v3/script".to_string(),
+        operation_id: Some("worker-script-(-deprecated)-upload-worker".to_string()),
+        tags: vec!["Worker Script (Deprecated)".to_string()],
+    };
+    assert_eq!(
+        policy.decide(
+            &RequestFacts::for_operation(&moved, "/zones/z1/workers/v3/script"),
+            Access::READ_WRITE
+        ),
+        approve("worker-script-upload-or-delete")
+    );
+    let retagged = Operation {
+        method: Method::Post,
+        path: "/zones/{zone_id}/dns/records".to_string(),
+        operation_id: Some("dns-record-create".to_string()),
+        tags: vec!["DNS Records for a Zone".to_string()],
+    };
+    assert_eq!(
+        policy.decide(
+            &RequestFacts::for_operation(&retagged, "/zones/z1/dns/records"),
+            Access::READ_WRITE
+        ),
+        approve("dns-record-writes")
+    );
+}
+
+#[test]
 fn concrete_paths_match_the_defaults_without_a_template() {
     let policy = Policy::new(Vec::new()).expect("defaults are valid");
     let decide =
@@ -251,6 +271,10 @@ fn concrete_paths_match_the_defaults_without_a_template() {
     assert_eq!(
         decide(Method::Delete, "/anything/at/all"),
         approve("delete")
+    );
+    assert_eq!(
+        decide(Method::Put, "/zones/z1/workers/script"),
+        approve("worker-script-upload-or-delete")
     );
     assert_eq!(decide(Method::Post, "/zones/z1/dns_records_other"), ALLOW);
 }

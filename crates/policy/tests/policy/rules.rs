@@ -1,6 +1,6 @@
 //! Operator rules, their precedence over the defaults, scopes and rule validation.
 
-use codemode_policy::{Access, Action, Decision, Policy, PolicyError, RequestFacts, Rule};
+use codemode_policy::{Access, Action, Decision, Match, Policy, PolicyError, RequestFacts, Rule};
 use codemode_spec::{Method, Operation};
 
 fn dns_record_patch() -> Operation {
@@ -98,9 +98,10 @@ fn conditions_combine_with_and() {
     let rule = Rule {
         name: "delete-in-zone-a".to_string(),
         method: Some(vec![Method::Delete]),
-        path: Some("/zones/a/**".to_string()),
+        path: Some(vec!["/zones/a/**".to_string()]),
         operation_id: None,
         tag: None,
+        matching: Match::All,
         action: Action::Deny,
     };
     let policy = Policy::new(vec![rule]).expect("valid rule");
@@ -172,7 +173,27 @@ fn invalid_rules_are_rejected_with_the_rule_named() {
 
     let no_methods = Policy::from_toml("[[rule]]\nname = \"n\"\nmethod = []\naction = \"deny\"\n")
         .expect_err("empty method list");
-    assert!(matches!(no_methods, PolicyError::NoMethods(name) if name == "n"));
+    assert!(matches!(
+        &no_methods,
+        PolicyError::EmptyList { rule, condition: "method" } if rule == "n"
+    ));
+    assert!(
+        no_methods.to_string().contains("leave it out"),
+        "{no_methods}"
+    );
+    let no_tags = Policy::from_toml("[[rule]]\nname = \"t\"\ntag = []\naction = \"deny\"\n")
+        .expect_err("empty tag list");
+    assert!(matches!(
+        no_tags,
+        PolicyError::EmptyList {
+            condition: "tag",
+            ..
+        }
+    ));
+    let bad_in_list =
+        Policy::from_toml("[[rule]]\nname = \"l\"\npath = [\"/ok\", \"bad\"]\naction = \"deny\"\n")
+            .expect_err("relative glob in a list");
+    assert!(matches!(bad_in_list, PolicyError::PathGlob { glob, .. } if glob == "bad"));
 
     let duplicate = Policy::from_toml("[[rule]]\nname = \"delete\"\naction = \"allow\"\n")
         .expect_err("clashes with a default");
@@ -186,6 +207,8 @@ fn invalid_rules_are_rejected_with_the_rule_named() {
         "[[rule]]\nname = \"a\"\naction = \"block\"\n",
         "[[rule]]\nname = \"t\"\npaths = \"/x\"\naction = \"deny\"\n",
         "[[rule]]\nname = \"x\"\n",
+        "[[rule]]\nname = \"m\"\nmatch = \"some\"\naction = \"deny\"\n",
+        "[[rule]]\nname = \"n\"\ntag = 3\naction = \"deny\"\n",
     ] {
         assert!(
             matches!(Policy::from_toml(text), Err(PolicyError::Toml(_))),
@@ -203,5 +226,91 @@ fn an_empty_document_is_just_the_defaults() {
         Decision::Approve {
             rule: "cache-purge".to_string()
         }
+    );
+}
+
+#[test]
+fn a_selector_list_holds_when_any_entry_matches() {
+    let policy = Policy::from_toml(
+        r#"
+        [[rule]]
+        name = "no-record-or-zone-edits"
+        tag = ["Zone", "DNS Records for a Zone"]
+        operation_id = ["*-patch-*", "zones-0-patch"]
+        action = "deny"
+        "#,
+    )
+    .expect("valid rules");
+    assert!(matches!(
+        decide(&policy, &dns_record_patch(), "/zones/z/dns_records/r"),
+        Decision::Deny { .. }
+    ));
+    let zone_patch = Operation {
+        method: Method::Patch,
+        path: "/zones/{zone_id}".to_string(),
+        operation_id: Some("zones-0-patch".to_string()),
+        tags: vec!["Zone".to_string()],
+    };
+    assert!(matches!(
+        decide(&policy, &zone_patch, "/zones/z"),
+        Decision::Deny { .. }
+    ));
+    let settings = Operation {
+        method: Method::Patch,
+        path: "/zones/{zone_id}/settings".to_string(),
+        operation_id: Some("zone-settings-edit-zone-settings-info".to_string()),
+        tags: vec!["Zone Settings".to_string()],
+    };
+    assert_eq!(
+        decide(&policy, &settings, "/zones/z/settings"),
+        Decision::Allow { rule: None }
+    );
+}
+
+#[test]
+fn match_all_needs_every_selector_and_match_any_one() {
+    let rules = |matching: &str| {
+        Policy::from_toml(&format!(
+            r#"
+            [[rule]]
+            name = "dns-in-staging"
+            method = ["PATCH"]
+            match = "{matching}"
+            tag = "DNS Records for a Zone"
+            path = "/zones/staging/**"
+            action = "deny"
+            "#
+        ))
+        .expect("valid rules")
+    };
+    let op = dns_record_patch();
+    let all = rules("all");
+    assert!(matches!(
+        decide(&all, &op, "/zones/staging/dns_records/r"),
+        Decision::Deny { .. }
+    ));
+    assert!(matches!(
+        decide(&all, &op, "/zones/production/dns_records/r"),
+        Decision::Approve { .. }
+    ));
+    let any = rules("any");
+    assert!(matches!(
+        decide(&any, &op, "/zones/production/dns_records/r"),
+        Decision::Deny { .. }
+    ));
+    let outside_the_spec = RequestFacts::unmatched(Method::Patch, "/zones/staging/settings");
+    assert!(matches!(
+        any.decide(&outside_the_spec, Access::READ_WRITE),
+        Decision::Deny { .. }
+    ));
+    assert_eq!(
+        all.decide(&outside_the_spec, Access::READ_WRITE),
+        Decision::Allow { rule: None }
+    );
+    let get = RequestFacts::unmatched(Method::Get, "/zones/staging/settings");
+    assert_eq!(
+        any.decide(&get, Access::READ_WRITE),
+        Decision::Allow { rule: None },
+        "the method holds whatever `match` says"
     );
 }
