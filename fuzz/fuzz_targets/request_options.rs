@@ -56,7 +56,7 @@ fuzz_target!(|data: &[u8]| match data.split_first() {
             retry_after: None,
             body: Bytes::copy_from_slice(body),
         };
-        let envelope = envelope(&response);
+        let envelope = envelope(&response, &[]);
         error_summary(&envelope);
     }
     _ => {}
