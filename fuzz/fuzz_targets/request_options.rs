@@ -38,7 +38,8 @@ fuzz_target!(|data: &[u8]| match data.split_first() {
         match GuardedPath::parse(path) {
             Ok(guarded) => {
                 assert_eq!(guarded.as_str(), path);
-                assert_eq!(guarded.segments().collect::<Vec<_>>().join("/"), path[1..]);
+                // Segments come decoded, one per segment of the path as written.
+                assert_eq!(guarded.segments().count(), path[1..].split('/').count());
                 joins_under_every_base(&guarded, &[]);
             }
             Err(error) => drop(error.to_string()),
