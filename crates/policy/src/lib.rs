@@ -45,9 +45,11 @@ mod glob;
 mod policy;
 mod request;
 mod rule;
+mod summary;
 
 pub use canonical::canonical_path;
 pub use glob::{GlobError, NameGlob, PathGlob};
 pub use policy::{DEFAULT_RULES_TOML, Decision, Policy, PolicyError};
 pub use request::{Access, MissingScope, RequestFacts};
 pub use rule::{Action, Match, Rule};
+pub use summary::ApprovalSummary;

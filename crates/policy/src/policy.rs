@@ -123,6 +123,11 @@ impl Policy {
         Policy::new(parse_rules(text)?)
     }
 
+    /// The rules in the order they are tried.
+    pub(crate) fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
     /// Decides `request` for a principal holding `access`: scopes first, then the rules.
     pub fn decide(&self, request: &RequestFacts<'_>, access: Access) -> Decision {
         if !access.covers(request.method()) {

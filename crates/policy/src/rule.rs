@@ -148,6 +148,17 @@ impl CompiledRule {
         })
     }
 
+    /// The methods the rule covers; `None` for every method.
+    pub(crate) fn methods(&self) -> Option<&[Method]> {
+        self.methods.as_deref()
+    }
+
+    /// Whether the rule names no path, operation or tag, so it holds for every request of
+    /// its methods.
+    pub(crate) fn selects_everything(&self) -> bool {
+        self.paths.is_none() && self.operation_ids.is_none() && self.tags.is_none()
+    }
+
     /// Whether the rule's method and selectors hold for `request`.
     pub(crate) fn matches(&self, request: &RequestFacts<'_>) -> bool {
         let method = self
