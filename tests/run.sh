@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust unit and integration tests, the official MCP conformance suite, and
 # the end-to-end tests that drive the real binary through the official MCP TypeScript and Python
-# SDKs, the MCP Inspector CLI and Claude Code, over Streamable HTTP and stdio; and fuzzes every
-# parser an attacker reaches for a bounded time (fuzz/run.sh).
+# SDKs, the MCP Inspector CLI, Claude Code and headless Chromium (the approval page), over
+# Streamable HTTP and stdio; and fuzzes every parser an attacker reaches for a bounded time
+# (fuzz/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,5 +21,11 @@ echo "== end-to-end tests through the official MCP Python SDK"
 tests/python/run.sh
 
 echo "== end-to-end tests through MCP clients"
+# The approval page's test drives Debian's Chromium (Playwright cannot fetch a browser here).
+if ! command -v chromium >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+(cd examples/agent-platform && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests && node --test --test-concurrency=2 e2e/)

@@ -1,6 +1,8 @@
 """The official MCP Python SDK over Streamable HTTP: its high-level `Client` and its low-level
 `ClientSession`, each running a real search and a real execute against the fake Cloudflare API."""
 
+import logging
+
 import pytest
 from mcp import Client, ClientSession
 from mcp.client.streamable_http import streamable_http_client
@@ -66,3 +68,15 @@ async def test_low_level_client_session(server: HttpServer, fake_api: FakeCloudf
     assert "GET /nowhere is not an operation of the API spec" in text_of(failed)
     assert "/nowhere" not in [r.path for r in fake_api.requests]
     check_no_leak([found, made, failed], server)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_closing_a_session_logs_no_warning(
+    server: HttpServer, fake_api: FakeCloudflare, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SDK ends its session with DELETE on close and takes only 200 or 204 as done."""
+    caplog.set_level(logging.DEBUG, logger="mcp.client.streamable_http")
+    async with Client(server.url, mode=mode) as client:
+        await client.call_tool("search", {"code": "async () => 1"})
+    assert [r.getMessage() for r in caplog.records if "termination" in r.getMessage()] == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

@@ -1,5 +1,6 @@
-//! The operator commands: `codemode audit`, `credentials`, `keys` and `spec`.
+//! The operator commands: `codemode approvals`, `audit`, `credentials`, `keys` and `spec`.
 
+mod approvals;
 mod audit;
 mod credentials;
 mod cutoff;
@@ -13,6 +14,7 @@ use clap::Args;
 
 use codemode::settings::{Options, Settings};
 
+pub use approvals::ApprovalsArgs;
 pub use audit::AuditArgs;
 pub use credentials::CredentialsArgs;
 pub use keys::KeysArgs;

@@ -1,5 +1,6 @@
 //! `POST /approvals/{id}/approve` and `/reject`: a person with the `approve` scope decides a
-//! pending approval; `GET /approvals/{id}` shows it.
+//! pending approval; `GET /approvals/{id}` shows it as JSON (a browser gets
+//! [`crate::approval_page`] instead).
 
 use std::sync::Arc;
 
@@ -11,6 +12,11 @@ use codemode_audit::{ApprovalError, ApprovalStore, Decision, Timestamp};
 use codemode_auth::{AuthError, Scope};
 
 use crate::auth_layer::{AuthLayer, error};
+
+/// Who decides through the approval page with `auth.mode = "none"`, and through
+/// `codemode approvals` unless told otherwise: the person at the machine, never the agent's
+/// `local` subject.
+pub const OPERATOR_SUBJECT: &str = "operator";
 
 /// What the approval routes need.
 #[derive(Clone)]
@@ -63,7 +69,7 @@ async fn decide(
 }
 
 /// The deciding person's subject, once authenticated with the `approve` scope.
-async fn authorize(api: &ApprovalsApi, headers: &HeaderMap) -> Result<String, AuthError> {
+pub async fn authorize(api: &ApprovalsApi, headers: &HeaderMap) -> Result<String, AuthError> {
     let principal = api.auth.principal(headers).await?;
     api.auth.require(&principal, Scope::Approve)?;
     Ok(principal.subject)
@@ -74,22 +80,22 @@ fn respond<T: serde::Serialize>(
 ) -> Response {
     match outcome {
         Ok(Ok(approval)) => Json(approval).into_response(),
-        Ok(Err(refused)) => {
-            let status = match &refused {
-                ApprovalError::NotFound(_) => StatusCode::NOT_FOUND,
-                ApprovalError::SelfApproval(_) | ApprovalError::WrongSubject(_) => {
-                    StatusCode::FORBIDDEN
-                }
-                ApprovalError::Expired(_) => StatusCode::GONE,
-                ApprovalError::AlreadyDecided { .. } => StatusCode::CONFLICT,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            error(status, "approval", &refused.to_string())
-        }
+        Ok(Err(refused)) => error(status_of(&refused), "approval", &refused.to_string()),
         Err(_) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "approval",
             "the approval store stopped",
         ),
+    }
+}
+
+/// The HTTP status that answers a refused approval lookup or decision.
+pub fn status_of(refused: &ApprovalError) -> StatusCode {
+    match refused {
+        ApprovalError::NotFound(_) => StatusCode::NOT_FOUND,
+        ApprovalError::SelfApproval(_) | ApprovalError::WrongSubject(_) => StatusCode::FORBIDDEN,
+        ApprovalError::Expired(_) => StatusCode::GONE,
+        ApprovalError::AlreadyDecided { .. } => StatusCode::CONFLICT,
+        _ => StatusCode::BAD_REQUEST,
     }
 }

@@ -1,12 +1,12 @@
 //! The command line: `codemode serve`, `stdio` and `spec`, and the operator commands
-//! `audit`, `credentials` and `keys`. Flags become one layer of [`Options`] here, once.
+//! `approvals`, `audit`, `credentials` and `keys`. Flags become one layer of [`Options`] here, once.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::admin::{AuditArgs, CredentialsArgs, KeysArgs, SpecArgs};
+use crate::admin::{ApprovalsArgs, AuditArgs, CredentialsArgs, KeysArgs, SpecArgs};
 use codemode::settings::{HttpOptions, Options};
 
 /// Code Mode MCP server: a whole API through two tools, `search` and `execute`.
@@ -27,6 +27,8 @@ pub enum Command {
     Stdio(ServerArgs),
     /// Load a spec and report its operations, paths, products, $refs, cycles and size.
     Spec(SpecArgs),
+    /// List, show, approve and reject pending approvals, on this machine.
+    Approvals(ApprovalsArgs),
     /// Verify, read, export and prune the audit log.
     Audit(AuditArgs),
     /// Manage the per-subject upstream tokens, encrypted with CODEMODE_CREDENTIALS_KEY.

@@ -12,9 +12,9 @@ use futures::{FutureExt, StreamExt};
 #[allow(deprecated)] // logging: see `live`
 use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, ElicitRequestParams, ElicitationAction,
-    ElicitationSchema, Implementation, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, ElicitRequestParams, ElicitationAction,
+    ElicitationSchema, Implementation, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -25,9 +25,13 @@ use crate::auth_layer::ForwardedCredential;
 use crate::call::approval::{Answer, Question};
 use crate::call::{CallError, CallOutcome, Caller, ExecuteRequest, Runner};
 use crate::in_flight::ClientGone;
-use crate::live::{LiveUpdates, LogThreshold};
+use crate::live::{LiveUpdates, LogFilter, LogThreshold};
 use crate::results;
 use crate::tools::{self, EXECUTE, SEARCH, SpecSummary};
+
+/// How long a client may keep `tools/list` (2026-07-28 caching hints): the tools change only
+/// when the server restarts with another spec or policy, and are the same for every caller.
+const TOOLS_TTL_MS: u64 = 300_000;
 
 /// What every MCP session shares: the runner and the tool definitions.
 pub struct McpShared {
@@ -44,7 +48,7 @@ impl McpShared {
             operations: spec.operations().len(),
             products: spec.products().iter().map(|p| p.name.as_str()).collect(),
         };
-        let tools = tools::definitions(&summary);
+        let tools = tools::definitions(&summary, &runner.held_for_approval());
         Arc::new(McpShared { runner, tools })
     }
 }
@@ -109,10 +113,15 @@ impl CodeMode {
             (Ok(account), Ok(approval)) => (account, approval),
             (Err(message), _) | (_, Err(message)) => return argument_error(message),
         };
+        let logs = if speaks_2026(context) {
+            LogFilter::requested(context.meta.log_level())
+        } else {
+            self.log_threshold.filter()
+        };
         let live = LiveUpdates::start(
             context.peer.clone(),
             context.meta.get_progress_token(),
-            self.log_threshold.clone(),
+            logs,
         );
         let (asks, questions) = mpsc::channel(1);
         let asks = supports_elicitation(context).then_some(asks);
@@ -138,8 +147,6 @@ impl ServerHandler for CodeMode {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_logging()
-                .enable_prompts()
-                .enable_resources()
                 .build(),
         )
         .with_server_info(Implementation::new("codemode", env!("CARGO_PKG_VERSION")))
@@ -156,23 +163,14 @@ impl ServerHandler for CodeMode {
             .cloned()
     }
 
-    async fn read_resource(
-        &self,
-        request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ReadResourceResponse, ErrorData> {
-        Err(ErrorData::invalid_params(
-            "resource not found: codemode serves no resources",
-            Some(serde_json::json!({ "uri": request.uri })),
-        ))
-    }
-
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.shared.tools.clone()))
+        Ok(ListToolsResult::with_all_items(self.shared.tools.clone())
+            .with_ttl_ms(TOOLS_TTL_MS)
+            .with_cache_scope(CacheScope::Public))
     }
 
     #[allow(deprecated)] // logging: see `live`
@@ -279,6 +277,14 @@ fn optional_string(
         Some(Value::String(value)) => Ok(Some(value.clone())),
         Some(_) => Err(format!("`{name}` must be a string")),
     }
+}
+
+/// Whether the request's session (or the request itself, when stateless) speaks 2026-07-28
+/// or later. ISO dates compare in time order as text.
+fn speaks_2026(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|version| version.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
 }
 
 fn supports_elicitation(context: &RequestContext<RoleServer>) -> bool {

@@ -1,11 +1,13 @@
-//! `codemode serve`: MCP over Streamable HTTP at `/mcp`, plus `GET /healthz`.
+//! `codemode serve`: MCP over Streamable HTTP at `/mcp`, plus `GET /healthz`, the approval
+//! routes and page under `/approvals/`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::http::{HeaderName, HeaderValue, Method};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt as _;
@@ -17,6 +19,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::approval_page::{self, ApprovalPage};
 use crate::approvals_api::{self, ApprovalsApi};
 use crate::auth_layer::{self, AuthLayer};
 use crate::call::Runner;
@@ -51,6 +54,9 @@ pub enum ServeError {
         /// Why.
         error: std::io::Error,
     },
+    /// The system could not supply randomness for the approval page's key.
+    #[error("cannot make the approval page's key: {0}")]
+    Random(getrandom::Error),
     /// The server stopped with an I/O error.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
@@ -60,7 +66,6 @@ pub enum ServeError {
 pub async fn serve(runner: Arc<Runner>, settings: &Settings) -> Result<(), ServeError> {
     let shutdown = CancellationToken::new();
     let in_flight = InFlight::new();
-    let router = router(runner, settings, shutdown.clone(), in_flight.clone())?;
     let listen_error = |error| ServeError::Listen {
         address: settings.listen,
         error,
@@ -69,6 +74,8 @@ pub async fn serve(runner: Arc<Runner>, settings: &Settings) -> Result<(), Serve
         .await
         .map_err(listen_error)?;
     let address = listener.local_addr().map_err(listen_error)?;
+    runner.publish_approval_page(page_base(address, &settings.http.allowed_hosts));
+    let router = router(runner, settings, shutdown.clone(), in_flight.clone())?;
     // Responses leave in several small writes; without TCP_NODELAY, Nagle's algorithm holds
     // the last one until the client's delayed ACK, about 40 ms per call.
     let listener = listener.tap_io(|stream| {
@@ -124,7 +131,7 @@ pub fn router(
     let config = StreamableHttpServerConfig::default()
         .with_cancellation_token(shutdown.child_token())
         .with_legacy_session_mode(!http.stateless)
-        .with_allowed_hosts(allowed_hosts)
+        .with_allowed_hosts(allowed_hosts.clone())
         .with_allowed_origins(allowed_origins)
         .enforce_origin_validation()
         .with_max_request_body_bytes(http.max_body_kib * 1024);
@@ -136,19 +143,29 @@ pub fn router(
     );
     let mcp = Router::new()
         .fallback_service(mcp)
+        .layer(middleware::from_fn(session_ended))
         .layer(middleware::from_fn_with_state(in_flight, in_flight::track))
         .layer(middleware::from_fn_with_state(
             auth.clone(),
             auth_layer::authenticate,
         ));
+    let api = ApprovalsApi {
+        auth: auth.clone(),
+        store: runner.approvals(),
+    };
+    let page = ApprovalPage::new(api.clone(), allowed_hosts.clone()).map_err(ServeError::Random)?;
     let approvals = Router::new()
-        .route("/approvals/{id}", get(approvals_api::show))
         .route("/approvals/{id}/approve", post(approvals_api::approve))
         .route("/approvals/{id}/reject", post(approvals_api::reject))
-        .with_state(ApprovalsApi {
-            auth: auth.clone(),
-            store: runner.approvals(),
-        });
+        .with_state(api)
+        .merge(
+            Router::new()
+                .route(
+                    "/approvals/{id}",
+                    get(approval_page::show).post(approval_page::decide),
+                )
+                .with_state(page),
+        );
     let metadata = auth.authenticator.resource_metadata().cloned();
     let well_known = Router::new()
         .route(
@@ -170,6 +187,24 @@ pub fn router(
         Some(layer) => router.layer(layer),
         None => router,
     })
+}
+
+/// The approval page's base URL: the address listened on, or with a wildcard address the
+/// first allowed host name.
+fn page_base(address: SocketAddr, allowed_hosts: &[String]) -> String {
+    match allowed_hosts.first() {
+        Some(host) if address.ip().is_unspecified() => {
+            if host
+                .parse::<http::uri::Authority>()
+                .is_ok_and(|a| a.port_u16().is_some())
+            {
+                format!("http://{host}")
+            } else {
+                format!("http://{host}:{}", address.port())
+            }
+        }
+        _ => format!("http://{address}"),
+    }
 }
 
 fn cors(origins: &[String]) -> Result<Option<CorsLayer>, ServeError> {
@@ -198,6 +233,21 @@ fn cors(origins: &[String]) -> Result<Option<CorsLayer>, ServeError> {
                 HeaderName::from_static("mcp-protocol-version"),
             ]),
     ))
+}
+
+/// Answers an ended session's `DELETE` with 204 No Content instead of rmcp's 202: the SDKs
+/// take only 200 and 204 as success (the Python SDK logs a warning on 202).
+async fn session_ended(request: Request, next: Next) -> Response {
+    let deleting = request.method() == Method::DELETE;
+    let response = next.run(request).await;
+    if deleting && response.status() == StatusCode::ACCEPTED {
+        let (mut parts, _) = response.into_parts();
+        parts.status = StatusCode::NO_CONTENT;
+        parts.headers.remove(header::CONTENT_TYPE);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::empty());
+    }
+    response
 }
 
 /// RFC 9728 protected resource metadata; only in oauth mode.

@@ -3,7 +3,7 @@
 //! [`call`] owns one governed tool call, free of any transport: scopes, limits, the upstream
 //! credential, policy and approvals for every request, and the audit record. The transports
 //! are adapters over it: [`handler`] speaks MCP, [`http`] serves it over Streamable HTTP
-//! (with [`auth_layer`] and [`approvals_api`]) and [`stdio`] over stdin/stdout. [`settings`]
+//! (with [`auth_layer`], [`approvals_api`] and [`approval_page`]) and [`stdio`] over stdin/stdout. [`settings`]
 //! layers defaults, the config file, the environment and flags; [`wording`] names them in the
 //! libraries' errors.
 //!
@@ -29,6 +29,7 @@
 //! # }
 //! ```
 
+pub mod approval_page;
 pub mod approvals_api;
 pub mod auth_layer;
 pub mod call;

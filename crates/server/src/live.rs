@@ -1,7 +1,9 @@
 //! Streams an `execute` call's console lines and request progress to the client as they happen.
 //!
-//! MCP logging is deprecated by SEP-2577 for the newest protocol version, but clients of the
-//! current ones show `notifications/message` live, so this module keeps sending it.
+//! MCP logging is deprecated by SEP-2577 for the newest protocol version, but clients show
+//! `notifications/message` live, so this module keeps sending it: on 2025 versions as the
+//! session's `logging/setLevel` allows, on 2026-07-28 only when the request's `_meta` names a
+//! log level (SEP-2575). Progress goes out whenever the request carries a progress token.
 #![allow(deprecated)]
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,9 +29,38 @@ impl LogThreshold {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(level);
     }
 
-    fn allows(&self, level: LoggingLevel) -> bool {
-        let threshold = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        threshold.is_none_or(|min| severity(level) >= severity(min))
+    /// The lines a call of this session streams: from the level set, else every line.
+    pub fn filter(&self) -> LogFilter {
+        match *self.0.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(level) => LogFilter::AtLeast(level),
+            None => LogFilter::All,
+        }
+    }
+}
+
+/// Which console lines one call streams as `notifications/message`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum LogFilter {
+    /// None: on 2026-07-28, a request that names no log level in its `_meta`.
+    Off,
+    /// Those at this level or more severe.
+    AtLeast(LoggingLevel),
+    /// Every line: a 2025 session that never sent `logging/setLevel`.
+    All,
+}
+
+impl LogFilter {
+    /// The filter of a 2026-07-28 request, from the level its `_meta` names, if any.
+    pub fn requested(level: Option<LoggingLevel>) -> LogFilter {
+        level.map_or(LogFilter::Off, LogFilter::AtLeast)
+    }
+
+    fn allows(self, level: LoggingLevel) -> bool {
+        match self {
+            LogFilter::Off => false,
+            LogFilter::AtLeast(min) => severity(level) >= severity(min),
+            LogFilter::All => true,
+        }
     }
 }
 
@@ -44,7 +75,7 @@ impl LiveUpdates {
     pub fn start(
         peer: Peer<RoleServer>,
         progress_token: Option<ProgressToken>,
-        threshold: LogThreshold,
+        logs: LogFilter,
     ) -> Self {
         let (sender, mut updates) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {
@@ -53,7 +84,7 @@ impl LiveUpdates {
                 let sent = match update {
                     Update::Log(line) => {
                         let level = logging_level(line.level);
-                        if !threshold.allows(level) {
+                        if !logs.allows(level) {
                             continue;
                         }
                         let data = json!(line.text);

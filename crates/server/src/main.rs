@@ -48,6 +48,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(codemode::stdio::serve(runner).await?)
         }
         Command::Spec(args) => Ok(args.run().await?),
+        Command::Approvals(args) => args.run(),
         Command::Audit(args) => args.run(),
         Command::Credentials(args) => args.run(),
         Command::Keys(args) => args.run(),

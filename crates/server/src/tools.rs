@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use codemode_policy::ApprovalSummary;
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::json;
 
@@ -26,9 +27,9 @@ pub struct SpecSummary<'a> {
     pub products: Vec<&'a str>,
 }
 
-/// Both tools, as `tools/list` returns them.
-pub fn definitions(summary: &SpecSummary<'_>) -> Vec<Tool> {
-    vec![search_tool(summary), execute_tool(summary)]
+/// Both tools, as `tools/list` returns them; `held` is what the policy holds for approval.
+pub fn definitions(summary: &SpecSummary<'_>, held: &ApprovalSummary) -> Vec<Tool> {
+    vec![search_tool(summary), execute_tool(summary, held)]
 }
 
 fn search_tool(summary: &SpecSummary<'_>) -> Tool {
@@ -54,18 +55,40 @@ fn search_tool(summary: &SpecSummary<'_>) -> Tool {
         .with_annotations(ToolAnnotations::new().read_only(true))
 }
 
-fn execute_tool(summary: &SpecSummary<'_>) -> Tool {
+fn execute_tool(summary: &SpecSummary<'_>, held: &ApprovalSummary) -> Tool {
     let description = format!(
         "Call the {title} API. `code` is an async arrow function run in a sandbox with these globals; \
          console output is returned too. Find paths with `search` first.\n\
          {CLOUDFLARE_DTS}\
          Example: async () => (await cloudflare.request({{method: \"GET\", path: \"/zones\", \
-         query: {{per_page: 5}}}})).result.map(z => z.name)",
+         query: {{per_page: 5}}}})).result.map(z => z.name)\n{approvals}",
         title = summary.title,
+        approvals = approval_note(held),
     );
     Tool::new(EXECUTE, description, code_schema(true))
         .with_title("Call the API")
         .with_annotations(ToolAnnotations::new().read_only(false))
+}
+
+/// What the agent is told beforehand about approvals: which requests policy holds, and what
+/// it sees when one is held.
+fn approval_note(held: &ApprovalSummary) -> String {
+    if held.is_empty() {
+        return "No request needs a person's approval.".to_string();
+    }
+    let mut kinds: Vec<String> = held
+        .every
+        .iter()
+        .map(|method| format!("any {}", method.as_str()))
+        .collect();
+    if !held.rules.is_empty() {
+        kinds.extend(held.rules.iter().cloned());
+    }
+    format!(
+        "Needs a person's approval: {}. Your client may ask them; else you get \
+         `approval_required`, nothing sent: once approved, rerun the code with its approval_id.",
+        kinds.join(", ")
+    )
 }
 
 fn code_schema(with_account: bool) -> Arc<JsonObject> {
@@ -81,7 +104,7 @@ fn code_schema(with_account: bool) -> Arc<JsonObject> {
         );
         properties.insert(
             "approval_id".into(),
-            json!({"type": "string", "description": "From an approval_required result, once approved"}),
+            json!({"type": "string", "description": "From approval_required, once approved"}),
         );
     }
     let mut schema = JsonObject::new();

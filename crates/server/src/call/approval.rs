@@ -2,7 +2,7 @@
 //! can, otherwise deferred to an approval id a person decides over HTTP.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use codemode_audit::{
@@ -309,6 +309,8 @@ fn question(request: &CheckedRequest, rule: &str) -> String {
 pub struct Approvals {
     /// Where approvals are kept.
     pub store: Arc<ApprovalStore>,
+    /// The approval page's base URL, once the HTTP server listens.
+    pub page: OnceLock<String>,
     /// How long a question waits for the person's answer.
     pub ask_timeout: Duration,
     /// How long an approval id stays usable.
@@ -380,19 +382,28 @@ impl Approvals {
             .await
             .map_err(|_| CallError::StoreStopped("approval store"))??;
         let id = &approval.id;
-        let body = json!({
-            "approval_required": {
-                "approval_id": id,
-                "pending": approval.requests.iter().map(|item| &item.request).collect::<Vec<_>>(),
-                "expires_at": approval.expires_at.to_string(),
-                "how_to_approve": format!(
-                    "A person with the `approve` scope (not you) approves with \
-                     POST /approvals/{id}/approve or refuses with POST /approvals/{id}/reject. \
-                     Then call execute again with the same code and approval_id \"{id}\"; each \
-                     approved request goes through once."
-                ),
-            }
+        let page = self.page.get().map(|base| format!("{base}/approvals/{id}"));
+        let route = match &page {
+            Some(page) => format!(
+                "on the approval page {page}, with `codemode approvals approve {id}` on the server's machine,"
+            ),
+            None => format!("with `codemode approvals approve {id}` on the server's machine"),
+        };
+        let mut required = json!({
+            "approval_id": id,
+            "pending": approval.requests.iter().map(|item| &item.request).collect::<Vec<_>>(),
+            "expires_at": approval.expires_at.to_string(),
+            "how_to_approve": format!(
+                "Ask a person to decide; you cannot approve it yourself. They approve {route} \
+                 or with POST /approvals/{id}/approve (the `approve` scope). Then call execute \
+                 again with the same code and approval_id \"{id}\"; each approved request goes \
+                 through once."
+            ),
         });
+        if let Some(page) = page {
+            required["approval_page"] = json!(page);
+        }
+        let body = json!({ "approval_required": required });
         let decision = ApprovalDecision {
             approval_id: approval.id.clone(),
             status: ApprovalStatus::Pending,

@@ -17,7 +17,7 @@ pub mod limits;
 pub mod outcome;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use codemode_audit::{
@@ -27,7 +27,7 @@ use codemode_audit::{
 use codemode_auth::{Principal, Scope, Tool as AuthTool};
 use codemode_credentials::{CredentialStore, CredentialsError};
 use codemode_demo::DemoUpstream;
-use codemode_policy::{Access, Policy, PolicyError};
+use codemode_policy::{Access, ApprovalSummary, Policy, PolicyError};
 use codemode_ratelimit::Tool as RateTool;
 use codemode_sandbox::{CancelToken, Pool, SandboxError};
 use codemode_spec::Spec;
@@ -188,6 +188,7 @@ impl Runner {
             },
             approvals: Approvals {
                 store: Arc::new(approvals),
+                page: OnceLock::new(),
                 ask_timeout: settings.approvals.ask_timeout(),
                 expiry: Duration::from_secs(settings.approvals.expiry_secs),
                 ask_clients: settings.approvals.ask_clients,
@@ -203,6 +204,17 @@ impl Runner {
     /// The loaded spec.
     pub fn spec(&self) -> &Spec {
         &self.spec
+    }
+
+    /// Says where the approval page is served (`http://host:port`), for the results that
+    /// point people at it; the first call wins.
+    pub fn publish_approval_page(&self, base: String) {
+        let _ = self.approvals.page.set(base);
+    }
+
+    /// Which requests the policy holds for a person's approval.
+    pub fn held_for_approval(&self) -> ApprovalSummary {
+        self.policy.approvals()
     }
 
     /// The approvals store, for the HTTP approval endpoints.
