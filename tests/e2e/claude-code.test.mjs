@@ -81,6 +81,12 @@ async function assertConnected(claude, listLine) {
   return get.stdout;
 }
 
+/** A tool result's text as the model got it: the value (JSON, one line), then any console output. */
+function toolResult(text) {
+  const [value, ...rest] = text.split("\n");
+  return { result: JSON.parse(value), console: rest.join("\n") };
+}
+
 /**
  * Runs `claude -p` against the fake model, which calls search then execute; returns what each
  * tool gave the model, parsed, after checking the session ended normally.
@@ -102,7 +108,7 @@ async function searchAndExecute(claude) {
     const results = model.toolResults();
     outputs.push(...results.values());
     assert.equal(results.size, 2, JSON.stringify([...results]));
-    return { search: JSON.parse(results.get("toolu_0")), execute: JSON.parse(results.get("toolu_1")) };
+    return { search: toolResult(results.get("toolu_0")), execute: toolResult(results.get("toolu_1")) };
   } finally {
     await model.close();
   }
@@ -116,9 +122,9 @@ test("HTTP: `claude mcp add --transport http codemode <url>`, connected, then se
   assert.match(get, /^ {2}Type: http$/m);
   api.resetCounters();
   const seen = await searchAndExecute(claude);
-  // Claude Code hands the model the structured content: the value and the console output.
-  assert.deepEqual(seen.search, { result: ["/zones"], logs: [] });
-  assert.deepEqual(seen.execute, { result: ["example.com", "example.org"], logs: [{ level: "log", text: "listing" }] });
+  // Claude Code hands the model the text blocks: the value, then the console output.
+  assert.deepEqual(seen.search, { result: ["/zones"], console: "" });
+  assert.deepEqual(seen.execute, { result: ["example.com", "example.org"], console: "Console output:\nlisting" });
   assert.deepEqual(upstreamCalls(), ["GET /zones with the token"]);
 });
 
@@ -151,7 +157,7 @@ test("stdio: `claude mcp add codemode -- codemode stdio --demo`, connected, then
   const seen = await searchAndExecute(claude);
   assert.deepEqual(seen.search.result, ["/zones"]);
   assert.ok(seen.execute.result.length >= 1, JSON.stringify(seen.execute));
-  assert.deepEqual(seen.execute.logs, [{ level: "log", text: "listing" }]);
+  assert.equal(seen.execute.console, "Console output:\nlisting");
 });
 
 test("stdio with the token: `claude mcp add codemode --env CLOUDFLARE_API_TOKEN=... -- codemode stdio`", async () => {

@@ -86,7 +86,7 @@ for (const era of ["legacy", "modern"]) {
     assert.deepEqual(value.names, ["example.com", "example.org"]);
     assert.deepEqual(value.first, { id: "zone1", status: "active" });
     assert.equal(value.account, ACCOUNT.id);
-    assert.deepEqual(run.json.result.structuredContent.logs, [{ level: "log", text: "zones: 2" }]);
+    assert.equal(run.json.result.content[1].text, "Console output:\nzones: 2");
     assert.ok(api.requests.length > 0);
     for (const request of api.requests) assert.equal(request.headers.authorization, `Bearer ${TEST_TOKEN}`);
   });

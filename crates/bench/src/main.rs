@@ -22,6 +22,7 @@ mod report;
 mod server_process;
 mod stats;
 mod workload;
+mod wrk;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,7 +32,7 @@ use clap::Parser;
 
 use crate::node_clients::{Call, NodeClients, Sdk};
 use crate::raw_mcp::RawSession;
-use crate::report::{ClientFigures, FloorFigures, Memory, Report};
+use crate::report::{ClientFigures, Report};
 use crate::server_process::{Launch, Server};
 use crate::workload::{FULL_SEARCH, ONE_REQUEST, SMALL_SEARCH, TRIVIAL};
 
@@ -71,7 +72,30 @@ const EXECUTES: [load::ToolCall; 1] = [("execute", ONE_REQUEST)];
 const MIXED: [load::ToolCall; 2] = [SEARCHES[0], EXECUTES[0]];
 
 /// The longest the soak may take, whatever its number of calls.
-const SOAK_LIMIT: Duration = Duration::from_secs(300);
+const SOAK_LIMIT: Duration = Duration::from_secs(600);
+
+/// The parts of a run; `--only` picks some, in this order whatever the order given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+enum Part {
+    /// The sandbox pool and gateway called directly.
+    Inprocess,
+    /// Per-call latency through the raw client and the TypeScript SDKs.
+    Latency,
+    /// The SDK floor through the same clients (its distance needs `latency`).
+    Floor,
+    /// Cloudflare's approach (its ratio needs `latency`).
+    Cf,
+    /// 50 sessions of small searches, then of small executes, through the raw client.
+    Throughput,
+    /// The same loads through `wrk`.
+    Wrk,
+    /// The mixed soak, with RSS before and after.
+    Soak,
+    /// Sessions opened and closed, with RSS after.
+    Churn,
+    /// A probe search while sessions wait on the slow API (a fresh server per row).
+    HeadOfLine,
+}
 
 /// Options of the benchmark.
 #[derive(Debug, Parser)]
@@ -83,6 +107,9 @@ struct Args {
         default_value = "../shared/specs/cloudflare-openapi-2024-08.json"
     )]
     spec: PathBuf,
+    /// Run only these parts (comma-separated); every part by default.
+    #[arg(long, value_delimiter = ',', value_enum)]
+    only: Vec<Part>,
     /// Measured calls per latency figure (after a warm-up of a third as many).
     #[arg(long, default_value_t = 300)]
     iterations: usize,
@@ -102,10 +129,10 @@ struct Args {
     #[arg(long, default_value_t = 5)]
     load_secs: u64,
     /// Calls of the soak (small searches and executes in turn, over the same sessions).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 100_000)]
     soak_calls: usize,
     /// Sessions opened, used once and closed after the soak.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 10_000)]
     churn_sessions: usize,
     /// Sessions waiting on the slow API in each head-of-line run (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "2,300")]
@@ -118,6 +145,12 @@ struct Args {
     cf_calls: usize,
 }
 
+impl Args {
+    fn runs(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -125,8 +158,11 @@ async fn main() -> anyhow::Result<()> {
     let spec_bytes = std::fs::read(&args.spec)
         .with_context(|| format!("cannot read {}", args.spec.display()))?;
     let node_modules = std::path::absolute(&args.node_modules)?;
+    let needs_node = [Part::Latency, Part::Floor, Part::Cf]
+        .into_iter()
+        .any(|part| args.runs(part));
     anyhow::ensure!(
-        node_modules.join("@modelcontextprotocol/client").exists(),
+        !needs_node || node_modules.join("@modelcontextprotocol/client").exists(),
         "no TypeScript SDK in {}: run `npm ci` in tests/",
         node_modules.display()
     );
@@ -142,114 +178,131 @@ async fn main() -> anyhow::Result<()> {
         data_dir: data.path().to_path_buf(),
     };
     let n = args.iterations;
+    let mut report = Report::new(load_average.trim(), n, args.sessions);
 
-    progress("in-process breakdown");
-    let inside = inprocess::measure(&spec_bytes, &api, n).await?;
+    if args.runs(Part::Inprocess) {
+        progress("in-process breakdown");
+        report.inside = Some(inprocess::measure(&spec_bytes, &api, n).await?);
+    }
 
     progress("starting the server");
     let server = Server::start(&launch).await?;
-    let mut startups = vec![server.startup];
-    let idle_mib = server.rss_mib()?;
+    report.startups.push(server.startup);
+    report.memory.idle_mib = server.rss_mib()?;
     let url = format!("http://{}/mcp", server.addr);
 
-    progress("raw keep-alive client");
-    let upstream = api.time_direct(n).await?;
-    let mut raw = RawSession::open(server.addr).await?;
-    let mut raw_figures = ClientFigures::new("raw keep-alive client");
-    for call in CODEMODE_CALLS {
-        let (latency, reply) = raw.time(call.tool, call.code, n).await?;
-        raw_figures.add(
-            call.label,
-            latency,
-            reply.text_chars,
-            Some(reply.body_bytes),
+    if args.runs(Part::Latency) {
+        progress("raw keep-alive client");
+        report.upstream = api.time_direct(n).await?;
+        let mut raw = RawSession::open(server.addr).await?;
+        let mut raw_figures = ClientFigures::new("raw keep-alive client");
+        for call in CODEMODE_CALLS {
+            let (latency, reply) = raw.time(call.tool, call.code, n).await?;
+            raw_figures.add(
+                call.label,
+                latency,
+                reply.text_chars,
+                Some(reply.body_bytes),
+            );
+        }
+        report.clients.push(raw_figures);
+        for sdk in [Sdk::V1, Sdk::V2] {
+            progress(sdk.name());
+            let timed = nodes.time(sdk, &url, n, &CODEMODE_CALLS).await?;
+            report
+                .clients
+                .push(ClientFigures::from_node(sdk.name(), &timed));
+        }
+    }
+
+    if args.runs(Part::Floor) {
+        progress("the SDK floor");
+        let floor = baselines::SdkFloor::start(&args.baselines, &node_modules).await?;
+        let mut floor_raw = RawSession::open(floor.addr).await?;
+        let mut floors = ClientFigures::new("raw keep-alive client");
+        for call in FLOOR_CALLS {
+            let (latency, reply) = floor_raw.time(call.tool, call.code, n).await?;
+            floors.add(
+                call.label,
+                latency,
+                reply.text_chars,
+                Some(reply.body_bytes),
+            );
+        }
+        let floor_url = format!("http://{}/mcp", floor.addr);
+        report.floors.push(floors);
+        for sdk in [Sdk::V1, Sdk::V2] {
+            let timed = nodes.time(sdk, &floor_url, n, &FLOOR_CALLS).await?;
+            report
+                .floors
+                .push(ClientFigures::from_node(sdk.name(), &timed));
+        }
+    }
+
+    if args.runs(Part::Cf) {
+        progress("Cloudflare's approach");
+        report.cf = Some(
+            baselines::cf_approach(&args.baselines, &node_modules, &args.spec, args.cf_calls)
+                .await?,
         );
     }
-    let mut clients = vec![raw_figures];
-    for sdk in [Sdk::V1, Sdk::V2] {
-        progress(sdk.name());
-        let timed = nodes.time(sdk, &url, n, &CODEMODE_CALLS).await?;
-        clients.push(ClientFigures::from_node(sdk.name(), &timed));
-    }
 
-    progress("the SDK floor");
-    let floor = baselines::SdkFloor::start(&args.baselines, &node_modules).await?;
-    let mut floor_raw = RawSession::open(floor.addr).await?;
-    let mut floors = ClientFigures::new("raw keep-alive client");
-    for call in FLOOR_CALLS {
-        let (latency, reply) = floor_raw.time(call.tool, call.code, n).await?;
-        floors.add(
-            call.label,
-            latency,
-            reply.text_chars,
-            Some(reply.body_bytes),
-        );
-    }
-    let floor_url = format!("http://{}/mcp", floor.addr);
-    let mut floor_figures = vec![floors];
-    for sdk in [Sdk::V1, Sdk::V2] {
-        let timed = nodes.time(sdk, &floor_url, n, &FLOOR_CALLS).await?;
-        floor_figures.push(ClientFigures::from_node(sdk.name(), &timed));
-    }
-    drop(floor);
-
-    progress("Cloudflare's approach");
-    let cf =
-        baselines::cf_approach(&args.baselines, &node_modules, &args.spec, args.cf_calls).await?;
-
-    let warm_mib = server.rss_mib()?;
+    report.memory.warm_mib = server.rss_mib()?;
     let duration = Duration::from_secs(args.load_secs);
     let run_load =
         |name: &str, calls: &'static [load::ToolCall], limit: usize, duration: Duration| {
             progress(name);
             load::throughput(server.addr, args.sessions, calls, limit, duration)
         };
-    let searches = run_load("throughput: searches", &SEARCHES, usize::MAX, duration).await?;
-    let executes = run_load("throughput: executes", &EXECUTES, usize::MAX, duration).await?;
-    let soak = run_load("soak", &MIXED, args.soak_calls, SOAK_LIMIT).await?;
-    let soaked_mib = server.rss_mib()?;
-    progress("session churn");
-    let churn = load::churn(server.addr, args.churn_sessions, Duration::from_secs(120)).await;
-    let churned_mib = server.rss_mib()?;
-    let peak_mib = server.peak_rss_mib()?;
+    if args.runs(Part::Throughput) {
+        let searches = run_load("throughput: searches", &SEARCHES, usize::MAX, duration).await?;
+        let executes = run_load("throughput: executes", &EXECUTES, usize::MAX, duration).await?;
+        report.throughput = Some((searches, executes));
+    }
+    if args.runs(Part::Wrk) {
+        for call in [SEARCHES[0], EXECUTES[0]] {
+            progress(&format!("wrk: {}", call.0));
+            let run = wrk::throughput(server.addr, args.sessions, call, duration).await?;
+            report.wrk.push(run);
+        }
+    }
+    if args.runs(Part::Soak) {
+        report.soak = Some(run_load("soak", &MIXED, args.soak_calls, SOAK_LIMIT).await?);
+        report.memory.soaked_mib = Some(server.rss_mib()?);
+    }
+    if args.runs(Part::Churn) {
+        progress("session churn");
+        let limit = Duration::from_secs(600);
+        report.churn = Some(load::churn(server.addr, args.churn_sessions, limit).await);
+        report.memory.churned_mib = Some(server.rss_mib()?);
+    }
+    report.memory.peak_mib = server.peak_rss_mib()?;
     server.stop().await?;
 
-    let mut head_of_line = Vec::new();
-    for &waiting in &args.waiting {
-        progress(&format!("head-of-line: {waiting} sessions on the slow API"));
+    if args.runs(Part::HeadOfLine) {
+        for &waiting in &args.waiting {
+            progress(&format!("head-of-line: {waiting} sessions on the slow API"));
+            let server = Server::start(&launch).await?;
+            report.startups.push(server.startup);
+            let window = Duration::from_secs(args.window_secs);
+            report
+                .head_of_line
+                .push(load::head_of_line(server.addr, waiting, window, 50).await?);
+            server.stop().await?;
+        }
+    }
+    while report.startups.len() < STARTUPS {
         let server = Server::start(&launch).await?;
-        startups.push(server.startup);
-        let window = Duration::from_secs(args.window_secs);
-        head_of_line.push(load::head_of_line(server.addr, waiting, window, 50).await?);
+        report.startups.push(server.startup);
         server.stop().await?;
     }
 
-    Report {
-        load_average: load_average.trim().to_string(),
-        iterations: n,
-        inside,
-        upstream,
-        clients,
-        floors: FloorFigures(floor_figures),
-        cf,
-        sessions: args.sessions,
-        searches,
-        executes,
-        soak,
-        churn,
-        head_of_line,
-        memory: Memory {
-            idle_mib,
-            warm_mib,
-            soaked_mib,
-            churned_mib,
-            peak_mib,
-        },
-        startups,
-    }
-    .print();
+    report.print();
     Ok(())
 }
+
+/// Servers started at least, so the start-up figure is a median of several.
+const STARTUPS: usize = 3;
 
 fn progress(what: &str) {
     eprintln!("codemode-bench: {what}");

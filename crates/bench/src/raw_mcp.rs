@@ -10,8 +10,10 @@ use serde_json::{Value, json};
 use crate::connection::Connection;
 use crate::stats::{Summary, warm_up};
 
-const PROTOCOL_VERSION: &str = "2025-11-25";
-const ACCEPT: &str = "application/json, text/event-stream";
+/// The protocol version every raw session speaks.
+pub const PROTOCOL_VERSION: &str = "2025-11-25";
+/// The `Accept` header of every POST.
+pub const ACCEPT: &str = "application/json, text/event-stream";
 
 /// What a tool call gave back.
 pub struct ToolReply {
@@ -65,6 +67,11 @@ impl RawSession {
             reply.status
         );
         Ok(session)
+    }
+
+    /// The session's `Mcp-Session-Id`.
+    pub fn id(&self) -> &str {
+        &self.session
     }
 
     /// Calls `tool` with `{code}`; a tool error or a JSON-RPC error is an `Err`.

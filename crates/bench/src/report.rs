@@ -8,6 +8,7 @@ use crate::inprocess::InProcess;
 use crate::load::{Churn, HeadOfLine, Throughput};
 use crate::loopback_api::SLOW_DELAY;
 use crate::node_clients::Timed;
+use crate::wrk::WrkRun;
 use crate::stats::{Summary, figure, ms, ms_minus, row, warm_up};
 
 /// One client's timings, by call label.
@@ -58,49 +59,47 @@ impl ClientFigures {
     }
 }
 
-/// The SDK floor's timings, one entry per client, in the order of the codemode clients.
-pub struct FloorFigures(pub Vec<ClientFigures>);
-
 /// Resident set sizes of the server over the run.
+#[derive(Default)]
 pub struct Memory {
     /// Right after start-up, spec loaded.
     pub idle_mib: f64,
     /// After the latency runs.
     pub warm_mib: f64,
     /// After the soak.
-    pub soaked_mib: f64,
+    pub soaked_mib: Option<f64>,
     /// After the session churn.
-    pub churned_mib: f64,
+    pub churned_mib: Option<f64>,
     /// The peak.
     pub peak_mib: f64,
 }
 
-/// Everything one run measured.
+/// Everything one run measured; parts left out of the run stay empty and are not printed.
 pub struct Report {
     /// `/proc/loadavg` when the run started.
     pub load_average: String,
     /// Measured calls per latency figure.
     pub iterations: usize,
     /// The in-process breakdown.
-    pub inside: InProcess,
+    pub inside: Option<InProcess>,
     /// The loopback API's own latency.
     pub upstream: Summary,
     /// Codemode through each client, the raw client first.
     pub clients: Vec<ClientFigures>,
-    /// The SDK floor through the same clients.
-    pub floors: FloorFigures,
+    /// The SDK floor through the same clients, in the same order.
+    pub floors: Vec<ClientFigures>,
     /// Cloudflare's approach.
-    pub cf: CfApproach,
+    pub cf: Option<CfApproach>,
     /// Sessions of the throughput runs.
     pub sessions: usize,
-    /// Small searches under load.
-    pub searches: Throughput,
-    /// Small executes under load.
-    pub executes: Throughput,
+    /// Small searches, then small executes, under load through the raw client.
+    pub throughput: Option<(Throughput, Throughput)>,
+    /// The same loads through `wrk`.
+    pub wrk: Vec<WrkRun>,
     /// The mixed soak.
-    pub soak: Throughput,
+    pub soak: Option<Throughput>,
     /// Sessions opened and closed.
-    pub churn: Churn,
+    pub churn: Option<Churn>,
     /// One entry per head-of-line run.
     pub head_of_line: Vec<HeadOfLine>,
     /// Memory.
@@ -110,6 +109,27 @@ pub struct Report {
 }
 
 impl Report {
+    /// An empty report of a run started at `load_average`.
+    pub fn new(load_average: &str, iterations: usize, sessions: usize) -> Report {
+        Report {
+            load_average: load_average.to_string(),
+            iterations,
+            inside: None,
+            upstream: Summary::default(),
+            clients: Vec::new(),
+            floors: Vec::new(),
+            cf: None,
+            sessions,
+            throughput: None,
+            wrk: Vec::new(),
+            soak: None,
+            churn: None,
+            head_of_line: Vec::new(),
+            memory: Memory::default(),
+            startups: Vec::new(),
+        }
+    }
+
     /// Prints the report on stdout.
     pub fn print(&self) {
         println!(
@@ -119,15 +139,28 @@ impl Report {
             self.iterations,
             warm_up(self.iterations)
         );
-        self.print_latency();
-        self.print_baselines();
-        println!(
-            "\nIn-process breakdown (the sandbox pool and gateway called directly, no MCP):\n"
-        );
-        header();
-        self.inside.print();
-        self.print_load();
-        self.print_head_of_line();
+        if !self.clients.is_empty() {
+            self.print_latency();
+        }
+        if !self.floors.is_empty() || self.cf.is_some() {
+            self.print_baselines();
+        }
+        if let Some(inside) = &self.inside {
+            println!(
+                "\nIn-process breakdown (the sandbox pool and gateway called directly, no MCP):\n"
+            );
+            header();
+            inside.print();
+        }
+        if self.throughput.is_some() || self.soak.is_some() || self.churn.is_some() {
+            self.print_load();
+        }
+        if !self.wrk.is_empty() {
+            self.print_wrk();
+        }
+        if !self.head_of_line.is_empty() {
+            self.print_head_of_line();
+        }
         self.print_memory();
     }
 
@@ -177,7 +210,7 @@ impl Report {
             "\nSame-run baselines: the TypeScript SDK's floor (`sdk-floor/`) and Cloudflare's approach (`cf-approach/`):\n"
         );
         header();
-        for (floor, client) in self.floors.0.iter().zip(&self.clients) {
+        for (index, floor) in self.floors.iter().enumerate() {
             let name = floor.name;
             row(
                 &format!("SDK floor, {name}: trivial"),
@@ -189,7 +222,10 @@ impl Report {
                 floor.latency("full"),
                 "",
             );
-            let sdk = name != self.clients[0].name;
+            let Some(client) = self.clients.get(index) else {
+                continue;
+            };
+            let sdk = index > 0;
             for (label, target) in [("trivial", "≤ +1 ms"), ("full", "≤ +1.5 ms")] {
                 figure(
                     &format!("codemode above the floor, {name}: {label} (median − median)"),
@@ -198,27 +234,26 @@ impl Report {
                 );
             }
         }
+        let Some(cf) = &self.cf else {
+            return;
+        };
         figure(
             &format!(
                 "Cloudflare's approach: search, full list (median of {} calls)",
-                self.cf.calls.saturating_sub(1)
+                cf.calls.saturating_sub(1)
             ),
-            &ms(self.cf.median),
+            &ms(cf.median),
             "",
         );
-        for client in &self.clients {
+        for (index, client) in self.clients.iter().enumerate() {
             let ours = client.latency("full").median.as_secs_f64();
-            let target = if client.name == self.clients[0].name {
-                "≥ 50×"
-            } else {
-                ""
-            };
+            let target = if index == 0 { "≥ 50×" } else { "" };
             figure(
                 &format!(
                     "ratio: Cloudflare's approach / codemode full search, {}",
                     client.name
                 ),
-                &format!("{:.1}×", self.cf.median.as_secs_f64() / ours),
+                &format!("{:.1}×", cf.median.as_secs_f64() / ours),
                 target,
             );
         }
@@ -231,20 +266,19 @@ impl Report {
         );
         println!("| load | calls/s | p50 | p99 | answered | errors | target |");
         println!("|---|---|---|---|---|---|---|");
-        let runs = [
-            ("small searches", &self.searches, "≥ 2,000/s, 0 errors"),
-            (
+        let mut runs = Vec::new();
+        if let Some((searches, executes)) = &self.throughput {
+            runs.push(("small searches", searches, "≥ 2,000/s, 0 errors"));
+            runs.push((
                 "small executes (one API request)",
-                &self.executes,
+                executes,
                 "≥ 1,000/s, 0 errors",
-            ),
-            (
-                "soak: searches and executes in turn",
-                &self.soak,
-                "0 errors",
-            ),
-        ];
-        for (name, t, target) in runs {
+            ));
+        }
+        if let Some(soak) = &self.soak {
+            runs.push(("soak: searches and executes in turn", soak, "0 errors"));
+        }
+        for &(name, t, target) in &runs {
             println!(
                 "| {name} | {:.0} | {} | {} | {} | {} | {target} |",
                 t.per_sec,
@@ -254,18 +288,40 @@ impl Report {
                 t.errors
             );
         }
-        println!(
-            "| session churn: open, one search, close (10 at a time) | {:.0} sessions/s | | | {} | {} | 0 errors |",
-            self.churn.per_sec, self.churn.sessions, self.churn.errors
-        );
-        for (name, t) in [
-            ("searches", &self.searches),
-            ("executes", &self.executes),
-            ("soak", &self.soak),
-        ] {
+        if let Some(churn) = &self.churn {
+            println!(
+                "| session churn: open, one search, close (10 at a time) | {:.0} sessions/s | | | {} | {} | 0 errors |",
+                churn.per_sec, churn.sessions, churn.errors
+            );
+        }
+        for (name, t, _) in runs {
             if let Some(error) = &t.first_error {
                 println!("\nFirst error of the {name}: {}", one_line(error));
             }
+        }
+    }
+
+    fn print_wrk(&self) {
+        println!(
+            "\nThroughput through `wrk` (one thread, {} connections, each request on the next of {} sessions):\n",
+            self.sessions, self.sessions
+        );
+        println!("| load | calls/s | p50 | p99 | answered | errors | target |");
+        println!("|---|---|---|---|---|---|---|");
+        for run in &self.wrk {
+            let target = match run.call.0 {
+                "search" => "≥ 2,000/s, 0 errors",
+                _ => "≥ 1,000/s, 0 errors",
+            };
+            println!(
+                "| small {}es | {:.0} | {} | {} | {} | {} | {target} |",
+                run.call.0,
+                run.per_sec,
+                ms(run.p50),
+                ms(run.p99),
+                run.answered,
+                run.errors
+            );
         }
     }
 
@@ -326,22 +382,23 @@ impl Report {
             &format!("{:.1} MiB", m.warm_mib),
             "≤ 200 MiB",
         );
-        figure(
-            &format!(
-                "RSS after the throughput runs and a soak of {} calls",
-                self.soak.latency.count
-            ),
-            &growth(m.soaked_mib),
-            "within 10%",
-        );
-        figure(
-            &format!(
-                "RSS after {} sessions opened and closed",
-                self.churn.sessions
-            ),
-            &growth(m.churned_mib),
-            "within 10%",
-        );
+        if let (Some(soak), Some(mib)) = (&self.soak, m.soaked_mib) {
+            figure(
+                &format!(
+                    "RSS after the loads run and a soak of {} calls",
+                    soak.latency.count
+                ),
+                &growth(mib),
+                "within 10%",
+            );
+        }
+        if let (Some(churn), Some(mib)) = (&self.churn, m.churned_mib) {
+            figure(
+                &format!("RSS after {} sessions opened and closed", churn.sessions),
+                &growth(mib),
+                "within 10%",
+            );
+        }
         figure("peak RSS", &format!("{:.1} MiB", m.peak_mib), "");
         let startup = Summary::of(self.startups.clone());
         figure(

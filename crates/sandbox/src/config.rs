@@ -22,6 +22,10 @@ pub struct SandboxConfig {
     pub workers: usize,
     /// Calls that may wait for a worker; past it a call is refused as busy (default 512).
     pub queue: usize,
+    /// `execute` calls that may be in progress at once, most of them parked waiting on the
+    /// API or on a person without holding a worker; past it an `execute` is refused as busy
+    /// (default 1,024).
+    pub executes: usize,
     /// Wall-clock limit of one `search`, in seconds, counted from when it is accepted
     /// (default 10).
     pub search_timeout_secs: f64,
@@ -45,6 +49,7 @@ impl Default for SandboxConfig {
         SandboxConfig {
             workers: std::thread::available_parallelism().map_or(2, usize::from),
             queue: 512,
+            executes: 1024,
             search_timeout_secs: 10.0,
             execute_timeout_secs: 30.0,
             memory_mib: 64,
@@ -81,6 +86,7 @@ impl SandboxConfig {
         let mebi = 1024.0 * 1024.0;
         within("workers", self.workers as f64, 1024.0)?;
         within("queue", self.queue as f64, 1e6)?;
+        within("executes", self.executes as f64, 1e6)?;
         within("search_timeout_secs", self.search_timeout_secs, DAY_SECS)?;
         within("execute_timeout_secs", self.execute_timeout_secs, DAY_SECS)?;
         within("memory_mib", self.memory_mib as f64, mebi)?;
@@ -110,6 +116,7 @@ impl SandboxConfig {
         PoolConfig {
             workers: self.workers,
             queue: self.queue,
+            executes: self.executes,
             search: limits(self.search_timeout_secs),
             execute: limits(self.execute_timeout_secs),
             api_global: DEFAULT_API_GLOBAL.to_owned(),

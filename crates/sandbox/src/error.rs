@@ -66,6 +66,16 @@ pub enum SandboxError {
         /// How many calls the queue holds.
         queued: usize,
     },
+    /// The pool already has as many `execute` calls in progress (most waiting on the API or on
+    /// a person) as it may; nothing ran.
+    #[error(
+        "the sandbox is busy: {executes} executes are already in progress, waiting on the API \
+         or on people; try again shortly"
+    )]
+    TooManyExecutes {
+        /// How many executes may be in progress.
+        executes: usize,
+    },
     /// The call was cancelled before it finished.
     #[error("cancelled before the code finished")]
     Cancelled,

@@ -20,7 +20,8 @@ pub struct Limits {
     pub log_chars: usize,
 }
 
-/// How many workers the pool runs, how many calls may wait for one, the limits of each tool
+/// How many workers the pool runs, how many calls may wait for one, how many executes may
+/// be in progress, the limits of each tool
 /// and the name `execute` code reaches the API by. Its defaults are
 /// [`SandboxConfig`](crate::SandboxConfig)'s.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,9 @@ pub struct PoolConfig {
     pub workers: usize,
     /// Calls that may wait for a worker; past it a call is refused as busy.
     pub queue: usize,
+    /// `execute` calls that may be in progress at once (waiting for a worker, running, or
+    /// parked on their host); past it an `execute` is refused as busy.
+    pub executes: usize,
     /// Limits for `search` calls.
     pub search: Limits,
     /// Limits for `execute` calls.

@@ -1,5 +1,6 @@
 //! The worker pool: dedicated threads, each with its own engine, fed from one bounded queue.
 
+use std::pin::pin;
 use std::sync::mpsc;
 use std::sync::{Arc, mpsc::Sender};
 use std::thread;
@@ -7,7 +8,7 @@ use std::time::Instant;
 
 use codemode_spec::Node;
 use tokio::runtime::Handle;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::cancel::CancelToken;
 use crate::error::SandboxError;
@@ -33,6 +34,8 @@ pub struct Pool {
 struct Inner {
     queue: Arc<Queue>,
     config: PoolConfig,
+    /// One permit per `execute` that may be in progress.
+    executes: Arc<Semaphore>,
 }
 
 impl Drop for Inner {
@@ -74,7 +77,12 @@ impl Pool {
                 })?;
         }
         drop(ready);
-        let inner = Arc::new(Inner { queue, config });
+        let executes = Arc::new(Semaphore::new(config.executes.min(Semaphore::MAX_PERMITS)));
+        let inner = Arc::new(Inner {
+            queue,
+            config,
+            executes,
+        });
         for _ in 0..workers {
             started.recv().map_err(|_| {
                 SandboxError::Unavailable("a worker stopped while starting".into())
@@ -90,13 +98,20 @@ impl Pool {
     }
 
     /// Runs `execute` code whose requests, account id and console go through `host`;
-    /// `cancel` stops it early.
+    /// `cancel` stops it early. Refused as busy when `PoolConfig::executes` are in progress.
     pub async fn execute(
         &self,
         code: &str,
         host: Arc<dyn Host>,
         cancel: CancelToken,
     ) -> Result<Outcome, SandboxError> {
+        let _in_progress =
+            self.inner
+                .executes
+                .try_acquire()
+                .map_err(|_| SandboxError::TooManyExecutes {
+                    executes: self.inner.config.executes,
+                })?;
         self.run(
             Task::Execute(host),
             code,
@@ -137,17 +152,33 @@ impl Pool {
             cancel: cancel.clone(),
             reply,
         })?;
+        let deadline = tokio::time::Instant::from_std(accepted + limits.timeout);
+        let mut answer = pin!(answer);
         tokio::select! {
             biased;
-            outcome = answer => outcome.map_err(|_| {
-                SandboxError::Unavailable("the worker running this call stopped".into())
-            })?,
+            outcome = &mut answer => return outcome_of(outcome),
             _ = stopped => {
                 self.inner.queue.remove(id);
-                Err(SandboxError::Cancelled)
+                return Err(SandboxError::Cancelled);
             }
+            () = tokio::time::sleep_until(deadline) => {}
         }
+        // Past its limit: a call still queued is answered now; one a worker has taken is
+        // stopped by that worker, which answers.
+        if self.inner.queue.remove(id) {
+            return Err(SandboxError::Timeout {
+                limit: limits.timeout,
+            });
+        }
+        outcome_of(answer.await)
     }
+}
+
+/// The outcome a worker sent, or why none came.
+fn outcome_of(
+    sent: Result<Result<Outcome, SandboxError>, oneshot::error::RecvError>,
+) -> Result<Outcome, SandboxError> {
+    sent.map_err(|_| SandboxError::Unavailable("the worker running this call stopped".into()))?
 }
 
 /// Cancels a call whose caller stopped waiting for it.

@@ -116,9 +116,13 @@ impl Queue {
         }
     }
 
-    /// Drops job `id` if it is still waiting (its call was cancelled).
-    pub(crate) fn remove(&self, id: u64) {
-        self.state().jobs.retain(|job| job.id != id);
+    /// Drops job `id` if it is still waiting (its call was cancelled or is out of time);
+    /// false if a worker has taken it.
+    pub(crate) fn remove(&self, id: u64) -> bool {
+        let mut state = self.state();
+        let before = state.jobs.len();
+        state.jobs.retain(|job| job.id != id);
+        state.jobs.len() < before
     }
 
     /// Stops accepting jobs and tells every worker, so each stops once its calls are done.

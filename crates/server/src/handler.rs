@@ -200,8 +200,8 @@ impl ServerHandler for CodeMode {
         let arguments = request.arguments.unwrap_or_default();
         let code = match arguments.get("code") {
             Some(Value::String(code)) => code.as_str(),
-            Some(_) => return Ok(reply(&argument_error("`code` must be a string"))),
-            None => return Ok(reply(&argument_error("missing argument `code`"))),
+            Some(_) => return Ok(reply(argument_error("`code` must be a string"))),
+            None => return Ok(reply(argument_error("missing argument `code`"))),
         };
         let caller = caller_of(&context, &self.stdio_session);
         if let Some(session) = &caller.session {
@@ -222,11 +222,11 @@ impl ServerHandler for CodeMode {
             self.execute(caller, &arguments, code, &context, cancel.clone())
                 .boxed()
         };
-        Ok(reply(&until_cancelled(call, &context, &cancel).await))
+        Ok(reply(until_cancelled(call, &context, &cancel).await))
     }
 }
 
-fn reply(outcome: &CallOutcome) -> CallToolResponse {
+fn reply(outcome: CallOutcome) -> CallToolResponse {
     results::tool_result(outcome).into()
 }
 

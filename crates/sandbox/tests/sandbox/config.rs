@@ -49,6 +49,7 @@ fn every_key_is_checked_and_named_when_out_of_range() {
     for key in [
         "workers",
         "queue",
+        "executes",
         "search_timeout_secs",
         "execute_timeout_secs",
         "memory_mib",

@@ -13,6 +13,11 @@ use serde_json::json;
 /// A pool of one worker with room for `queue` waiting calls; `search` and `execute` time
 /// out after the given seconds.
 fn one_worker(queue: usize, search_secs: u64, execute_secs: u64) -> Pool {
+    one_worker_with(queue, PoolConfig::default().executes, search_secs, execute_secs)
+}
+
+/// As [`one_worker`], with at most `executes` executes in progress.
+fn one_worker_with(queue: usize, executes: usize, search_secs: u64, execute_secs: u64) -> Pool {
     let limits = |secs| codemode_sandbox::Limits {
         timeout: Duration::from_secs(secs),
         ..quick_limits()
@@ -20,6 +25,7 @@ fn one_worker(queue: usize, search_secs: u64, execute_secs: u64) -> Pool {
     let config = PoolConfig {
         workers: 1,
         queue,
+        executes,
         search: limits(search_secs),
         execute: limits(execute_secs),
         ..PoolConfig::default()
@@ -163,6 +169,58 @@ async fn time_waiting_in_the_queue_counts_toward_the_limit() {
             limit: Duration::from_secs(1)
         })
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_call_out_of_time_is_answered_while_the_worker_is_still_busy() {
+    let (pool, host) = (one_worker(4, 1, 30), TestHost::new());
+    let busy = CancelToken::new();
+    let running = spawn_execute(&pool, &host, BUSY, busy.clone());
+    until_logged(&host, "started").await;
+    let queued = pool.search("async () => 'too late'", CancelToken::new()).await;
+    assert_eq!(
+        queued,
+        Err(SandboxError::Timeout {
+            limit: Duration::from_secs(1)
+        })
+    );
+    assert!(!running.is_finished(), "the busy call is still running");
+    busy.cancel();
+    assert_eq!(
+        running.await.expect("the task finishes"),
+        Err(SandboxError::Cancelled)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executes_past_the_cap_are_refused_at_once_and_searches_still_run() {
+    let (pool, host) = (one_worker_with(8, 2, 10, 10), TestHost::new());
+    let hang = "async () => cloudflare.request({ method: 'GET', path: '/hang' })";
+    let waiting: Vec<_> = (0..2)
+        .map(|_| spawn_execute(&pool, &host, hang, CancelToken::new()))
+        .collect();
+    until_in_flight(&host, 2).await;
+    let refused = pool
+        .execute("async () => 'refused'", host_of(&host), CancelToken::new())
+        .await;
+    assert_eq!(refused, Err(SandboxError::TooManyExecutes { executes: 2 }));
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("the sandbox is busy")
+    );
+    let searched = pool.search("async () => 'free'", CancelToken::new()).await;
+    assert_eq!(searched.map(|outcome| outcome.result), Ok(json!("free")));
+    for call in waiting {
+        call.abort();
+    }
+    // Aborting a call's task drops its future, which cancels it and frees its place.
+    until_in_flight_is(&host, 0).await;
+    let next = pool
+        .execute("async () => 'next'", host_of(&host), CancelToken::new())
+        .await;
+    assert_eq!(next.map(|outcome| outcome.result), Ok(json!("next")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -73,7 +73,7 @@ fn sandbox_kind(error: &SandboxError) -> &'static str {
         SandboxError::StackOverflow => "stack_overflow",
         SandboxError::Thrown { .. } => "thrown",
         SandboxError::NeverSettled => "never_settled",
-        SandboxError::Busy { .. } => "busy",
+        SandboxError::Busy { .. } | SandboxError::TooManyExecutes { .. } => "busy",
         SandboxError::Cancelled => "cancelled",
         SandboxError::Unavailable(_) => "unavailable",
     }

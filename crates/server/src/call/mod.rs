@@ -292,20 +292,14 @@ impl Runner {
         let outcome = if pending.is_empty() {
             entry.approvals(self.approvals.used(approval_id.as_deref()).await);
             match ran {
-                Ok(outcome) => CallOutcome {
-                    logs,
-                    ..returned(outcome)
-                },
+                Ok(outcome) => CallOutcome::new(returned(outcome).result, logs),
                 Err(error) => CallOutcome::failed(error, logs),
             }
         } else {
             match self.approvals.defer(&caller, &code, pending).await {
                 Ok((body, decision)) => {
                     entry.approvals(vec![decision]);
-                    CallOutcome {
-                        result: Ok(Returned::ApprovalRequired(body)),
-                        logs,
-                    }
+                    CallOutcome::new(Ok(Returned::ApprovalRequired(body)), logs)
                 }
                 Err(error) => CallOutcome::failed(error, logs),
             }
@@ -318,13 +312,13 @@ impl Runner {
 
 /// A sandbox outcome as a call's: the value, its truncation and the console output.
 fn returned(outcome: codemode_sandbox::Outcome) -> CallOutcome {
-    CallOutcome {
-        result: Ok(Returned::Value {
+    CallOutcome::new(
+        Ok(Returned::Value {
             value: outcome.result,
             truncation: outcome.truncation,
         }),
-        logs: outcome.logs,
-    }
+        outcome.logs,
+    )
 }
 
 /// The refusal of a call whose caller lacks the tool's scope, if it does.

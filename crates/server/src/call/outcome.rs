@@ -1,18 +1,22 @@
 //! How a governed call ended, free of any transport: what the code returned, or why it did not,
 //! with its console output. The transports turn it into their own replies.
 
+use std::sync::OnceLock;
+
 use codemode_sandbox::{LogLevel, LogLine, Truncation};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::call::error::CallError;
 
-/// The end of one tool call.
+/// The end of one tool call. It is final once built: the texts the agent reads are rendered
+/// on first use and kept, so the result and the audit count the same rendering.
 #[derive(Debug)]
 pub struct CallOutcome {
     /// What the call produced, or why it produced nothing.
     pub result: Result<Returned, CallError>,
     /// Every console line the code wrote, in order.
     pub logs: Vec<LogLine>,
+    texts: OnceLock<Vec<String>>,
 }
 
 /// What a call that did not fail produced.
@@ -30,12 +34,18 @@ pub enum Returned {
 }
 
 impl CallOutcome {
+    /// A call that ended with `result`, after writing `logs`.
+    pub fn new(result: Result<Returned, CallError>, logs: Vec<LogLine>) -> CallOutcome {
+        CallOutcome {
+            result,
+            logs,
+            texts: OnceLock::new(),
+        }
+    }
+
     /// A call that ended with `error`, after writing `logs`.
     pub fn failed(error: impl Into<CallError>, logs: Vec<LogLine>) -> CallOutcome {
-        CallOutcome {
-            result: Err(error.into()),
-            logs,
-        }
+        CallOutcome::new(Err(error.into()), logs)
     }
 
     /// Whether the agent should read this as a tool error.
@@ -44,7 +54,24 @@ impl CallOutcome {
     }
 
     /// The texts the agent reads, in order: the value or the error, the console output, notes.
-    pub fn texts(&self) -> Vec<String> {
+    pub fn texts(&self) -> &[String] {
+        self.texts.get_or_init(|| self.render())
+    }
+
+    /// The texts the agent reads, rendered once.
+    pub fn into_texts(mut self) -> Vec<String> {
+        self.texts.take().unwrap_or_else(|| self.render())
+    }
+
+    /// Characters of text the agent reads, for the audit log.
+    pub fn chars(&self) -> u64 {
+        self.texts()
+            .iter()
+            .map(|text| text.chars().count() as u64)
+            .sum()
+    }
+
+    fn render(&self) -> Vec<String> {
         let mut texts = vec![match &self.result {
             Ok(Returned::Value { value, .. }) => value.to_string(),
             Ok(Returned::ApprovalRequired(body)) => body.to_string(),
@@ -61,25 +88,6 @@ impl CallOutcome {
             texts.push(format!("Note: {truncation}"));
         }
         texts
-    }
-
-    /// The value and console output as one JSON document, for clients that read structure.
-    pub fn structured(&self) -> Option<Value> {
-        match &self.result {
-            Ok(Returned::Value { value, .. }) => Some(json!({"result": value, "logs": self.logs})),
-            Ok(Returned::ApprovalRequired(body)) => {
-                Some(json!({"result": body, "logs": self.logs}))
-            }
-            Err(_) => None,
-        }
-    }
-
-    /// Characters of text the agent reads, for the audit log.
-    pub fn chars(&self) -> u64 {
-        self.texts()
-            .iter()
-            .map(|text| text.chars().count() as u64)
-            .sum()
     }
 }
 
