@@ -13,7 +13,9 @@ use axum::routing::{get, post};
 use axum::serve::ListenerExt as _;
 use axum::{Json, Router, middleware};
 use codemode_auth::Authenticator;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::session::local::{
+    LocalSessionManager, SessionConfig,
+};
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -29,6 +31,12 @@ use crate::settings::Settings;
 
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 const LOOPBACK_ORIGINS: [&str; 3] = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
+
+/// How long a session keeps the events of a finished request's stream, for a client that lost
+/// the stream to resume it: twice the retry delay the stream tells clients. rmcp's default
+/// (60 s) keeps every call's response for a minute, so memory grew with the call rate.
+const RESUMABLE_FOR: std::time::Duration =
+    std::time::Duration::from_secs(2 * SessionConfig::DEFAULT_SSE_RETRY.as_secs());
 
 /// Why `codemode serve` could not serve, or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +146,7 @@ pub fn router(
     let shared = McpShared::new(runner.clone());
     let mcp = StreamableHttpService::new(
         move || Ok(CodeMode::new(shared.clone())),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(session_manager()),
         config,
     );
     let mcp = Router::new()
@@ -205,6 +213,13 @@ fn page_base(address: SocketAddr, allowed_hosts: &[String]) -> String {
         }
         _ => format!("http://{address}"),
     }
+}
+
+/// The stateful sessions, keeping finished streams only as long as a client may resume them.
+fn session_manager() -> LocalSessionManager {
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.completed_cache_ttl = RESUMABLE_FOR;
+    sessions
 }
 
 fn cors(origins: &[String]) -> Result<Option<CorsLayer>, ServeError> {
