@@ -35,7 +35,7 @@ pub struct Throughput {
 }
 
 /// `sessions` sessions, each on its own connection, call one after another cycling through
-/// `calls` until `limit` calls were started in all or `duration` is over.
+/// `calls` until `limit` calls were started in all or `duration` is over; then they close.
 pub async fn throughput(
     addr: SocketAddr,
     sessions: usize,
@@ -82,18 +82,22 @@ pub async fn throughput(
                     }
                 }
             }
-            (samples, errors)
+            (samples, errors, session)
         }));
     }
     barrier.wait().await;
     let began = Instant::now();
-    let (mut samples, mut errors) = (Vec::new(), 0);
+    let (mut samples, mut errors, mut sessions) = (Vec::new(), 0, Vec::new());
     for task in tasks {
-        let (s, e) = task.await?;
+        let (s, e, session) = task.await?;
         samples.extend(s);
         errors += e;
+        sessions.push(session);
     }
     let elapsed = began.elapsed();
+    for session in sessions {
+        session.close().await?;
+    }
     let first_error = first_error.lock().await.take();
     Ok(Throughput {
         per_sec: samples.len() as f64 / elapsed.as_secs_f64(),
