@@ -8,8 +8,8 @@ use crate::inprocess::InProcess;
 use crate::load::{Churn, HeadOfLine, Throughput};
 use crate::loopback_api::SLOW_DELAY;
 use crate::node_clients::Timed;
-use crate::wrk::WrkRun;
 use crate::stats::{Summary, figure, ms, ms_minus, row, warm_up};
+use crate::wrk::WrkRun;
 
 /// One client's timings, by call label.
 pub struct ClientFigures {

@@ -13,7 +13,12 @@ use serde_json::json;
 /// A pool of one worker with room for `queue` waiting calls; `search` and `execute` time
 /// out after the given seconds.
 fn one_worker(queue: usize, search_secs: u64, execute_secs: u64) -> Pool {
-    one_worker_with(queue, PoolConfig::default().executes, search_secs, execute_secs)
+    one_worker_with(
+        queue,
+        PoolConfig::default().executes,
+        search_secs,
+        execute_secs,
+    )
 }
 
 /// As [`one_worker`], with at most `executes` executes in progress.
@@ -177,7 +182,9 @@ async fn a_queued_call_out_of_time_is_answered_while_the_worker_is_still_busy() 
     let busy = CancelToken::new();
     let running = spawn_execute(&pool, &host, BUSY, busy.clone());
     until_logged(&host, "started").await;
-    let queued = pool.search("async () => 'too late'", CancelToken::new()).await;
+    let queued = pool
+        .search("async () => 'too late'", CancelToken::new())
+        .await;
     assert_eq!(
         queued,
         Err(SandboxError::Timeout {
