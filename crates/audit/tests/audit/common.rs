@@ -36,6 +36,7 @@ pub fn record(n: u64) -> CallRecord {
         },
         code_sha256: format!("{n:064x}"),
         code: (!n.is_multiple_of(4)).then(|| format!("async () => {n}")),
+        code_chars: None,
         account: Some("account-1".to_owned()),
         requests: vec![
             UpstreamRequest {
@@ -46,6 +47,8 @@ pub fn record(n: u64) -> CallRecord {
                 duration_ms: 12,
                 attempts: Some(2),
                 decision: RequestDecision::Allow,
+                intent: None,
+                no_answer: None,
             },
             UpstreamRequest {
                 method: "DELETE".to_owned(),
@@ -57,6 +60,8 @@ pub fn record(n: u64) -> CallRecord {
                 decision: RequestDecision::Deny {
                     rule: "no-deletes".to_owned(),
                 },
+                intent: None,
+                no_answer: None,
             },
             UpstreamRequest {
                 method: "POST".to_owned(),
@@ -69,6 +74,8 @@ pub fn record(n: u64) -> CallRecord {
                     by: "alice".to_owned(),
                     via: "cli".to_owned(),
                 },
+                intent: None,
+                no_answer: None,
             },
         ],
         approvals: vec![ApprovalDecision {

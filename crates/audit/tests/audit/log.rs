@@ -325,6 +325,7 @@ fn chain_hash_covers_prev_hash_canonical_json_and_id() {
         tool: Tool::Search,
         code_sha256: "c".repeat(64),
         code: None,
+        code_chars: None,
         account: None,
         requests: Vec::new(),
         approvals: Vec::new(),
