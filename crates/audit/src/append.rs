@@ -45,18 +45,22 @@ pub(crate) fn read_point(connection: &Connection, name: &str) -> Result<StoredPo
 }
 
 /// Refuses to move point `name` unless its MAC is what `key` expects: a signed point needs
-/// the key, and a wrong key or a moved point is named. An unsigned point may be signed from now on.
+/// the key, a wrong key or a moved point is named, and with a key an unsigned point must be
+/// signed first ([`AuditLog::sign`](crate::AuditLog::sign)): signing it on the way would also
+/// bless a point someone moved and stripped of its MAC.
 pub(crate) fn check_signed(
     name: &'static str,
     stored: &StoredPoint,
     key: Option<&AuditKey>,
 ) -> Result<(), AuditError> {
     match (key, &stored.mac) {
+        (None, None) => Ok(()),
         (None, Some(_)) => Err(AuditError::KeyRequired),
+        (Some(_), None) => Err(AuditError::Unsigned { point: name }),
         (Some(key), Some(mac)) if !key.signed(name, &stored.point, mac) => {
             Err(AuditError::BadSignature { point: name })
         }
-        _ => Ok(()),
+        (Some(_), Some(_)) => Ok(()),
     }
 }
 

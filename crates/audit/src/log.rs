@@ -57,6 +57,18 @@ pub enum AuditError {
         /// `anchor` or `head`.
         point: &'static str,
     },
+    /// A key was given, but the log's chain point was never signed with one.
+    #[error(
+        "the audit log's {point} is not signed, so it cannot be written with an audit key yet; \
+         verify the log and sign it with the key first"
+    )]
+    Unsigned {
+        /// `anchor` or `head`.
+        point: &'static str,
+    },
+    /// Signing needs a key.
+    #[error("signing the audit log needs an audit key")]
+    NoKey,
     /// The store could not take the write now.
     #[error(transparent)]
     Unavailable(#[from] StoreUnavailable),
@@ -183,6 +195,47 @@ impl AuditLog {
             append::write_point(&transaction, "anchor", &new_anchor, self.key.as_ref())?;
             transaction.commit()?;
         }
+    }
+
+    /// Adopts this log's key for a log written without one: verifies the whole chain, then
+    /// signs its anchor and head. Refuses a broken chain, and points signed with another key.
+    pub fn sign(&self) -> Result<VerifyReport, AuditError> {
+        let key = self.key.as_ref().ok_or(AuditError::NoKey)?;
+        let mut connection = db::lock(&self.connection);
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut points = Vec::new();
+        for name in ["anchor", "head"] {
+            let stored = append::read_point(&transaction, name)?;
+            if stored.mac.is_some() {
+                append::check_signed(name, &stored, Some(key))?;
+            }
+            points.push(stored.point);
+        }
+        let walked = walk(&transaction, &points[0], RecordId(i64::MAX))?;
+        match walked.end {
+            Err(broken) => return Err(AuditError::ChainBroken(broken)),
+            Ok(end) if end != points[1] => {
+                return Err(AuditError::ChainBroken(ChainBreak {
+                    id: end.id,
+                    kind: BreakKind::HeadMismatch {
+                        head: points[1].clone(),
+                    },
+                }));
+            }
+            Ok(_) => {}
+        }
+        for (name, point) in ["anchor", "head"].into_iter().zip(&points) {
+            append::write_point(&transaction, name, point, Some(key))?;
+        }
+        transaction.commit()?;
+        let [anchor, head] = <[ChainPoint; 2]>::try_from(points).expect("two points");
+        Ok(VerifyReport {
+            checked: walked.checked,
+            anchor,
+            head,
+            signed: true,
+            broken: None,
+        })
     }
 
     /// Walks the chain from the anchor to the head and reports the first break, if any; with

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 use crate::chain::ChainPoint;
 
 /// A 32-byte key that signs the chain's anchor and head; wiped on drop, never shown by `Debug`.
+#[derive(Clone)]
 pub struct AuditKey(Zeroizing<[u8; 32]>);
 
 /// Text that is not a key written as 64 hex characters; the text itself is never repeated.
