@@ -107,10 +107,11 @@ impl AuditLog {
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let ids = append::append(&transaction, &[Entry::Call(record)], self.key.as_ref())?;
         transaction.commit()?;
-        ids.into_iter()
+        let id = ids
+            .into_iter()
             .next()
-            .expect("one id per entry")
-            .map_err(AuditError::Json)
+            .expect("append returns one id per entry");
+        Ok(id?)
     }
 
     /// The newest `count` call records, oldest first.
@@ -203,36 +204,28 @@ impl AuditLog {
         let key = self.key.as_ref().ok_or(AuditError::NoKey)?;
         let mut connection = db::lock(&self.connection);
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut points = Vec::new();
-        for name in ["anchor", "head"] {
-            let stored = append::read_point(&transaction, name)?;
+        let anchor = append::read_point(&transaction, "anchor")?;
+        let head = append::read_point(&transaction, "head")?;
+        for (name, stored) in [("anchor", &anchor), ("head", &head)] {
             if stored.mac.is_some() {
-                append::check_signed(name, &stored, Some(key))?;
+                append::check_signed(name, stored, Some(key))?;
             }
-            points.push(stored.point);
         }
-        let walked = walk(&transaction, &points[0], RecordId(i64::MAX))?;
-        match walked.end {
-            Err(broken) => return Err(AuditError::ChainBroken(broken)),
-            Ok(end) if end != points[1] => {
-                return Err(AuditError::ChainBroken(ChainBreak {
-                    id: end.id,
-                    kind: BreakKind::HeadMismatch {
-                        head: points[1].clone(),
-                    },
-                }));
-            }
-            Ok(_) => {}
+        let walked = walk(&transaction, &anchor.point, RecordId(i64::MAX))?;
+        let end = walked.end.map_err(AuditError::ChainBroken)?;
+        if end != head.point {
+            return Err(AuditError::ChainBroken(ChainBreak {
+                id: end.id,
+                kind: BreakKind::HeadMismatch { head: head.point },
+            }));
         }
-        for (name, point) in ["anchor", "head"].into_iter().zip(&points) {
-            append::write_point(&transaction, name, point, Some(key))?;
-        }
+        append::write_point(&transaction, "anchor", &anchor.point, Some(key))?;
+        append::write_point(&transaction, "head", &head.point, Some(key))?;
         transaction.commit()?;
-        let [anchor, head] = <[ChainPoint; 2]>::try_from(points).expect("two points");
         Ok(VerifyReport {
             checked: walked.checked,
-            anchor,
-            head,
+            anchor: anchor.point,
+            head: head.point,
             signed: true,
             broken: None,
         })

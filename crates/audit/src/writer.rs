@@ -107,7 +107,8 @@ impl Future for Committed {
 }
 
 impl Committed {
-    /// Waits on this thread; for callers outside an async runtime.
+    /// Blocks this thread until the entry is durable; for callers outside an async runtime
+    /// (inside one it panics: await the future instead).
     pub fn wait(self) -> Result<RecordId, StoreUnavailable> {
         self.0
             .blocking_recv()

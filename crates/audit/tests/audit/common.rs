@@ -1,12 +1,27 @@
 //! Shared fixtures: a temporary database path and realistic call records.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use codemode_audit::{
-    ApprovalDecision, ApprovalStatus, CallRecord, Outcome, RequestDecision, Timestamp, Tool,
-    UpstreamRequest,
+    ApprovalDecision, ApprovalStatus, BreakKind, CallRecord, Outcome, RecordId, RequestDecision,
+    Timestamp, Tool, UpstreamRequest, VerifyReport,
 };
+use rusqlite::Connection;
 use tempfile::TempDir;
+
+/// Runs raw SQL against the file, as an attacker with write access (but no key) would.
+pub fn tamper(path: &Path, sql: &str) {
+    Connection::open(path)
+        .expect("open raw connection")
+        .execute_batch(sql)
+        .expect("tamper");
+}
+
+/// The first break of a report that must be broken.
+pub fn broken(report: VerifyReport) -> (RecordId, BreakKind) {
+    let found = report.broken.expect("chain should be broken");
+    (found.id, found.kind)
+}
 
 /// A fresh directory (deleted on drop) and a database path inside it.
 pub fn temp_db() -> (TempDir, PathBuf) {

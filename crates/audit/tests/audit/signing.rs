@@ -3,12 +3,10 @@
 
 use std::path::Path;
 
+use crate::common::{broken, minute, record, tamper, temp_db};
 use codemode_audit::{
     AuditError, AuditKey, AuditLog, AuditWriter, BreakKind, RecordId, VerifyReport, WriterConfig,
 };
-use rusqlite::Connection;
-
-use crate::common::{minute, record, temp_db};
 
 fn key(byte: &str) -> AuditKey {
     AuditKey::parse(&byte.repeat(32)).expect("valid key")
@@ -36,14 +34,6 @@ fn verify(path: &Path, key: Option<AuditKey>) -> VerifyReport {
         .expect("verify")
 }
 
-/// Runs raw SQL against the file, as an attacker with write access (but no key) would.
-fn tamper(path: &Path, sql: &str) {
-    Connection::open(path)
-        .expect("open raw connection")
-        .execute_batch(sql)
-        .expect("tamper");
-}
-
 /// Deletes rows after `keep` and moves the head back to row `keep`, leaving its MAC alone.
 fn truncate_to(path: &Path, keep: i64) {
     tamper(
@@ -55,11 +45,6 @@ fn truncate_to(path: &Path, keep: i64) {
              WHERE point = 'head';"
         ),
     );
-}
-
-fn broken(report: VerifyReport) -> (RecordId, BreakKind) {
-    let found = report.broken.expect("chain should be broken");
-    (found.id, found.kind)
 }
 
 #[test]
