@@ -57,6 +57,17 @@ impl Journal for Numbering {
     }
 }
 
+/// Status, attempts, intent and whether in flight, of the call's first request.
+fn sent_state(call: &Call<Verdict>) -> (Option<u16>, u32, Option<u64>, bool) {
+    let record = &call.records()[0];
+    (
+        record.status,
+        record.attempts,
+        record.intent,
+        record.in_flight,
+    )
+}
+
 fn get(call: &Call<Verdict>, path: &str) -> CheckedRequest {
     call.check(&json!({"method": "GET", "path": path}))
         .expect("valid")
@@ -115,16 +126,7 @@ async fn a_request_the_journal_refuses_is_not_sent() {
         "GET /echo was not sent: it could not be recorded first (the journal is full); try again shortly"
     );
     assert_eq!(api.hits("/echo"), 0);
-    let record = &call.records()[0];
-    assert_eq!(
-        (
-            record.status,
-            record.attempts,
-            record.intent,
-            record.in_flight
-        ),
-        (None, 0, None, false)
-    );
+    assert_eq!(sent_state(&call), (None, 0, None, false));
 }
 
 #[tokio::test]
@@ -142,17 +144,8 @@ async fn a_request_still_in_flight_when_its_caller_gives_up_stays_in_the_ledger(
     }
     sending.abort();
     let _ = sending.await;
-    let record = &call.records()[0];
-    assert_eq!(
-        (
-            record.status,
-            record.attempts,
-            record.intent,
-            record.in_flight
-        ),
-        (None, 1, Some(1), true)
-    );
-    assert_eq!(record.decision, Some(Verdict::Allowed));
+    assert_eq!(sent_state(&call), (None, 1, Some(1), true));
+    assert_eq!(call.records()[0].decision, Some(Verdict::Allowed));
 }
 
 #[tokio::test]
