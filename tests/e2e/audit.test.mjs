@@ -3,30 +3,10 @@
 // an edited or deleted record.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { startServer, connectHttp, call, writeConfig } from "./lib/codemode.mjs";
+import { execFileSync } from "node:child_process";
+import { connectHttp, call } from "./lib/codemode.mjs";
+import { audit, exportedCalls as exported, serverWithAudit, sqlite } from "./lib/audit.mjs";
 import { startFakeCloudflare } from "./lib/fake-cloudflare.mjs";
-import { BINARY } from "./lib/paths.mjs";
-
-function audit(db, ...args) {
-  return spawnSync(BINARY, ["audit", ...args, "--audit", db], { encoding: "utf8" });
-}
-
-function exported(db) {
-  const out = audit(db, "export", "--since", "24h", "--format", "jsonl");
-  assert.equal(out.status, 0, out.stderr);
-  return out.stdout.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line));
-}
-
-async function serverWithAudit(extra = {}) {
-  const dataDir = mkdtempSync(path.join(tmpdir(), "codemode-audit-"));
-  const config = writeConfig(`data_dir = "${dataDir}"\n`);
-  const server = await startServer({ ...extra, args: ["--config", config, ...(extra.args ?? [])] });
-  return { server, db: path.join(dataDir, "audit.db") };
-}
 
 test("a record holds who, what, each upstream request and the outcome, and no secret", async () => {
   const api = await startFakeCloudflare();
@@ -86,7 +66,7 @@ test("SIGKILL under load loses no answered call", async () => {
   const recorded = new Set(exported(db).map((r) => r.code.match(/call-\d+-\d+/)?.[0]));
   const missing = [...answered].filter((m) => !recorded.has(m));
   assert.deepEqual(missing, [], "every answered call is in the audit log");
-  const verify = audit(db, "verify");
+  const verify = audit(db, ["verify"]);
   assert.equal(verify.status, 0, verify.stdout + verify.stderr);
 });
 
@@ -96,16 +76,15 @@ test("audit verify detects an edited and a deleted record", async () => {
   for (let i = 0; i < 4; i++) await call(client, "search", { code: `async () => ${i}` });
   await client.close();
   await server.stop();
-  assert.equal(audit(db, "verify").status, 0);
-  const sqlite = (sql) => execFileSync("python3", ["-c", `import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()`, db, sql]);
-  sqlite("UPDATE audit_calls SET subject = 'mallory' WHERE id = 2");
-  const edited = audit(db, "verify");
+  assert.equal(audit(db, ["verify"]).status, 0);
+  sqlite(db, "UPDATE audit_calls SET subject = 'mallory' WHERE id = 2");
+  const edited = audit(db, ["verify"]);
   assert.notEqual(edited.status, 0);
   assert.match(edited.stdout + edited.stderr, /\b2\b/);
-  sqlite("UPDATE audit_calls SET subject = 'local' WHERE id = 2");
-  assert.equal(audit(db, "verify").status, 0, "restoring the row restores the chain");
-  sqlite("DELETE FROM audit_calls WHERE id = 3");
-  const deleted = audit(db, "verify");
+  sqlite(db, "UPDATE audit_calls SET subject = 'local' WHERE id = 2");
+  assert.equal(audit(db, ["verify"]).status, 0, "restoring the row restores the chain");
+  sqlite(db, "DELETE FROM audit_calls WHERE id = 3");
+  const deleted = audit(db, ["verify"]);
   assert.notEqual(deleted.status, 0);
   assert.match(deleted.stdout + deleted.stderr, /\b3\b|\b4\b/);
 });

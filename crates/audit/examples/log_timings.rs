@@ -66,6 +66,7 @@ fn sample(n: usize) -> CallRecord {
         tool: Tool::Execute,
         code_sha256: format!("{n:064x}"),
         code: Some("async () => { const zones = await cloudflare.request({ method: 'GET', path: '/zones' }); return zones.result.length; }".to_owned()),
+        code_chars: None,
         account: Some("account-1".to_owned()),
         requests: (0..3)
             .map(|i| UpstreamRequest {
@@ -76,6 +77,8 @@ fn sample(n: usize) -> CallRecord {
                 duration_ms: 85,
                 attempts: Some(1),
                 decision: RequestDecision::Allow,
+                intent: None,
+                no_answer: None,
             })
             .collect(),
         approvals: Vec::new(),

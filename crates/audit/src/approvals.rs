@@ -198,7 +198,7 @@ impl ApprovalStore {
     /// Opens the store at `path` (the audit log's file), creating the schema if needed.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ApprovalError> {
         Ok(Self {
-            connection: db::open(path.as_ref())?,
+            connection: db::open(path.as_ref(), None)?,
         })
     }
 

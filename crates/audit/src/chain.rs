@@ -1,30 +1,33 @@
 //! The hash chain that makes edited, deleted and reordered audit rows evident.
 //!
-//! Row `n` stores `prev_hash` (the hash of row `n - 1`, of the retention anchor, or 64 zeros)
-//! and `hash`, its [`chain_hash`].
+//! Call records and request intents share one sequence of ids and one chain: entry `n`, in
+//! whichever table, stores `prev_hash` (the hash of entry `n - 1`, of the retention anchor, or
+//! 64 zeros) and `hash`, its [`chain_hash`].
 
 use std::fmt;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::record::{CallRecord, RecordId, StoredRecord};
+use crate::record::{RecordId, StoredEntry, StoredRecord};
 
 /// The `prev_hash` of the first record ever written.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The chain hash of `record` stored as row `id` after a row hashed `prev_hash`.
+/// The chain hash of `entry` (a [`CallRecord`](crate::CallRecord) or a [`RequestIntent`](crate::RequestIntent))
+/// stored as entry `id` after one hashed `prev_hash`.
 ///
-/// `hex(sha256(prev_hash ‖ canonical JSON of the record ‖ id in decimal))`, where the canonical
-/// JSON is `serde_json` of [`CallRecord`]: fields in declaration order, absent values as `null`.
-pub fn chain_hash(
+/// `hex(sha256(prev_hash ‖ canonical JSON of the entry ‖ id in decimal))`, where the canonical
+/// JSON is `serde_json` of the entry's type: fields in declaration order, absent values as
+/// `null` (fields added later are left out while absent).
+pub fn chain_hash<T: Serialize>(
     prev_hash: &str,
-    record: &CallRecord,
+    entry: &T,
     id: RecordId,
 ) -> Result<String, serde_json::Error> {
     let mut hasher = Sha256::new();
     hasher.update(prev_hash.as_bytes());
-    hasher.update(serde_json::to_vec(record)?);
+    hasher.update(serde_json::to_vec(entry)?);
     hasher.update(id.to_string().as_bytes());
     Ok(crate::hex(&hasher.finalize()))
 }
@@ -33,6 +36,34 @@ impl StoredRecord {
     /// The hash this record should have, recomputed from its content, id and `prev_hash`.
     pub fn computed_hash(&self) -> Result<String, serde_json::Error> {
         chain_hash(&self.prev_hash, &self.record, self.id)
+    }
+}
+
+impl StoredEntry {
+    /// The hash of the entry before this one, as stored.
+    pub fn prev_hash(&self) -> &str {
+        match self {
+            StoredEntry::Call(stored) => &stored.prev_hash,
+            StoredEntry::Request(stored) => &stored.prev_hash,
+        }
+    }
+
+    /// This entry's hash, as stored.
+    pub fn hash(&self) -> &str {
+        match self {
+            StoredEntry::Call(stored) => &stored.hash,
+            StoredEntry::Request(stored) => &stored.hash,
+        }
+    }
+
+    /// The hash this entry should have, recomputed from its content, id and `prev_hash`.
+    pub fn computed_hash(&self) -> Result<String, serde_json::Error> {
+        match self {
+            StoredEntry::Call(stored) => stored.computed_hash(),
+            StoredEntry::Request(stored) => {
+                chain_hash(&stored.prev_hash, &stored.intent, stored.id)
+            }
+        }
     }
 }
 
@@ -68,6 +99,17 @@ pub enum BreakKind {
         /// The head recorded with the last append.
         head: ChainPoint,
     },
+    /// A key was given, but the chain point carries no MAC: it was written without the key.
+    Unsigned {
+        /// `anchor` or `head`.
+        point: String,
+    },
+    /// The chain point's MAC does not match the key: the point was moved (the newest or oldest
+    /// rows deleted), or the key is not the one the log was written with.
+    BadSignature {
+        /// `anchor` or `head`.
+        point: String,
+    },
 }
 
 /// The first place where the chain is broken.
@@ -100,6 +142,16 @@ impl fmt::Display for ChainBreak {
                 "the chain ends at row {id} but the last append wrote row {}: rows at the end were deleted or added",
                 head.id
             ),
+            BreakKind::Unsigned { point } => write!(
+                f,
+                "the chain's {point} (row {id}) carries no MAC: it was last moved without the audit key, \
+                 so deleted rows at that end would go unnoticed; write with the key to sign it"
+            ),
+            BreakKind::BadSignature { point } => write!(
+                f,
+                "the chain's {point} (row {id}) does not match its MAC: rows at that end were deleted \
+                 and the {point} moved, or the audit key is not the one the log was written with"
+            ),
         }
     }
 }
@@ -113,6 +165,8 @@ pub struct VerifyReport {
     pub anchor: ChainPoint,
     /// The last row the log wrote; pin its hash elsewhere to detect a rewritten log.
     pub head: ChainPoint,
+    /// Whether the anchor's and head's MACs were checked against a key.
+    pub signed: bool,
     /// The first break, if any.
     pub broken: Option<ChainBreak>,
 }
@@ -128,7 +182,7 @@ impl VerifyReport {
 pub(crate) fn check_link<E: fmt::Display>(
     last: &ChainPoint,
     id: RecordId,
-    row: Result<StoredRecord, E>,
+    row: Result<StoredEntry, E>,
 ) -> Result<ChainPoint, BreakKind> {
     let expected = last.id.next();
     if id != expected {
@@ -137,7 +191,7 @@ pub(crate) fn check_link<E: fmt::Display>(
     let stored = row.map_err(|error| BreakKind::Unreadable {
         reason: error.to_string(),
     })?;
-    if stored.prev_hash != last.hash {
+    if stored.prev_hash() != last.hash {
         return Err(BreakKind::PrevHashMismatch);
     }
     let computed = stored
@@ -145,11 +199,8 @@ pub(crate) fn check_link<E: fmt::Display>(
         .map_err(|error| BreakKind::Unreadable {
             reason: error.to_string(),
         })?;
-    if computed != stored.hash {
+    if computed != stored.hash() {
         return Err(BreakKind::HashMismatch);
     }
-    Ok(ChainPoint {
-        id,
-        hash: stored.hash,
-    })
+    Ok(ChainPoint { id, hash: computed })
 }

@@ -6,13 +6,21 @@ use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-use crate::chain::GENESIS_HASH;
+use crate::chain::{ChainPoint, GENESIS_HASH};
+use crate::mac::AuditKey;
+use crate::record::RecordId;
 
-/// The schema version this crate writes into `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+/// The schema version this crate writes into `PRAGMA user_version`: 2 added request intents,
+/// the chain points' MACs and the length of code kept only in part.
+const SCHEMA_VERSION: i64 = 2;
 
-/// How long a writer waits for another connection's write transaction before failing.
+/// How long a connection waits for another connection's write transaction before failing,
+/// unless it says otherwise (the writer waits far less).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What version 1 files lack.
+const MIGRATE_FROM_1: &str = "ALTER TABLE audit_chain ADD COLUMN mac TEXT;
+ALTER TABLE audit_calls ADD COLUMN code_chars INTEGER;";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_calls (
@@ -32,14 +40,30 @@ CREATE TABLE IF NOT EXISTS audit_calls (
     duration_ms  INTEGER NOT NULL,
     result_chars INTEGER NOT NULL,
     prev_hash    TEXT    NOT NULL,
-    hash         TEXT    NOT NULL
+    hash         TEXT    NOT NULL,
+    code_chars   INTEGER
 );
 CREATE INDEX IF NOT EXISTS audit_calls_time ON audit_calls (time);
 CREATE TABLE IF NOT EXISTS audit_chain (
     point TEXT PRIMARY KEY CHECK (point IN ('anchor', 'head')),
     id    INTEGER NOT NULL,
-    hash  TEXT    NOT NULL
+    hash  TEXT    NOT NULL,
+    mac   TEXT
 );
+CREATE TABLE IF NOT EXISTS audit_requests (
+    id          INTEGER PRIMARY KEY,
+    time        TEXT    NOT NULL,
+    subject     TEXT    NOT NULL,
+    session     TEXT,
+    code_sha256 TEXT    NOT NULL,
+    method      TEXT    NOT NULL,
+    template    TEXT,
+    path        TEXT    NOT NULL,
+    body_sha256 TEXT,
+    prev_hash   TEXT    NOT NULL,
+    hash        TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_requests_time ON audit_requests (time);
 CREATE TABLE IF NOT EXISTS approvals (
     id          TEXT PRIMARY KEY,
     subject     TEXT NOT NULL,
@@ -79,12 +103,21 @@ pub enum DatabaseError {
     NotWal(String),
 }
 
-/// Opens (creating if needed) the database at `path`, ready for durable writes.
+/// Opens (creating if needed) the database at `path`, behind a mutex; see [`connect`].
+pub(crate) fn open(
+    path: &Path,
+    key: Option<&AuditKey>,
+) -> Result<Mutex<Connection>, DatabaseError> {
+    connect(path, key).map(Mutex::new)
+}
+
+/// Opens (creating if needed) the database at `path`, ready for durable writes; a new chain's
+/// genesis points are signed with `key`, if given.
 ///
 /// Journal mode is WAL and `synchronous` is FULL: a commit returns only after its WAL frames
 /// are fsynced, so a record that `append` acknowledged survives a killed process, an OS crash
 /// and a power cut.
-pub(crate) fn open(path: &Path) -> Result<Mutex<Connection>, DatabaseError> {
+pub(crate) fn connect(path: &Path, key: Option<&AuditKey>) -> Result<Connection, DatabaseError> {
     let mut connection = Connection::open(path)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String =
@@ -100,14 +133,23 @@ pub(crate) fn open(path: &Path) -> Result<Mutex<Connection>, DatabaseError> {
     if found > SCHEMA_VERSION {
         return Err(DatabaseError::UnsupportedSchema { found });
     }
+    if found == 1 {
+        transaction.execute_batch(MIGRATE_FROM_1)?;
+    }
     transaction.execute_batch(SCHEMA)?;
+    let genesis = ChainPoint {
+        id: RecordId(0),
+        hash: GENESIS_HASH.to_owned(),
+    };
+    let mac = |name| key.map(|key| key.sign(name, &genesis));
     transaction.execute(
-        "INSERT OR IGNORE INTO audit_chain (point, id, hash) VALUES ('anchor', 0, ?1), ('head', 0, ?1)",
-        params![GENESIS_HASH],
+        "INSERT OR IGNORE INTO audit_chain (point, id, hash, mac) \
+         VALUES ('anchor', 0, ?1, ?2), ('head', 0, ?1, ?3)",
+        params![GENESIS_HASH, mac("anchor"), mac("head")],
     )?;
     transaction.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     transaction.commit()?;
-    Ok(Mutex::new(connection))
+    Ok(connection)
 }
 
 /// Locks a connection; a panic elsewhere cannot leave it mid-transaction, so poisoning is ignored.

@@ -72,6 +72,74 @@ pub struct UpstreamRequest {
     pub attempts: Option<u32>,
     /// What the gateway decided.
     pub decision: RequestDecision,
+    /// The intent written before the request was sent; absent when it was never sent, and
+    /// from records written before intents were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<RecordId>,
+    /// Why no answer came, for a request sent but unanswered when the call ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_answer: Option<NoAnswer>,
+}
+
+/// Why a request that was sent got no answer before its call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoAnswer {
+    /// The call ran out of time.
+    TimedOut,
+    /// The call was cancelled by its client.
+    Cancelled,
+    /// The JavaScript engine failed (out of memory, crashed worker).
+    EngineFailed,
+    /// The code finished (returned or threw) without waiting for the answer.
+    CallEnded,
+}
+
+/// A request about to be sent upstream, written to the log before it goes.
+///
+/// It holds no body and no header: only the SHA-256 of the body as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestIntent {
+    /// When the request was about to be sent.
+    pub time: Timestamp,
+    /// The subject whose call sends it.
+    pub subject: String,
+    /// The MCP session of that call, if any.
+    pub session: Option<String>,
+    /// SHA-256 of the call's code, lowercase hex: ties the intent to its call.
+    pub code_sha256: String,
+    /// HTTP method, upper case.
+    pub method: String,
+    /// The spec path template the request matched, if any.
+    pub template: Option<String>,
+    /// The concrete path.
+    pub path: String,
+    /// SHA-256 of the body as sent, lowercase hex; absent without a body.
+    pub body_sha256: Option<String>,
+}
+
+/// An intent as stored, with its place in the hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredIntent {
+    /// The intent's id, from the same sequence as call records.
+    pub id: RecordId,
+    /// The hash of the entry before it.
+    pub prev_hash: String,
+    /// This intent's chain hash.
+    pub hash: String,
+    /// The intent itself.
+    #[serde(flatten)]
+    pub intent: RequestIntent,
+}
+
+/// One entry of the chain: a call's record or a request's intent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "entry", rename_all = "snake_case")]
+pub enum StoredEntry {
+    /// A tool call's record.
+    Call(StoredRecord),
+    /// An upstream request's intent.
+    Request(StoredIntent),
 }
 
 /// An approval the call created, used or found decided.
@@ -106,8 +174,13 @@ pub struct CallRecord {
     pub tool: Tool,
     /// SHA-256 of the submitted code, lowercase hex.
     pub code_sha256: String,
-    /// The submitted code, absent when the operator turned code storage off.
+    /// The submitted code, absent when the operator turned code storage off; only its start
+    /// when `code_chars` is present.
     pub code: Option<String>,
+    /// Length in characters of the whole code, present when `code` holds only its start
+    /// (calls refused before they ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_chars: Option<u64>,
     /// The account the call acted on, if any.
     pub account: Option<String>,
     /// Every upstream request the code made or tried, in order.

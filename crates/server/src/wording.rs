@@ -1,10 +1,11 @@
 //! The server's wording of library errors: the libraries say what is wrong in their own terms,
 //! and this adds the flag or environment variable that fixes it.
 
+use codemode_audit::AuditError;
 use codemode_credentials::CredentialsError;
 use codemode_upstream::{AccountError, AuthFailure, RequestError};
 
-use crate::settings::{ACCOUNT_ENV, CREDENTIALS_KEY_ENV, TOKEN_ENV};
+use crate::settings::{ACCOUNT_ENV, AUDIT_KEY_ENV, CREDENTIALS_KEY_ENV, TOKEN_ENV};
 
 /// The flag that names the account when a call names none.
 pub const ACCOUNT_FLAG: &str = "--account-id";
@@ -34,6 +35,19 @@ pub fn account_error(error: &AccountError) -> String {
                  or {ACCOUNT_ENV}"
             )
         }
+    }
+}
+
+/// An audit log error, naming the variable and the command that fix a key problem.
+pub fn audit_error(error: &AuditError) -> String {
+    match error {
+        AuditError::KeyRequired | AuditError::BadSignature { .. } => {
+            format!("{error}; the server's audit key is {AUDIT_KEY_ENV}")
+        }
+        AuditError::Unsigned { .. } => format!(
+            "{error}: run `codemode audit verify`, then `codemode audit sign` with {AUDIT_KEY_ENV} set"
+        ),
+        other => other.to_string(),
     }
 }
 

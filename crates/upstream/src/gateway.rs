@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::credential::{Credential, CredentialId, sha256_hex};
 use crate::envelope::{envelope, error_summary};
+use crate::journal::Journal;
 use crate::options::{OptionsError, RequestOptions};
 use crate::retry::{GiveUp, RetryPolicy, is_retryable};
 use crate::routes::RouteTable;
@@ -127,6 +128,18 @@ pub enum RequestError {
         /// The API's errors, as a sentence, or empty.
         api: String,
     },
+    /// The call's journal could not write the request down, so it was not sent.
+    #[error(
+        "{method} {path} was not sent: it could not be recorded first ({reason}); try again shortly"
+    )]
+    NotRecorded {
+        /// The method.
+        method: Method,
+        /// The path.
+        path: String,
+        /// Why the journal refused.
+        reason: String,
+    },
     /// No response at all.
     #[error("{method} {path}: {source}")]
     Upstream {
@@ -170,7 +183,8 @@ impl RequestError {
     }
 }
 
-/// One entry of a call's ledger: a checked request that was sent, or refused before sending.
+/// One entry of a call's ledger: a checked request that was sent (perhaps still awaiting its
+/// answer), or refused before sending.
 ///
 /// `D` is what the caller decided about the request (e.g. a policy decision), given to
 /// [`Call::send`] or [`Call::refuse`]; it is `None` for requests sent through [`Call::request`],
@@ -187,10 +201,15 @@ pub struct RequestRecord<D = ()> {
     pub status: Option<u16>,
     /// Times the request was sent (1 plus retries); 0 when it was refused before sending.
     pub attempts: u32,
-    /// Time from the check to the final answer or the refusal, every wait included.
+    /// Time from the check to the final answer or the refusal, every wait included; for a
+    /// request still in flight, until the ledger was read.
     pub duration: Duration,
     /// What the caller decided, if it decided.
     pub decision: Option<D>,
+    /// The call's journal's id for the request, once written down before sending.
+    pub intent: Option<u64>,
+    /// Sent, and still without an answer when the ledger was read.
+    pub in_flight: bool,
 }
 
 /// Sends agent requests to one upstream, checked against one spec. Cheap to clone.
@@ -236,12 +255,21 @@ impl<D: Clone + Send + 'static> Gateway<D> {
 
     /// A fresh budget and ledger for one `execute` call whose requests carry `credential`.
     pub fn call(&self, credential: Option<Credential>) -> Call<D> {
-        Call::new(Arc::clone(&self.shared), credential)
+        Call::new(Arc::clone(&self.shared), credential, None)
+    }
+
+    /// Like [`Gateway::call`], and each request is written to `journal` before it is sent.
+    pub fn journaled_call(
+        &self,
+        credential: Option<Credential>,
+        journal: Arc<dyn Journal>,
+    ) -> Call<D> {
+        Call::new(Arc::clone(&self.shared), credential, Some(journal))
     }
 }
 
 /// One `execute` call's requests: counted, limited in concurrency, and kept in one ledger in the
-/// order they finished. Clones share the budget and the ledger.
+/// order they were sent or refused. Clones share the budget and the ledger.
 pub struct Call<D = ()> {
     shared: Arc<Shared>,
     state: Arc<CallState<D>>,
@@ -258,9 +286,11 @@ impl<D> Clone for Call<D> {
 
 struct CallState<D> {
     credential: Option<Credential>,
+    journal: Option<Arc<dyn Journal>>,
     sent: AtomicUsize,
     in_flight: Semaphore,
-    records: Mutex<Vec<RequestRecord<D>>>,
+    /// Each entry, with when it was checked while it is still in flight.
+    records: Mutex<Vec<(RequestRecord<D>, Option<Instant>)>>,
 }
 
 /// What sending, with retries, came to.
@@ -318,12 +348,17 @@ impl CheckedRequest {
 }
 
 impl<D: Clone + Send + 'static> Call<D> {
-    fn new(shared: Arc<Shared>, credential: Option<Credential>) -> Call<D> {
+    fn new(
+        shared: Arc<Shared>,
+        credential: Option<Credential>,
+        journal: Option<Arc<dyn Journal>>,
+    ) -> Call<D> {
         let concurrency = shared.config.max_concurrent_subrequests;
         Call {
             shared,
             state: Arc::new(CallState {
                 credential,
+                journal,
                 sent: AtomicUsize::new(0),
                 in_flight: Semaphore::new(concurrency),
                 records: Mutex::new(Vec::new()),
@@ -362,8 +397,7 @@ impl<D: Clone + Send + 'static> Call<D> {
     /// Records that the caller refused a checked request: nothing is sent, and the ledger entry
     /// carries `decision`, no status and no attempts.
     pub fn refuse(&self, checked: CheckedRequest, decision: D) {
-        let record = record_of(&checked, None, 0, Some(decision));
-        self.push(record);
+        self.push(record_of(&checked, None, 0, Some(decision)), None);
     }
 
     /// Identifies the call's credential without revealing it; `None` when there is none.
@@ -371,13 +405,16 @@ impl<D: Clone + Send + 'static> Call<D> {
         self.state.credential.as_ref().map(Credential::id)
     }
 
-    /// The ledger: every request sent or refused so far, in the order each finished.
+    /// The ledger: every request sent or refused so far, in the order each was sent or
+    /// refused, those still awaiting an answer included.
     pub fn records(&self) -> Vec<RequestRecord<D>> {
-        self.state
-            .records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.ledger()
+            .iter()
+            .map(|(record, in_flight_since)| RequestRecord {
+                duration: in_flight_since.map_or(record.duration, |since| since.elapsed()),
+                ..record.clone()
+            })
+            .collect()
     }
 
     async fn send_deciding(
@@ -386,11 +423,31 @@ impl<D: Clone + Send + 'static> Call<D> {
         decision: Option<D>,
     ) -> Result<Value, RequestError> {
         if let Err(limit) = self.take_subrequest() {
-            self.push(record_of(&checked, None, 0, decision));
+            self.push(record_of(&checked, None, 0, decision), None);
             return Err(limit);
         }
         // The semaphore is never closed, so acquiring only ever waits.
         let _permit = self.state.in_flight.acquire().await.ok();
+        let intent = match &self.state.journal {
+            None => None,
+            Some(journal) => match journal.before_send(&checked).await {
+                Ok(intent) => Some(intent),
+                Err(reason) => {
+                    self.push(record_of(&checked, None, 0, decision), None);
+                    return Err(RequestError::NotRecorded {
+                        method: checked.method(),
+                        path: checked.path().to_string(),
+                        reason,
+                    });
+                }
+            },
+        };
+        let in_flight = RequestRecord {
+            intent,
+            in_flight: true,
+            ..record_of(&checked, None, 1, decision.clone())
+        };
+        let slot = self.push(in_flight, Some(checked.checked_at));
         let sent = self
             .send_with_retries(PreparedRequest {
                 method: checked.options.method,
@@ -401,7 +458,10 @@ impl<D: Clone + Send + 'static> Call<D> {
             })
             .await;
         let status = sent.response.as_ref().ok().map(|r| r.status);
-        let record = record_of(&checked, status, sent.attempts, decision);
+        let record = RequestRecord {
+            intent,
+            ..record_of(&checked, status, sent.attempts, decision)
+        };
         tracing::info!(
             method = %record.method,
             template = record.template.as_deref().unwrap_or("-"),
@@ -412,16 +472,22 @@ impl<D: Clone + Send + 'static> Call<D> {
             "upstream request"
         );
         let (method, path) = (record.method, record.path.clone());
-        self.push(record);
+        self.ledger()[slot] = (record, None);
         self.outcome(method, path, sent)
     }
 
-    fn push(&self, record: RequestRecord<D>) {
+    /// Adds `record` to the ledger, with when it was checked if it is in flight; returns its place.
+    fn push(&self, record: RequestRecord<D>, in_flight_since: Option<Instant>) -> usize {
+        let mut ledger = self.ledger();
+        ledger.push((record, in_flight_since));
+        ledger.len() - 1
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Vec<(RequestRecord<D>, Option<Instant>)>> {
         self.state
             .records
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(record);
     }
 
     fn not_in_spec(&self, method: Method, path: String, segments: &[&str]) -> RequestError {
@@ -561,5 +627,7 @@ fn record_of<D>(
         attempts,
         duration: checked.checked_at.elapsed(),
         decision,
+        intent: None,
+        in_flight: false,
     }
 }

@@ -52,6 +52,7 @@ pub mod credential;
 pub mod envelope;
 pub mod gateway;
 pub mod http;
+pub mod journal;
 pub mod options;
 pub mod path_guard;
 pub mod retry;
@@ -67,6 +68,7 @@ pub use gateway::{
     RequestRecord,
 };
 pub use http::{HttpSettings, HttpSetupError, HttpUpstream};
+pub use journal::Journal;
 pub use options::{OptionsError, RequestOptions};
 pub use path_guard::{ApiBase, BaseUrlError, GuardedPath, PathError};
 pub use retry::{GiveUp, RetryPolicy};

@@ -1,12 +1,27 @@
 //! Shared fixtures: a temporary database path and realistic call records.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use codemode_audit::{
-    ApprovalDecision, ApprovalStatus, CallRecord, Outcome, RequestDecision, Timestamp, Tool,
-    UpstreamRequest,
+    ApprovalDecision, ApprovalStatus, BreakKind, CallRecord, Outcome, RecordId, RequestDecision,
+    Timestamp, Tool, UpstreamRequest, VerifyReport,
 };
+use rusqlite::Connection;
 use tempfile::TempDir;
+
+/// Runs raw SQL against the file, as an attacker with write access (but no key) would.
+pub fn tamper(path: &Path, sql: &str) {
+    Connection::open(path)
+        .expect("open raw connection")
+        .execute_batch(sql)
+        .expect("tamper");
+}
+
+/// The first break of a report that must be broken.
+pub fn broken(report: VerifyReport) -> (RecordId, BreakKind) {
+    let found = report.broken.expect("chain should be broken");
+    (found.id, found.kind)
+}
 
 /// A fresh directory (deleted on drop) and a database path inside it.
 pub fn temp_db() -> (TempDir, PathBuf) {
@@ -36,6 +51,7 @@ pub fn record(n: u64) -> CallRecord {
         },
         code_sha256: format!("{n:064x}"),
         code: (!n.is_multiple_of(4)).then(|| format!("async () => {n}")),
+        code_chars: None,
         account: Some("account-1".to_owned()),
         requests: vec![
             UpstreamRequest {
@@ -46,6 +62,8 @@ pub fn record(n: u64) -> CallRecord {
                 duration_ms: 12,
                 attempts: Some(2),
                 decision: RequestDecision::Allow,
+                intent: None,
+                no_answer: None,
             },
             UpstreamRequest {
                 method: "DELETE".to_owned(),
@@ -57,6 +75,8 @@ pub fn record(n: u64) -> CallRecord {
                 decision: RequestDecision::Deny {
                     rule: "no-deletes".to_owned(),
                 },
+                intent: None,
+                no_answer: None,
             },
             UpstreamRequest {
                 method: "POST".to_owned(),
@@ -69,6 +89,8 @@ pub fn record(n: u64) -> CallRecord {
                     by: "alice".to_owned(),
                     via: "cli".to_owned(),
                 },
+                intent: None,
+                no_answer: None,
             },
         ],
         approvals: vec![ApprovalDecision {

@@ -1,4 +1,5 @@
-//! A writer killed with SIGKILL mid-stream loses no record whose append returned.
+//! A writer killed with SIGKILL mid-stream loses no record whose append returned, with group
+//! commit batching the appends of several threads.
 //!
 //! The parent test runs this test binary again as the child: only the ignored test
 //! `durability::append_until_killed`, with `CODEMODE_AUDIT_CHILD_DB` naming the database.
@@ -9,7 +10,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use codemode_audit::{AuditLog, RecordId};
+use codemode_audit::{AuditLog, AuditWriter, RecordId, WriterConfig};
 
 use crate::common;
 
@@ -17,19 +18,32 @@ const CHILD_DB: &str = "CODEMODE_AUDIT_CHILD_DB";
 const ROUNDS: usize = 3;
 const ACKS_BEFORE_KILL: usize = 150;
 
-/// Child: appends forever, printing each acknowledged id and flushing before the next append.
+/// Threads appending at once in the child, so that batches hold several records.
+const CHILD_THREADS: u64 = 4;
+
+/// Child: appends forever from several threads through one writer, printing each acknowledged
+/// id and flushing before that thread's next append.
 #[test]
 #[ignore = "the child of `acknowledged_appends_survive_sigkill`, which runs it"]
 fn append_until_killed() {
     let path = std::env::var_os(CHILD_DB)
         .unwrap_or_else(|| panic!("{CHILD_DB} names the database the child appends to"));
-    let log = AuditLog::open(Path::new(&path)).expect("child opens the log");
-    let mut out = std::io::stdout().lock();
-    for n in 0.. {
-        let id = log.append(&common::record(n)).expect("child appends");
-        writeln!(out, "appended {id}").expect("child reports");
-        out.flush().expect("child flushes");
-    }
+    let writer =
+        AuditWriter::start(Path::new(&path), WriterConfig::default()).expect("child opens the log");
+    std::thread::scope(|scope| {
+        for thread in 0..CHILD_THREADS {
+            let writer = &writer;
+            scope.spawn(move || {
+                for n in 0.. {
+                    let record = common::record(n * CHILD_THREADS + thread);
+                    let id = writer.append(record).wait().expect("child appends");
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "appended {id}").expect("child reports");
+                    out.flush().expect("child flushes");
+                }
+            });
+        }
+    });
 }
 
 /// Parent: kills a writer several times, then checks every acknowledged id is in an intact chain.

@@ -4,12 +4,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::thread;
 
-use crate::common::{minute, record, temp_db};
+use crate::common::{broken, minute, record, tamper, temp_db};
 use codemode_audit::{
     AuditError, AuditLog, BreakKind, CallRecord, GENESIS_HASH, Outcome, RecordId, StoredRecord,
-    Tool, VerifyReport, chain_hash,
+    Tool, chain_hash,
 };
-use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 /// Opens a log at `path` holding records `0..count`.
@@ -19,20 +18,6 @@ fn log_with(path: &Path, count: u64) -> AuditLog {
         log.append(&record(n)).expect("append");
     }
     log
-}
-
-/// Runs raw SQL against the file, as an attacker with write access would.
-fn tamper(path: &Path, sql: &str) {
-    Connection::open(path)
-        .expect("open raw connection")
-        .execute_batch(sql)
-        .expect("tamper");
-}
-
-/// The first break of a report that must be broken.
-fn broken(report: VerifyReport) -> (RecordId, BreakKind) {
-    let found = report.broken.expect("chain should be broken");
-    (found.id, found.kind)
 }
 
 #[test]
@@ -325,6 +310,7 @@ fn chain_hash_covers_prev_hash_canonical_json_and_id() {
         tool: Tool::Search,
         code_sha256: "c".repeat(64),
         code: None,
+        code_chars: None,
         account: None,
         requests: Vec::new(),
         approvals: Vec::new(),

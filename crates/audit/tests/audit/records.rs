@@ -15,6 +15,8 @@ fn request_without_attempts() -> UpstreamRequest {
         duration_ms: 3,
         attempts: None,
         decision: RequestDecision::Allow,
+        intent: None,
+        no_answer: None,
     }
 }
 

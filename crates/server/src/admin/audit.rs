@@ -6,8 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use codemode_audit::{AuditLog, Outcome, StoredRecord, Timestamp, Tool, UpstreamRequest};
+use codemode_audit::{
+    AuditError, AuditKey, AuditLog, Outcome, StoredEntry, StoredRecord, Timestamp, Tool,
+    UpstreamRequest,
+};
 
+use codemode::settings::{AUDIT_KEY_ENV, Secrets};
 use codemode::shown::escaped;
 
 use super::ConfigArg;
@@ -48,22 +52,33 @@ pub enum AuditCommand {
     /// Check that no record was edited, deleted, inserted or reordered.
     ///
     /// Walks the hash chain from the oldest kept record to the newest, and exits non-zero at
-    /// the first break, naming the row. When intact, prints the head hash: keep a copy of it
-    /// elsewhere now and then, because someone able to write the file could rewrite the whole
-    /// chain consistently.
+    /// the first break, naming the row. With CODEMODE_AUDIT_KEY set (the key the server
+    /// signs with), also checks the MACs of the chain's ends, which catches deleted newest or
+    /// oldest records. When intact, prints the head hash: keep a copy of it elsewhere now and
+    /// then, because someone able to write the file and holding the key, or restoring an older
+    /// copy of the file, could rewrite the chain consistently.
     Verify,
+    /// Adopt CODEMODE_AUDIT_KEY for a log written without it: verify, then sign its ends.
+    ///
+    /// A server started with the key refuses a log whose ends are not signed, since it cannot
+    /// tell a log that never had a key from one whose MACs were stripped. Run this once,
+    /// with the key set, after checking that nothing was deleted.
+    Sign,
     /// Show the newest records, oldest first.
     Tail(TailArgs),
     /// Write records as JSON Lines, for archives and log pipelines.
     ///
-    /// One JSON object per record, oldest first: `id`, `prev_hash`, `hash` and the record's
-    /// fields (time, subject, tool, code, requests, outcome, ...). Records never hold a
-    /// credential.
+    /// One JSON object per entry, oldest first: `entry` (`call` for a tool call, `request`
+    /// for an upstream request's intent, written before it was sent), `id`, `prev_hash`, `hash`
+    /// and the entry's fields (time, subject, tool, code, requests, outcome, ...). Entries
+    /// never hold a credential or a request body.
     Export(ExportArgs),
     /// Delete old records; the rest still verify.
     ///
     /// The last deleted record becomes the chain's anchor, so later edits stay evident.
-    /// Refuses if the records to delete break the chain: they are the evidence.
+    /// Refuses if the records to delete break the chain: they are the evidence. Deletes in
+    /// small transactions, so a running server keeps recording meanwhile. A log the server
+    /// signs needs CODEMODE_AUDIT_KEY.
     Prune(PruneArgs),
 }
 
@@ -114,9 +129,10 @@ impl AuditArgs {
     pub fn run(self) -> anyhow::Result<()> {
         let settings = self.location.config.settings()?;
         let path = self.location.audit.unwrap_or_else(|| settings.audit_path());
-        let log = open_existing(&path)?;
+        let log = open_existing(&path, Secrets::audit_key_from_env()?)?;
         let result = match self.command {
             AuditCommand::Verify => verify(&log),
+            AuditCommand::Sign => sign(&log),
             AuditCommand::Tail(args) => tail(&log, &args),
             AuditCommand::Export(args) => export(&log, &args),
             AuditCommand::Prune(args) => {
@@ -132,7 +148,7 @@ impl AuditArgs {
 }
 
 /// Opens a log that must already exist: reading a mistyped path should not create a file.
-fn open_existing(path: &Path) -> anyhow::Result<AuditLog> {
+fn open_existing(path: &Path, key: Option<AuditKey>) -> anyhow::Result<AuditLog> {
     if !path.exists() {
         bail!(
             "no audit log at {}; the server creates it when it records its first call \
@@ -140,7 +156,8 @@ fn open_existing(path: &Path) -> anyhow::Result<AuditLog> {
             path.display()
         );
     }
-    AuditLog::open(path).with_context(|| format!("cannot open the audit log {}", path.display()))
+    AuditLog::open_keyed(path, key)
+        .with_context(|| format!("cannot open the audit log {}", path.display()))
 }
 
 /// Walks the chain; an error naming the first break if there is one.
@@ -153,6 +170,14 @@ fn verify(log: &AuditLog) -> anyhow::Result<()> {
         );
     }
     println!("audit log intact: {}", records(report.checked));
+    if report.signed {
+        println!("anchor and head MACs match {AUDIT_KEY_ENV}");
+    } else {
+        eprintln!(
+            "note: {AUDIT_KEY_ENV} is not set, so the MACs of the chain's ends were not checked: \
+             deleting the newest records and moving the head back would go unnoticed"
+        );
+    }
     if report.anchor.id.0 > 0 {
         println!("anchor: row {} (older rows were pruned)", report.anchor.id);
     }
@@ -162,13 +187,31 @@ fn verify(log: &AuditLog) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Signs the chain's ends with the key, once the chain verifies.
+fn sign(log: &AuditLog) -> anyhow::Result<()> {
+    let report = log.sign().map_err(|error| match error {
+        AuditError::NoKey => anyhow::anyhow!(
+            "set {AUDIT_KEY_ENV} to the key the server will sign with (make one with \
+             `openssl rand -hex 32`)"
+        ),
+        other => anyhow::Error::new(other).context("not signed"),
+    })?;
+    println!(
+        "audit log signed with {AUDIT_KEY_ENV}: {}, head row {}",
+        records(report.checked),
+        report.head.id
+    );
+    Ok(())
+}
+
 /// Prints the newest records as a table or as JSON Lines.
 fn tail(log: &AuditLog, args: &TailArgs) -> anyhow::Result<()> {
     let records = log.tail(args.lines)?;
     let mut out = BufWriter::new(io::stdout().lock());
     if args.json {
         for record in &records {
-            writeln!(out, "{}", serde_json::to_string(record)?)?;
+            let entry = StoredEntry::Call(record.clone());
+            writeln!(out, "{}", serde_json::to_string(&entry)?)?;
         }
     } else if records.is_empty() {
         eprintln!("no records");

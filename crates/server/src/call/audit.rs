@@ -1,37 +1,45 @@
-//! The audit record of one call: begun when the call starts, filled in as it runs, and
-//! committed before its outcome goes back. A call whose record cannot be committed has its
-//! result withheld: no call goes unaccounted for.
+//! The audit of one call: the intent of each upstream request, committed before it is sent,
+//! and the call's record, begun when the call starts, filled in as it runs and committed
+//! before its outcome goes back. A request whose intent cannot be committed is not sent, and a
+//! call whose record cannot be committed has its result withheld: nothing goes unaccounted for.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use codemode_audit::{
-    ApprovalDecision, AuditLog, CallRecord, Outcome, RequestDecision, Timestamp, Tool,
-    UpstreamRequest,
+    ApprovalDecision, AuditWriter, CallRecord, NoAnswer, Outcome, RecordId, RequestDecision,
+    RequestIntent, Timestamp, Tool, UpstreamRequest,
 };
-use codemode_upstream::{RequestRecord, sha256_hex};
+use codemode_sandbox::SandboxError;
+use codemode_upstream::{CheckedRequest, Journal, RequestRecord, sha256_hex};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 
 use crate::call::caller::Caller;
 use crate::call::error::CallError;
 use crate::call::outcome::CallOutcome;
 
-/// The audit log, and whether records keep the code itself.
+/// Characters of code kept for a call refused before it ran; the hash stands for the rest.
+pub const REFUSED_CODE_PREFIX_CHARS: usize = 200;
+
+/// The audit log's writer, and whether records keep the code itself.
 pub struct AuditTrail {
-    log: Arc<AuditLog>,
+    writer: Arc<AuditWriter>,
     store_code: bool,
 }
 
 /// A call's audit record in progress.
 pub struct Entry {
     record: CallRecord,
+    ledger: Vec<RequestRecord<RequestDecision>>,
     started: Instant,
 }
 
 impl AuditTrail {
-    /// Records calls in `log`, with their code when `store_code`.
-    pub fn new(log: AuditLog, store_code: bool) -> AuditTrail {
+    /// Records calls through `writer`, with their code when `store_code`.
+    pub fn new(writer: AuditWriter, store_code: bool) -> AuditTrail {
         AuditTrail {
-            log: Arc::new(log),
+            writer: Arc::new(writer),
             store_code,
         }
     }
@@ -47,6 +55,7 @@ impl AuditTrail {
                 tool,
                 code_sha256: sha256_hex(code.as_bytes()),
                 code: self.store_code.then(|| code.to_string()),
+                code_chars: None,
                 account: None,
                 requests: Vec::new(),
                 approvals: Vec::new(),
@@ -55,51 +64,40 @@ impl AuditTrail {
                 duration_ms: 0,
                 result_chars: 0,
             },
+            ledger: Vec::new(),
             started: Instant::now(),
         }
+    }
+
+    /// Where the call of `entry` writes each request's intent before it is sent.
+    pub fn journal(&self, entry: &Entry) -> Arc<dyn Journal> {
+        Arc::new(Intents {
+            writer: self.writer.clone(),
+            subject: entry.record.subject.clone(),
+            session: entry.record.session.clone(),
+            code_sha256: entry.record.code_sha256.clone(),
+        })
     }
 
     /// Commits `entry` with how the call ended, then hands the outcome back; if the record
     /// cannot be committed, the outcome is replaced by an error that withholds it.
     pub async fn commit(&self, entry: Entry, outcome: CallOutcome) -> CallOutcome {
-        let mut record = entry.record;
-        record.outcome = if outcome.is_error() {
-            Outcome::Error
-        } else {
-            Outcome::Ok
-        };
-        record.error_kind = outcome
-            .result
-            .as_ref()
-            .err()
-            .map(|error| error.kind().to_string())
-            .or_else(|| {
-                matches!(
-                    outcome.result,
-                    Ok(crate::call::Returned::ApprovalRequired(_))
-                )
-                .then(|| "approval_required".to_string())
-            });
-        record.duration_ms = millis(entry.started.elapsed());
-        record.result_chars = outcome.chars();
-        let log = self.log.clone();
-        match tokio::task::spawn_blocking(move || log.append(&record)).await {
-            Ok(Ok(_)) => outcome,
-            Ok(Err(error)) => {
+        let record = entry.finish(&outcome);
+        match self.writer.append(record).await {
+            Ok(_) => outcome,
+            Err(error) => {
                 tracing::error!(%error, "audit append failed; withholding the result");
-                CallOutcome::failed(CallError::AuditFailed, Vec::new())
+                CallOutcome::failed(CallError::AuditUnavailable(error), Vec::new())
             }
-            Err(_) => CallOutcome::failed(CallError::AuditFailed, Vec::new()),
         }
     }
 }
 
 impl Entry {
     /// The requests the code made or tried, from the call's ledger, with what was decided for
-    /// each. Requests the server made on its own (account discovery) carry no decision and are
-    /// left out.
+    /// each, those still in flight included.
     pub fn requests(&mut self, ledger: Vec<RequestRecord<RequestDecision>>) {
-        self.record.requests = ledger.into_iter().filter_map(upstream_request).collect();
+        self.ledger = ledger;
     }
 
     /// The account the call acted on.
@@ -111,10 +109,70 @@ impl Entry {
     pub fn approvals(&mut self, approvals: Vec<ApprovalDecision>) {
         self.record.approvals = approvals;
     }
+
+    /// The record, completed with how the call ended.
+    fn finish(self, outcome: &CallOutcome) -> CallRecord {
+        let mut record = self.record;
+        let error = outcome.result.as_ref().err();
+        record.outcome = if error.is_some() {
+            Outcome::Error
+        } else {
+            Outcome::Ok
+        };
+        record.error_kind = error.map(|error| error.kind().to_string()).or_else(|| {
+            matches!(
+                outcome.result,
+                Ok(crate::call::Returned::ApprovalRequired(_))
+            )
+            .then(|| "approval_required".to_string())
+        });
+        if error.is_some_and(CallError::refused_before_running) {
+            shorten_code(&mut record);
+        }
+        let no_answer = no_answer(error);
+        record.requests = self
+            .ledger
+            .into_iter()
+            .filter_map(|request| upstream_request(request, no_answer))
+            .collect();
+        record.duration_ms = millis(self.started.elapsed());
+        record.result_chars = outcome.chars();
+        record
+    }
 }
 
-/// The audit's form of one ledger entry; `None` when no decision was made about it.
-fn upstream_request(record: RequestRecord<RequestDecision>) -> Option<UpstreamRequest> {
+/// Keeps only the start of the record's code, and says how long the whole was.
+fn shorten_code(record: &mut CallRecord) {
+    let Some(code) = &mut record.code else {
+        return;
+    };
+    let chars = code.chars().count();
+    if let Some((cut, _)) = code.char_indices().nth(REFUSED_CODE_PREFIX_CHARS) {
+        code.truncate(cut);
+        record.code_chars = Some(u64::try_from(chars).unwrap_or(u64::MAX));
+    }
+}
+
+/// Why a request still in flight when the call ended got no answer.
+fn no_answer(error: Option<&CallError>) -> NoAnswer {
+    match error {
+        Some(CallError::Sandbox(SandboxError::Timeout { .. })) => NoAnswer::TimedOut,
+        Some(CallError::Sandbox(SandboxError::Cancelled)) => NoAnswer::Cancelled,
+        Some(CallError::Sandbox(
+            SandboxError::OutOfMemory { .. }
+            | SandboxError::StackOverflow
+            | SandboxError::Unavailable(_),
+        )) => NoAnswer::EngineFailed,
+        _ => NoAnswer::CallEnded,
+    }
+}
+
+/// The audit's form of one ledger entry; `None` when no decision was made about it (requests
+/// the server made on its own, whose intents are in the log all the same).
+fn upstream_request(
+    record: RequestRecord<RequestDecision>,
+    no_answer: NoAnswer,
+) -> Option<UpstreamRequest> {
     Some(UpstreamRequest {
         method: record.method.as_str().to_string(),
         template: record.template,
@@ -123,7 +181,44 @@ fn upstream_request(record: RequestRecord<RequestDecision>) -> Option<UpstreamRe
         duration_ms: millis(record.duration),
         attempts: Some(record.attempts),
         decision: record.decision?,
+        intent: record
+            .intent
+            .map(|id| RecordId(i64::try_from(id).unwrap_or(i64::MAX))),
+        no_answer: record.in_flight.then_some(no_answer),
     })
+}
+
+/// Writes each request's intent through the audit writer before the gateway sends it.
+struct Intents {
+    writer: Arc<AuditWriter>,
+    subject: String,
+    session: Option<String>,
+    code_sha256: String,
+}
+
+impl Journal for Intents {
+    fn before_send(&self, request: &CheckedRequest) -> BoxFuture<'static, Result<u64, String>> {
+        let committed = self.writer.intent(RequestIntent {
+            time: Timestamp::now(),
+            subject: self.subject.clone(),
+            session: self.session.clone(),
+            code_sha256: self.code_sha256.clone(),
+            method: request.method().as_str().to_string(),
+            template: request.operation().map(|operation| operation.path.clone()),
+            path: request.path().to_string(),
+            body_sha256: request.body_sha256(),
+        });
+        async move {
+            match committed.await {
+                Ok(id) => Ok(id.0.unsigned_abs()),
+                Err(error) => {
+                    tracing::error!(%error, "audit intent failed; the request is not sent");
+                    Err(format!("the audit log is unavailable: {error}"))
+                }
+            }
+        }
+        .boxed()
+    }
 }
 
 /// Milliseconds, saturating.

@@ -1,6 +1,6 @@
 //! Why a governed call failed, with a stable kind for the audit log and a message for the agent.
 
-use codemode_audit::{ApprovalError, PendingRequest, RequestDecision};
+use codemode_audit::{ApprovalError, PendingRequest, RequestDecision, StoreUnavailable};
 use codemode_auth::Scope;
 use codemode_credentials::CredentialsError;
 use codemode_policy::MissingScope;
@@ -42,8 +42,11 @@ pub enum CallError {
     #[error("approval required, but it could not be stored: {0}")]
     ApprovalStore(#[from] ApprovalError),
     /// The call's audit record could not be committed, so its result is withheld.
-    #[error("the call could not be recorded in the audit log; its result is withheld")]
-    AuditFailed,
+    #[error(
+        "the call could not be recorded in the audit log, so its result is withheld: {0}. Try \
+         again shortly; if it persists, the server's operator must free the audit database"
+    )]
+    AuditUnavailable(StoreUnavailable),
     /// A blocking store task stopped before answering.
     #[error("the {0} stopped; try again")]
     StoreStopped(&'static str),
@@ -58,9 +61,23 @@ impl CallError {
             CallError::StoredCredential(_) | CallError::UnusableCredential(_) => "credentials",
             CallError::Sandbox(error) => sandbox_kind(error),
             CallError::ApprovalStore(_) => "approval",
-            CallError::AuditFailed => "audit",
+            CallError::AuditUnavailable(_) => "audit",
             CallError::StoreStopped(_) => "unavailable",
         }
+    }
+
+    /// Whether the call was refused before its code ran, so its record keeps only the start
+    /// of the code.
+    pub fn refused_before_running(&self) -> bool {
+        matches!(
+            self,
+            CallError::Arguments(_)
+                | CallError::Scope { .. }
+                | CallError::RateLimited(_)
+                | CallError::StoredCredential(_)
+                | CallError::UnusableCredential(_)
+                | CallError::Sandbox(SandboxError::CodeTooLarge { .. } | SandboxError::Busy { .. })
+        )
     }
 }
 

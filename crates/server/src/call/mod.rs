@@ -21,8 +21,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use codemode_audit::{
-    ApprovalError, ApprovalStore, AuditError, AuditLog, RequestDecision, Timestamp,
-    Tool as AuditTool,
+    ApprovalError, ApprovalStore, AuditError, AuditKey, AuditLog, AuditWriter, RequestDecision,
+    Timestamp, Tool as AuditTool, WriterConfig,
 };
 use codemode_auth::{Principal, Scope, Tool as AuthTool};
 use codemode_credentials::{CredentialStore, CredentialsError};
@@ -80,7 +80,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     /// The audit log could not be opened or pruned.
-    #[error("cannot use the audit log {path}: {source}")]
+    #[error("cannot use the audit log {path}: {}", wording::audit_error(.source))]
     Audit {
         /// The database.
         path: PathBuf,
@@ -158,7 +158,7 @@ impl Runner {
             tokio::runtime::Handle::current(),
         )?;
         let audit_path = settings.audit_path();
-        let (audit, approvals) = open_audit(settings, &audit_path)?;
+        let (audit, approvals) = open_audit(settings, &audit_path, secrets.audit_key)?;
         let stored = match secrets.credentials_key {
             None => None,
             Some(key) => {
@@ -276,7 +276,9 @@ impl Runner {
             .approvals
             .approver(asks, approval_id.clone(), cancel.clone());
         let host = Arc::new(ExecuteHost::new(HostParts {
-            call: self.gateway.call(credential),
+            call: self
+                .gateway
+                .journaled_call(credential, self.audit.journal(&entry)),
             accounts: self.accounts.clone(),
             explicit_account: account_id,
             configured_account: self.configured_account.clone(),
@@ -342,11 +344,12 @@ fn access(principal: &Principal) -> Access {
     }
 }
 
-/// Opens the audit log (applying retention) and the approvals beside it.
+/// Opens the audit log (applying retention), starts its writer, and opens the approvals beside it.
 fn open_audit(
     settings: &Settings,
     path: &std::path::Path,
-) -> Result<(AuditLog, ApprovalStore), StartError> {
+    key: Option<AuditKey>,
+) -> Result<(AuditWriter, ApprovalStore), StartError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
             path: dir.to_path_buf(),
@@ -357,15 +360,23 @@ fn open_audit(
         path: path.to_path_buf(),
         source,
     };
-    let audit = AuditLog::open(path).map_err(audit_error)?;
+    let writer = AuditWriter::start(
+        path,
+        WriterConfig {
+            key: key.clone(),
+            ..WriterConfig::default()
+        },
+    )
+    .map_err(audit_error)?;
     if let Some(days) = settings.audit.retention_days {
         let cutoff = Timestamp::now().saturating_sub(Duration::from_secs(u64::from(days) * 86_400));
-        let pruned = audit.prune(cutoff).map_err(audit_error)?;
+        let log = AuditLog::open_keyed(path, key).map_err(audit_error)?;
+        let pruned = log.prune(cutoff).map_err(audit_error)?;
         tracing::info!(pruned, days, "audit retention");
     }
     let approvals = ApprovalStore::open(path).map_err(|source| StartError::Approvals {
         path: path.to_path_buf(),
         source: Box::new(source),
     })?;
-    Ok((audit, approvals))
+    Ok((writer, approvals))
 }

@@ -8,6 +8,7 @@ mod sections;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use codemode_audit::{AuditKey, InvalidKey};
 use codemode_auth::{AuthConfig, AuthMode};
 use codemode_credentials::{CredentialsError, ServerKey};
 use codemode_ratelimit::Limits;
@@ -32,6 +33,8 @@ pub const TOKEN_ENV: &str = "CLOUDFLARE_API_TOKEN";
 pub const ACCOUNT_ENV: &str = "CLOUDFLARE_ACCOUNT_ID";
 /// The environment variable that holds the key stored credentials are sealed with.
 pub const CREDENTIALS_KEY_ENV: &str = "CODEMODE_CREDENTIALS_KEY";
+/// The environment variable that holds the key the audit log's chain points are signed with.
+pub const AUDIT_KEY_ENV: &str = "CODEMODE_AUDIT_KEY";
 
 /// Why the settings could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,9 @@ pub enum ConfigError {
     /// `CODEMODE_CREDENTIALS_KEY` holds no usable key.
     #[error("invalid {CREDENTIALS_KEY_ENV}: {0}; make one with `codemode credentials keygen`")]
     CredentialsKey(CredentialsError),
+    /// `CODEMODE_AUDIT_KEY` holds no usable key.
+    #[error("invalid {AUDIT_KEY_ENV}: {0}; make one with `openssl rand -hex 32`")]
+    AuditKey(InvalidKey),
 }
 
 /// One layer of settings (the config file, the environment, or the flags): every key optional.
@@ -208,10 +214,12 @@ pub struct Secrets {
     pub token: Option<Credential>,
     /// The key stored credentials are sealed with (`CODEMODE_CREDENTIALS_KEY`).
     pub credentials_key: Option<ServerKey>,
+    /// The key the audit log's chain points are signed with (`CODEMODE_AUDIT_KEY`).
+    pub audit_key: Option<AuditKey>,
 }
 
 impl Secrets {
-    /// Reads both secrets; an unset or empty variable means none.
+    /// Reads every secret; an unset or empty variable means none.
     pub fn from_env() -> Result<Secrets, ConfigError> {
         let token = secret_from_env(TOKEN_ENV)
             .map(Credential::from_secret)
@@ -220,7 +228,16 @@ impl Secrets {
         Ok(Secrets {
             token,
             credentials_key: Secrets::credentials_key_from_env()?,
+            audit_key: Secrets::audit_key_from_env()?,
         })
+    }
+
+    /// Reads the audit key alone, as the `codemode audit` commands need it.
+    pub fn audit_key_from_env() -> Result<Option<AuditKey>, ConfigError> {
+        secret_from_env(AUDIT_KEY_ENV)
+            .map(|key| AuditKey::parse(key.expose()))
+            .transpose()
+            .map_err(ConfigError::AuditKey)
     }
 
     /// Reads the credentials key alone, as the `codemode credentials` commands need it.

@@ -116,6 +116,8 @@ fn record(subject: &str, time: Timestamp, tool: Tool, requests: usize) -> CallRe
         duration_ms: 40,
         attempts: Some(1),
         decision: RequestDecision::Allow,
+        intent: None,
+        no_answer: None,
     };
     CallRecord {
         time,
@@ -125,6 +127,7 @@ fn record(subject: &str, time: Timestamp, tool: Tool, requests: usize) -> CallRe
         tool,
         code_sha256: "0".repeat(64),
         code: Some("async () => 1".into()),
+        code_chars: None,
         account: None,
         requests: vec![request; requests],
         approvals: Vec::new(),

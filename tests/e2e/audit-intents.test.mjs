@@ -1,0 +1,174 @@
+// What the audit log keeps when calls end badly, through the real binary and the TS SDK: the
+// intent of every upstream request, written before it is sent (a call that times out, parallel
+// requests that fail, a server killed mid-request), a refused call's code kept only in part,
+// truncation caught with the audit key, and a locked database failing calls fast until freed.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { connectHttp, call } from "./lib/codemode.mjs";
+import { audit, exportedCalls, exportedEntries, serverWithAudit, sqlite } from "./lib/audit.mjs";
+import { startFakeCloudflare, failure } from "./lib/fake-cloudflare.mjs";
+
+const AUDIT_KEY = "5a".repeat(32);
+const sha256 = (text) => createHash("sha256").update(text).digest("hex");
+const intents = (db) => exportedEntries(db).filter((entry) => entry.entry === "request");
+/** Resolves once `check()` holds, polling the fake API's record of what reached it. */
+const until = async (check) => { while (!check()) await new Promise((r) => setTimeout(r, 20)); };
+
+test("a request in flight when the call times out is in the log, with its intent", async () => {
+  const api = await startFakeCloudflare({ routes: { "POST /zones": () => ({ hang: true }) } });
+  const { server, db } = await serverWithAudit({ apiBase: api.base, config: "[sandbox]\nexecute_timeout_secs = 1\n" });
+  const client = await connectHttp(server.url);
+  // The body is built at run time, so that the code (which the log keeps) does not spell it.
+  const code = `async () => cloudflare.request({ method: "POST", path: "/zones", body: { name: ["body", "never", "stored"].join("-"), account: { id: "a1" } } })`;
+  const result = await call(client, "execute", { code });
+  assert.equal(result.isError, true, result.text);
+  assert.equal(api.requests.filter((r) => r.path === "/zones").length, 1, "the request reached the API");
+  await client.close();
+  await server.stop();
+  await api.close();
+
+  const [intent] = intents(db);
+  assert.deepEqual([intent.method, intent.template, intent.path, intent.subject], ["POST", "/zones", "/zones", "local"]);
+  assert.equal(intent.body_sha256, sha256(api.requests[0].body), "the hash of the body as sent");
+  const [record] = exportedCalls(db);
+  assert.equal(record.error_kind, "timeout");
+  assert.equal(record.code_sha256, intent.code_sha256);
+  assert.deepEqual(
+    record.requests.map((r) => [r.method, r.path, r.status, r.no_answer, r.intent]),
+    [["POST", "/zones", null, "timed_out", intent.id]],
+  );
+  assert.match(api.requests[0].body, /body-never-stored/);
+  const files = [db, `${db}-wal`].filter(existsSync).map((file) => readFileSync(file, "latin1")).join("");
+  assert.ok(!files.includes("body-never-stored"), "the body is not in the log");
+});
+
+test("parallel requests that fail are all listed, answered or not", async () => {
+  let arrived = 0;
+  let releaseFailure;
+  const allSent = new Promise((resolve) => (releaseFailure = resolve));
+  const api = await startFakeCloudflare({
+    routes: {
+      "GET /zones/:zone_id": async (req, body, url, { zone_id }) => {
+        if (++arrived === 6) releaseFailure();
+        if (zone_id !== "z0") return { hang: true };
+        await allSent;
+        return { status: 403, json: failure(10000, "forbidden") };
+      },
+    },
+  });
+  const { server, db } = await serverWithAudit({ apiBase: api.base });
+  const client = await connectHttp(server.url);
+  const code = `async () => Promise.all([0, 1, 2, 3, 4, 5].map((n) => cloudflare.request({ method: "GET", path: "/zones/z" + n })))`;
+  const result = await call(client, "execute", { code });
+  assert.equal(result.isError, true, result.text);
+  await client.close();
+  await server.stop();
+  await api.close();
+
+  const sent = intents(db).map((intent) => intent.path).sort();
+  assert.deepEqual(sent, ["/zones/z0", "/zones/z1", "/zones/z2", "/zones/z3", "/zones/z4", "/zones/z5"]);
+  const [record] = exportedCalls(db);
+  const listed = record.requests.map((r) => [r.path, r.status, r.no_answer ?? null]).sort();
+  assert.deepEqual(listed, [
+    ["/zones/z0", 403, null],
+    ...[1, 2, 3, 4, 5].map((n) => [`/zones/z${n}`, null, "call_ended"]),
+  ]);
+  const ids = new Set(intents(db).map((intent) => intent.id));
+  assert.ok(record.requests.every((r) => ids.has(r.intent)), "each listed request names its intent");
+});
+
+test("a server killed between sending a request and its answer leaves the request in the log", async () => {
+  const api = await startFakeCloudflare({ routes: { "GET /zones/:zone_id": () => ({ hang: true }) } });
+  const { server, db } = await serverWithAudit({ apiBase: api.base });
+  const client = await connectHttp(server.url);
+  // The call never gets an answer: the server dies first.
+  call(client, "execute", { code: `async () => cloudflare.request({ method: "GET", path: "/zones/killed-mid-request" })` }).catch(() => {});
+  await until(() => api.requests.some((r) => r.path === "/zones/killed-mid-request"));
+  server.child.kill("SIGKILL");
+  await new Promise((resolve) => (server.child.exitCode !== null || server.child.signalCode ? resolve() : server.child.once("exit", resolve)));
+  await api.close();
+
+  assert.deepEqual(intents(db).map((intent) => [intent.method, intent.path]), [["GET", "/zones/killed-mid-request"]]);
+  assert.deepEqual(exportedCalls(db), [], "the call never finished, so only its intent is there");
+  const verify = audit(db, ["verify"]);
+  assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+});
+
+test("a call refused before it runs keeps only the hash and the start of its code", async () => {
+  const { server, db } = await serverWithAudit({ args: ["--demo"], spec: null, token: null });
+  const client = await connectHttp(server.url);
+  const code = `async () => "refused" /* ${"\u202e\u001b[2J".repeat(10)}${"padding ".repeat(9_000)} */`;
+  const result = await call(client, "execute", { code });
+  assert.equal(result.isError, true);
+  assert.match(result.text, /over the .*limit/);
+  await client.close();
+  await server.stop();
+
+  const [record] = exportedCalls(db);
+  assert.equal(record.error_kind, "code_too_large");
+  assert.equal(record.code_sha256, sha256(code));
+  assert.equal(record.code_chars, [...code].length);
+  assert.equal(record.code, [...code].slice(0, 200).join(""));
+  const files = [db, `${db}-wal`].filter(existsSync).map((file) => readFileSync(file, "latin1")).join("");
+  assert.ok(!files.includes("padding ".repeat(30)), "the database did not take the whole code");
+});
+
+test("with the audit key, verify catches the newest records deleted and the head moved back", async () => {
+  const { server, db } = await serverWithAudit({ args: ["--demo"], spec: null, token: null, env: { CODEMODE_AUDIT_KEY: AUDIT_KEY } });
+  const client = await connectHttp(server.url);
+  for (let i = 0; i < 4; i++) await call(client, "search", { code: `async () => ${i}` });
+  await client.close();
+  await server.stop();
+  const keyed = { CODEMODE_AUDIT_KEY: AUDIT_KEY };
+  const intact = audit(db, ["verify"], keyed);
+  assert.equal(intact.status, 0, intact.stdout + intact.stderr);
+  assert.match(intact.stdout, /MACs match CODEMODE_AUDIT_KEY/);
+
+  sqlite(db, `DELETE FROM audit_calls WHERE id > 2;
+    UPDATE audit_chain SET id = 2, hash = (SELECT hash FROM audit_calls WHERE id = 2) WHERE point = 'head';`);
+  const unkeyed = audit(db, ["verify"]);
+  assert.equal(unkeyed.status, 0, "without the key the truncation is not evident, as documented");
+  assert.match(unkeyed.stderr, /CODEMODE_AUDIT_KEY is not set/);
+  const caught = audit(db, ["verify"], keyed);
+  assert.notEqual(caught.status, 0, caught.stdout);
+  assert.match(caught.stderr, /head \(row 2\) does not match its MAC/);
+});
+
+test("while another process holds the write lock, calls fail fast saying so, then recover", async () => {
+  const api = await startFakeCloudflare();
+  const { server, db } = await serverWithAudit({ apiBase: api.base });
+  const client = await connectHttp(server.url);
+  assert.equal((await call(client, "search", { code: "async () => 'before'" })).isError, false);
+
+  const holder = spawn("python3", ["-c", `import sqlite3,sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+c.execute("ROLLBACK")`, db], { stdio: ["pipe", "pipe", "inherit"] });
+  await new Promise((resolve) => holder.stdout.once("data", resolve));
+
+  const search = await call(client, "search", { code: "async () => 'while locked'" });
+  assert.equal(search.isError, true);
+  assert.match(search.text, /audit database is locked by another connection/);
+  assert.match(search.text, /result is withheld/);
+  const execute = await call(client, "execute", { code: `async () => { try { await cloudflare.request({ method: "GET", path: "/zones" }); return "sent"; } catch (e) { return e.message; } }` });
+  assert.equal(execute.isError, true, "the call's own record cannot be written either");
+  assert.equal(api.requests.length, 0, "a request whose intent cannot be written is not sent");
+
+  holder.stdin.end("\n");
+  await new Promise((resolve) => holder.once("exit", resolve));
+  const after = await call(client, "execute", { code: `async () => (await cloudflare.request({ method: "GET", path: "/zones" })).result.length` });
+  assert.equal(after.isError, false, after.text);
+  assert.equal(after.json, 2);
+  await client.close();
+  await server.stop();
+  await api.close();
+
+  const calls = exportedCalls(db);
+  assert.deepEqual(calls.map((c) => [c.tool, c.outcome]), [["search", "ok"], ["execute", "ok"]]);
+  assert.equal(audit(db, ["verify"]).status, 0);
+});
