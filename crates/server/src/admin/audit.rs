@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use codemode_audit::{AuditLog, Outcome, StoredRecord, Timestamp, Tool, UpstreamRequest};
 
@@ -140,7 +140,8 @@ fn open_existing(path: &Path) -> anyhow::Result<AuditLog> {
             path.display()
         );
     }
-    AuditLog::open(path).with_context(|| format!("cannot open the audit log {}", path.display()))
+    AuditLog::open(path)
+        .map_err(|error| anyhow::anyhow!("cannot open the audit log {}: {error}", path.display()))
 }
 
 /// Walks the chain; an error naming the first break if there is one.
@@ -187,7 +188,8 @@ fn export(log: &AuditLog, args: &ExportArgs) -> anyhow::Result<()> {
         .instant(Timestamp::now());
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            File::create(path)
+                .map_err(|error| anyhow::anyhow!("cannot create {}: {error}", path.display()))?,
         ),
         None => Box::new(io::stdout().lock()),
     };

@@ -44,6 +44,9 @@ pub enum CallError {
     /// The call's audit record could not be committed, so its result is withheld.
     #[error("the call could not be recorded in the audit log; its result is withheld")]
     AuditFailed,
+    /// The spec is still loading, so no call can run yet.
+    #[error("the server is still loading the API spec; try again in a few seconds")]
+    NotReady,
     /// A blocking store task stopped before answering.
     #[error("the {0} stopped; try again")]
     StoreStopped(&'static str),
@@ -59,7 +62,7 @@ impl CallError {
             CallError::Sandbox(error) => sandbox_kind(error),
             CallError::ApprovalStore(_) => "approval",
             CallError::AuditFailed => "audit",
-            CallError::StoreStopped(_) => "unavailable",
+            CallError::StoreStopped(_) | CallError::NotReady => "unavailable",
         }
     }
 }
