@@ -71,9 +71,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::load(args.config.as_deref(), args.options())?;
             announce(&settings, "stdio");
             let runner = Runner::open(&settings, Secrets::from_env()?)?;
+            let refresh = codemode::refresh::Triggers::install(settings.spec_refresh());
             let ready = runner.load_spec().await?;
             tracing::info!(operations = ready.operations, origin = ?ready.origin, "ready");
-            let refresh = codemode::refresh::Triggers::install(settings.spec_refresh());
             refresh.spawn(runner.clone());
             Ok(codemode::stdio::serve(runner).await?)
         }

@@ -1,11 +1,12 @@
 //! The one INFO line each tool call leaves in the server log: who, in which session, which
 //! tool, how it ended, how long it took and how many upstream requests it made. Never the
-//! code, its result or a credential; names are written escaped (`Debug`), so control and bidi
-//! characters a subject carries cannot forge or hide log text.
+//! code, its result or a credential; names are written escaped ([`shown::escaped`]), so
+//! control and bidi characters a subject carries cannot forge or hide log text.
 
 use std::time::Duration;
 
 use crate::call::{CallOutcome, Caller, Returned};
+use crate::shown;
 
 /// Logs the end of one call.
 pub fn log_call(
@@ -16,8 +17,8 @@ pub fn log_call(
     upstream_requests: usize,
 ) {
     tracing::info!(
-        subject = ?caller.subject(),
-        session = ?caller.session.as_deref().unwrap_or("-"),
+        subject = %shown::escaped(caller.subject()),
+        session = %shown::escaped(caller.session.as_deref().unwrap_or("-")),
         tool,
         outcome = outcome_label(outcome),
         duration_ms = elapsed.as_secs_f64() * 1000.0,
