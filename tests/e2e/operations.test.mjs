@@ -101,9 +101,9 @@ test("CODEMODE_ variables set config keys: the demo and keys auth, from the envi
   assert.equal(refused.status, 401);
   const client = await connectHttp(server.url, "ops-env", { headers: { authorization: `Bearer ${key}` } });
   cleanup.push(() => client.close());
-  const r = await call(client, "search", { code: "async () => spec.info.title" });
+  const r = await call(client, "search", { code: "async () => Object.keys(spec.paths).length" });
   assert.equal(r.isError, false, r.text);
-  assert.equal(r.json, "Demo API");
+  assert.ok(r.json > 0, r.text);
 });
 
 test("the port opens at once: /healthz answers, /readyz and /mcp say 503 until the spec has loaded", async () => {
@@ -167,7 +167,7 @@ test("--log-format json writes one line per tool call, without the code, its res
 test("refresh: a 304 keeps the spec, an HTML page with status 200 neither replaces it nor poisons the cache", async () => {
   const cache = scratchDir();
   const specs = await startSpecServer([
-    { status: 200, body: specWith("Version One", ["/zones"]), headers: { etag: '"v1"', "content-type": "application/json" } },
+    { status: 200, body: specWith("Version One", ["/version-one"]), headers: { etag: '"v1"', "content-type": "application/json" } },
     { status: 304 },
     { status: 200, body: "<!doctype html><title>Just a moment...</title>", headers: { etag: '"html"', "content-type": "text/html" } },
   ]);
@@ -179,8 +179,8 @@ test("refresh: a 304 keeps the spec, an HTML page with status 200 neither replac
   await waitFor(first.output, /spec unchanged/);
   first.child.kill("SIGHUP");
   await waitFor(first.output, /spec refresh failed.*not a usable spec/);
-  const r = await call(client, "search", { code: "async () => spec.info.title" });
-  assert.equal(r.json, "Version One", "the last good spec stays in service");
+  const r = await call(client, "search", { code: "async () => Object.keys(spec.paths)" });
+  assert.deepEqual(r.json, ["/version-one"], "the last good spec stays in service");
   assert.equal(specs.seen[1].ifNoneMatch, '"v1"', "the refresh asked conditionally");
   await first.stop();
 
@@ -189,8 +189,8 @@ test("refresh: a 304 keeps the spec, an HTML page with status 200 neither replac
   assert.match(second.output(), /using the cached copy/);
   const again = await connectHttp(second.url);
   cleanup.push(() => again.close());
-  const r2 = await call(again, "search", { code: "async () => spec.info.title" });
-  assert.equal(r2.json, "Version One", "the cache still holds the good spec after the HTML page");
+  const r2 = await call(again, "search", { code: "async () => Object.keys(spec.paths)" });
+  assert.deepEqual(r2.json, ["/version-one"], "the cache still holds the good spec after the HTML page");
 });
 
 test("SIGHUP swaps in a changed spec file while a call runs; the call finishes on the old spec", async () => {
@@ -222,8 +222,8 @@ test("SIGHUP swaps in a changed spec file while a call runs; the call finishes o
   writeFileSync(specFile, specWith("After", ["/slow", "/new-only"]));
   server.child.kill("SIGHUP");
   await waitFor(server.output, /spec refreshed/);
-  const now = await call(client, "search", { code: "async () => [spec.info.title, Object.keys(spec.paths)]" });
-  assert.deepEqual(now.json, ["After", ["/slow", "/new-only"]]);
+  const now = await call(client, "search", { code: "async () => Object.keys(spec.paths)" });
+  assert.deepEqual(now.json, ["/slow", "/new-only"]);
   release();
   const finished = await running;
   assert.equal(finished.isError, false, finished.all);
