@@ -48,6 +48,14 @@ impl Authenticator {
         }
     }
 
+    /// Whether tokens can be checked now: in oauth mode, whether the issuer's keys can be had.
+    pub async fn ready(&self) -> Result<(), String> {
+        match &self.mode {
+            Mode::None | Mode::Keys(_) => Ok(()),
+            Mode::OAuth(verifier) => verifier.keys_reachable().await,
+        }
+    }
+
     /// Who sent a request with these headers; `none` mode ignores them and answers the local user.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         match &self.mode {

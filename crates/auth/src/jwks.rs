@@ -100,6 +100,19 @@ impl JwksCache {
         self.refresh_and_find(kid).await
     }
 
+    /// Whether the issuer's keys can be had: yes while the cached set is fresh, else as a
+    /// fetch (no more often than the refresh policy allows) finds out.
+    pub(crate) async fn reachable(&self) -> Result<(), String> {
+        let current = self.current.read().await.clone();
+        if !self.is_stale(&current) {
+            return Ok(());
+        }
+        match self.refresh_and_find(None).await {
+            Err(KeyLookupError::Unavailable(problem)) => Err(problem),
+            Ok(_) | Err(KeyLookupError::Unknown) => Ok(()),
+        }
+    }
+
     async fn refresh_and_find(&self, kid: Option<&str>) -> Result<Arc<SigningKey>, KeyLookupError> {
         let mut last_attempt = self.last_attempt.lock().await;
         let current = self.current.read().await.clone();
@@ -340,5 +353,25 @@ mod tests {
             cache.key_for(Some("a")).await,
             Err(KeyLookupError::Unavailable(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn reachability_follows_the_key_set() {
+        let (url, fetches) = serve(json!({ "keys": [ec_jwk("a")] })).await;
+        let cache = JwksCache::new(&url, RefreshPolicy::default()).expect("cache");
+        cache.reachable().await.expect("reachable");
+        cache.reachable().await.expect("still reachable");
+        assert_eq!(
+            fetches.load(Ordering::SeqCst),
+            1,
+            "a fresh set is not fetched again"
+        );
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        drop(listener);
+        let down = JwksCache::new(&format!("http://{address}/jwks"), RefreshPolicy::default())
+            .expect("cache");
+        assert!(down.reachable().await.is_err());
     }
 }

@@ -104,6 +104,11 @@ impl OAuthVerifier {
         &self.server.challenge
     }
 
+    /// Whether the issuer's signing keys can be had.
+    pub(crate) async fn keys_reachable(&self) -> Result<(), String> {
+        self.jwks.reachable().await
+    }
+
     /// The principal an access token stands for, if its signature and claims hold.
     pub(crate) async fn verify(&self, token: &str) -> Result<Principal, AuthErrorKind> {
         let header = decode_header(token).map_err(|_| invalid("token is malformed"))?;

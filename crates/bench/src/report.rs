@@ -104,7 +104,7 @@ pub struct Report {
     pub head_of_line: Vec<HeadOfLine>,
     /// Memory.
     pub memory: Memory,
-    /// Spawn to `/healthz` answering, one per server started.
+    /// Spawn to `/readyz` answering 200, one per server started.
     pub startups: Vec<Duration>,
 }
 
@@ -402,7 +402,7 @@ impl Report {
         let startup = Summary::of(self.startups.clone());
         figure(
             &format!(
-                "start-up, spawn to /healthz answering (median of {})",
+                "start-up, spawn to /readyz answering (median of {})",
                 startup.count
             ),
             &ms(startup.median),

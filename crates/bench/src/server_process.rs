@@ -31,12 +31,12 @@ pub struct Server {
     child: Child,
     /// Where it listens.
     pub addr: SocketAddr,
-    /// From spawn to `/healthz` answering 200.
+    /// From spawn to `/readyz` answering 200 (the spec loaded).
     pub startup: Duration,
 }
 
 impl Server {
-    /// Starts the server on a free loopback port and waits until `/healthz` answers.
+    /// Starts the server on a free loopback port and waits until `/readyz` answers 200.
     pub async fn start(launch: &Launch<'_>) -> anyhow::Result<Server> {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let started = Instant::now();
@@ -55,7 +55,7 @@ impl Server {
             .with_context(|| format!("cannot start {}", launch.binary.display()))?;
         drain_stderr(&mut child);
         loop {
-            if healthy(addr).await {
+            if ready(addr).await {
                 break;
             }
             if let Some(status) = child.try_wait()? {
@@ -63,7 +63,7 @@ impl Server {
             }
             anyhow::ensure!(
                 started.elapsed() < Duration::from_secs(60),
-                "the server did not answer /healthz within 60 s"
+                "the server was not ready (/readyz) within 60 s"
             );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
@@ -108,12 +108,12 @@ impl Server {
     }
 }
 
-async fn healthy(addr: SocketAddr) -> bool {
+async fn ready(addr: SocketAddr) -> bool {
     let Ok(mut connection) = Connection::open(addr).await else {
         return false;
     };
     connection
-        .send(hyper::Method::GET, "/healthz", &[], bytes::Bytes::new())
+        .send(hyper::Method::GET, "/readyz", &[], bytes::Bytes::new())
         .await
         .is_ok_and(|reply| reply.status.is_success())
 }

@@ -1,9 +1,12 @@
-//! The operator commands: `codemode approvals`, `audit`, `credentials`, `keys` and `spec`.
+//! The operator commands: `codemode approvals`, `audit`, `credentials`, `keys`, `spec`,
+//! `config` and `health`.
 
 mod approvals;
 mod audit;
+mod config;
 mod credentials;
 mod cutoff;
+mod health;
 mod keys;
 mod spec;
 mod stdin_secret;
@@ -16,7 +19,9 @@ use codemode::settings::{Options, Settings};
 
 pub use approvals::ApprovalsArgs;
 pub use audit::AuditArgs;
+pub use config::{ConfigArgs, checked};
 pub use credentials::CredentialsArgs;
+pub use health::HealthArgs;
 pub use keys::KeysArgs;
 pub use spec::SpecArgs;
 

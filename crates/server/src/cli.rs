@@ -1,12 +1,14 @@
 //! The command line: `codemode serve`, `stdio` and `spec`, and the operator commands
-//! `approvals`, `audit`, `credentials` and `keys`. Flags become one layer of [`Options`] here, once.
+//! `approvals`, `audit`, `credentials`, `keys`, `config` and `health`. Flags become one layer
+//! of [`Options`] here, once.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::admin::{ApprovalsArgs, AuditArgs, CredentialsArgs, KeysArgs, SpecArgs};
+use crate::admin::{
+    ApprovalsArgs, AuditArgs, ConfigArgs, CredentialsArgs, HealthArgs, KeysArgs, SpecArgs,
+};
 use codemode::settings::{HttpOptions, Options};
 
 /// Code Mode MCP server: a whole API through two tools, `search` and `execute`.
@@ -16,12 +18,24 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines are written to stderr.
+    #[arg(long, global = true, value_enum, env = "CODEMODE_LOG_FORMAT", default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// For people: one line per event.
+    Text,
+    /// For log pipelines: one JSON object per line.
+    Json,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve MCP over Streamable HTTP at /mcp (plus GET /healthz).
+    /// Serve MCP over Streamable HTTP at /mcp (plus GET /healthz and /readyz).
     Serve(ServeArgs),
     /// Speak MCP over stdin/stdout, for clients that start the server themselves.
     Stdio(ServerArgs),
@@ -35,6 +49,10 @@ pub enum Command {
     Credentials(CredentialsArgs),
     /// Hash API keys for `[[auth.keys]]`.
     Keys(KeysArgs),
+    /// Check the settings (config file, CODEMODE_… variables, flags) without starting.
+    Config(ConfigArgs),
+    /// Ask a running server's /healthz; exits 0 when it answers 200 (for container health checks).
+    Health(HealthArgs),
 }
 
 /// Options of `codemode serve`.
@@ -51,9 +69,9 @@ pub struct ServeArgs {
 /// Options of the HTTP transport. They add to the config file's `[http]` lists.
 #[derive(Debug, Args)]
 pub struct HttpArgs {
-    /// Address to listen on [default: 127.0.0.1:8787].
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
+    /// Address to listen on, host:port (e.g. localhost:8787) [default: 127.0.0.1:8787].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
     /// No sessions: every request stands alone, for replicas behind a load balancer.
     #[arg(long)]
     pub stateless: bool,
@@ -107,7 +125,7 @@ impl ServeArgs {
         let http = &self.http;
         let list = |values: &Vec<String>| (!values.is_empty()).then(|| values.clone());
         Options {
-            listen: http.listen,
+            listen: http.listen.clone(),
             http: Some(HttpOptions {
                 stateless: http.stateless.then_some(true),
                 allowed_hosts: list(&http.allowed_hosts),

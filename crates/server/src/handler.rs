@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use codemode_auth::Principal;
 use codemode_sandbox::CancelToken;
+use codemode_spec::Spec;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
@@ -29,27 +30,43 @@ use crate::live::{LiveUpdates, LogFilter, LogThreshold};
 use crate::results;
 use crate::tools::{self, EXECUTE, SEARCH, SpecSummary};
 
-/// How long a client may keep `tools/list` (2026-07-28 caching hints): the tools change only
-/// when the server restarts with another spec or policy, and are the same for every caller.
+/// How long a client may keep `tools/list` (2026-07-28 caching hints): the tools change when
+/// the spec is refreshed or the server restarts with another policy, and are the same for every caller.
 const TOOLS_TTL_MS: u64 = 300_000;
 
-/// What every MCP session shares: the runner and the tool definitions.
+/// What every MCP session shares: the runner and the tool definitions of the spec in service.
 pub struct McpShared {
     runner: Arc<Runner>,
-    tools: Vec<Tool>,
+    tools: Mutex<Option<(Arc<Spec>, Vec<Tool>)>>,
 }
 
 impl McpShared {
-    /// Builds the tool definitions for `runner`'s spec.
+    /// State shared by the sessions over `runner`.
     pub fn new(runner: Arc<Runner>) -> Arc<McpShared> {
-        let spec = runner.spec();
+        Arc::new(McpShared {
+            runner,
+            tools: Mutex::new(None),
+        })
+    }
+
+    /// The tool definitions for the spec in service, built once per spec; `None` while the
+    /// spec loads.
+    fn tools(&self) -> Option<Vec<Tool>> {
+        let spec = self.runner.spec()?;
+        let mut cached = self.tools.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((built_for, tools)) = &*cached
+            && Arc::ptr_eq(built_for, &spec)
+        {
+            return Some(tools.clone());
+        }
         let summary = SpecSummary {
             title: spec.title(),
             operations: spec.operations().len(),
             products: spec.products().iter().map(|p| p.name.as_str()).collect(),
         };
-        let tools = tools::definitions(&summary, &runner.held_for_approval());
-        Arc::new(McpShared { runner, tools })
+        let tools = tools::definitions(&summary, &self.runner.held_for_approval());
+        *cached = Some((spec, tools.clone()));
+        Some(tools)
     }
 }
 
@@ -157,10 +174,9 @@ impl ServerHandler for CodeMode {
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.shared
-            .tools
-            .iter()
+            .tools()?
+            .into_iter()
             .find(|tool| tool.name == name)
-            .cloned()
     }
 
     async fn list_tools(
@@ -168,9 +184,15 @@ impl ServerHandler for CodeMode {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(self.shared.tools.clone())
-            .with_ttl_ms(TOOLS_TTL_MS)
-            .with_cache_scope(CacheScope::Public))
+        match self.shared.tools() {
+            Some(tools) => Ok(ListToolsResult::with_all_items(tools)
+                .with_ttl_ms(TOOLS_TTL_MS)
+                .with_cache_scope(CacheScope::Public)),
+            None => Err(ErrorData::internal_error(
+                CallError::NotReady.to_string(),
+                None,
+            )),
+        }
     }
 
     #[allow(deprecated)] // logging: see `live`

@@ -1,8 +1,13 @@
-//! `codemode serve`: MCP over Streamable HTTP at `/mcp`, plus `GET /healthz`, the approval
-//! routes and page under `/approvals/`.
+//! `codemode serve`: MCP over Streamable HTTP at `/mcp`, plus `GET /healthz` (alive),
+//! `GET /readyz` (ready to serve calls), and the approval routes and page under
+//! `/approvals/`. The port opens before the spec loads; until it has, `/readyz` and `/mcp`
+//! answer 503 with the reason.
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -22,12 +27,12 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::approval_page::{self, ApprovalPage};
 use crate::approvals_api::{self, ApprovalsApi};
 use crate::auth_layer::{self, AuthLayer};
-use crate::call::Runner;
+use crate::call::{CallError, Runner, StartError};
 use crate::handler::{CodeMode, McpShared};
 use crate::in_flight::{self, InFlight};
+use crate::refresh;
 use crate::settings::Settings;
 
-const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 const LOOPBACK_ORIGINS: [&str; 3] = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
 
 /// How long a session keeps the events of a finished request's stream, for a client that lost
@@ -39,16 +44,13 @@ const RESUMABLE_FOR: std::time::Duration =
 /// Why `codemode serve` could not serve, or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// A non-loopback address with no `Host` allow-list would be open to DNS rebinding.
-    #[error(
-        "refusing to listen on {0} without an allowed-host setting: a public address needs the \
-         host names clients use, to block DNS-rebinding attacks; pass --allowed-host <name> \
-         (repeatable) or set [http] allowed_hosts in the config file"
-    )]
-    NoAllowedHosts(SocketAddr),
     /// A CORS origin is not a valid header value.
     #[error("invalid CORS origin {0:?}")]
     BadCorsOrigin(String),
+    /// The settings break a rule of serving over HTTP (checked first by
+    /// [`Settings::serve_problems`]).
+    #[error("{0}")]
+    Settings(#[from] crate::settings::ConfigErrors),
     /// The `[auth]` settings cannot work.
     #[error(transparent)]
     Auth(#[from] codemode_auth::ConfigError),
@@ -66,6 +68,9 @@ pub enum ServeError {
     /// The server stopped with an I/O error.
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    /// The spec could not be put into service.
+    #[error("{0}")]
+    Start(StartError),
 }
 
 /// Serves until SIGINT or SIGTERM, then lets in-flight calls finish, up to the grace period.
@@ -81,7 +86,12 @@ pub async fn serve(runner: Arc<Runner>, settings: &Settings) -> Result<(), Serve
         .map_err(listen_error)?;
     let address = listener.local_addr().map_err(listen_error)?;
     runner.publish_approval_page(page_base(address, &settings.http.allowed_hosts));
-    let router = router(runner, settings, shutdown.clone(), in_flight.clone())?;
+    let router = router(
+        runner.clone(),
+        settings,
+        shutdown.clone(),
+        in_flight.clone(),
+    )?;
     // Responses leave in several small writes; without TCP_NODELAY, Nagle's algorithm holds
     // the last one until the client's delayed ACK, about 40 ms per call.
     let listener = listener.tap_io(|stream| {
@@ -89,7 +99,7 @@ pub async fn serve(runner: Arc<Runner>, settings: &Settings) -> Result<(), Serve
             tracing::warn!(%error, "cannot set TCP_NODELAY; responses may stall");
         }
     });
-    tracing::info!("listening on http://{address}/mcp");
+    tracing::info!(%address, "port open; loading the spec (/readyz answers 503 until it is loaded)");
     let grace = settings.http.shutdown_grace();
     let stopping = async move {
         shutdown_signal().await;
@@ -104,10 +114,25 @@ pub async fn serve(runner: Arc<Runner>, settings: &Settings) -> Result<(), Serve
             shutdown.cancel();
         });
     };
-    axum::serve(listener, router)
+    let refresh = refresh::Triggers::install(settings.spec_refresh());
+    let serving = axum::serve(listener, router)
         .with_graceful_shutdown(stopping)
-        .await
-        .map_err(ServeError::Serve)
+        .into_future();
+    tokio::pin!(serving);
+    let loading = Instant::now();
+    let loaded = tokio::select! {
+        loaded = runner.load_spec() => loaded.map_err(ServeError::Start)?,
+        served = &mut serving => return served.map_err(ServeError::Serve),
+    };
+    tracing::info!(
+        operations = loaded.operations,
+        origin = ?loaded.origin,
+        elapsed_ms = loading.elapsed().as_millis() as u64,
+        "ready"
+    );
+    tracing::info!("listening on http://{address}/mcp");
+    refresh.spawn(runner);
+    serving.await.map_err(ServeError::Serve)
 }
 
 /// The HTTP routes: `/mcp` and `/healthz`, with host, origin, CORS and body-size rules.
@@ -117,15 +142,20 @@ pub fn router(
     shutdown: CancellationToken,
     in_flight: InFlight,
 ) -> Result<Router, ServeError> {
-    let (http, listen) = (&settings.http, settings.listen);
-    let allowed_hosts = match (&http.allowed_hosts[..], listen.ip().is_loopback()) {
-        ([], true) => LOOPBACK_HOSTS.iter().map(|h| h.to_string()).collect(),
-        ([], false) => return Err(ServeError::NoAllowedHosts(listen)),
-        (hosts, _) => hosts.to_vec(),
+    let problems = settings.serve_problems();
+    if !problems.is_empty() {
+        return Err(crate::settings::ConfigErrors(problems).into());
+    }
+    let http = &settings.http;
+    let allowed_hosts = settings.allowed_hosts();
+    let authenticator = Arc::new(Authenticator::new(&settings.auth)?);
+    let readiness = Readiness {
+        runner: runner.clone(),
+        authenticator: authenticator.clone(),
+        audit: settings.audit_path(),
     };
-    settings.auth.validate(listen.ip().is_loopback())?;
     let auth = AuthLayer {
-        authenticator: Arc::new(Authenticator::new(&settings.auth)?),
+        authenticator,
         max_body: http.max_body_kib * 1024,
         sessions: Arc::default(),
     };
@@ -150,6 +180,7 @@ pub fn router(
     let mcp = Router::new()
         .fallback_service(mcp)
         .layer(middleware::from_fn(session_ended))
+        .layer(middleware::from_fn_with_state(runner.clone(), until_loaded))
         .layer(middleware::from_fn_with_state(in_flight, in_flight::track))
         .layer(middleware::from_fn_with_state(
             auth.clone(),
@@ -187,6 +218,7 @@ pub fn router(
         .nest("/mcp", mcp)
         .route("/healthz", get(healthz))
         .with_state(runner)
+        .route("/readyz", get(readyz).with_state(readiness))
         .merge(approvals)
         .merge(well_known);
     Ok(match cors(&http.cors_origins)? {
@@ -271,12 +303,68 @@ async fn resource_metadata(State(metadata): State<Option<Value>>) -> Response {
     }
 }
 
+/// Alive: the process answers. Names the spec once it is loaded.
 async fn healthz(State(runner): State<Arc<Runner>>) -> Json<Value> {
-    Json(json!({
-        "status": "ok",
-        "spec": runner.spec().title(),
-        "operations": runner.spec().operations().len(),
-    }))
+    let mut body = json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") });
+    if let Some(spec) = runner.spec() {
+        body["spec"] = json!(spec.title());
+        body["operations"] = json!(spec.operations().len());
+    }
+    Json(body)
+}
+
+/// What `/readyz` checks.
+#[derive(Clone)]
+struct Readiness {
+    runner: Arc<Runner>,
+    authenticator: Arc<Authenticator>,
+    audit: PathBuf,
+}
+
+/// Ready: the spec is loaded, the audit log is writable and, in oauth mode, the issuer's keys
+/// can be had. 200 when all hold, else 503 with each failing check's reason.
+async fn readyz(State(readiness): State<Readiness>) -> Response {
+    let mut problems = serde_json::Map::new();
+    if readiness.runner.spec().is_none() {
+        problems.insert("spec".into(), json!("still loading"));
+    }
+    let audit = readiness.audit.clone();
+    let writable = tokio::task::spawn_blocking(move || {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&audit)
+            .map(drop)
+            .map_err(|error| format!("cannot write {}: {error}", audit.display()))
+    })
+    .await
+    .unwrap_or_else(|_| Err("the audit check stopped".to_string()));
+    if let Err(problem) = writable {
+        problems.insert("audit".into(), json!(problem));
+    }
+    if let Err(problem) = readiness.authenticator.ready().await {
+        problems.insert("jwks".into(), json!(problem));
+    }
+    if problems.is_empty() {
+        Json(json!({ "status": "ready" })).into_response()
+    } else {
+        let body = json!({ "status": "not ready", "reasons": problems });
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+    }
+}
+
+/// Answers MCP requests with 503 and the reason until the spec is loaded, rather than
+/// holding them.
+async fn until_loaded(State(runner): State<Arc<Runner>>, request: Request, next: Next) -> Response {
+    if runner.spec().is_some() {
+        return next.run(request).await;
+    }
+    let body = json!({ "error": CallError::NotReady.to_string() });
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "5")],
+        Json(body),
+    )
+        .into_response()
 }
 
 async fn shutdown_signal() {

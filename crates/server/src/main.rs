@@ -8,43 +8,73 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use codemode::call::Runner;
-use codemode::settings::{Secrets, Settings};
+use codemode::settings::{Secrets, Settings, SpecChoice};
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, LogFormat};
 
 /// mimalloc: QuickJS allocates many small objects, and this allocator halves a typical search.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// rmcp logs every session's start and its initialize parameters at INFO; that is DEBUG detail
+/// for an operator, shown when `RUST_LOG` names rmcp.
+const QUIET_RMCP: &str = "rmcp=warn";
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    // Every error's message quotes its cause, so the message alone says it all, once.
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", causes(&error));
+            eprintln!("error: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let wanted = std::env::var("RUST_LOG").unwrap_or_default();
+    let mut filter = EnvFilter::try_new(&wanted).unwrap_or_else(|_| EnvFilter::new("info"));
+    if wanted.is_empty() {
+        filter = EnvFilter::new("info");
+    }
+    if !wanted.contains("rmcp")
+        && let Ok(quiet) = QUIET_RMCP.parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
     }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let settings = Settings::load(args.server.config.as_deref(), args.options())?;
-            let runner = Runner::start(&settings, Secrets::from_env()?).await?;
+            let settings = admin::checked(&args)?;
+            announce(&settings, &settings.listen.to_string());
+            let runner = Runner::open(&settings, Secrets::from_env()?)?;
             Ok(codemode::http::serve(runner, &settings).await?)
         }
         Command::Stdio(args) => {
             let settings = Settings::load(args.config.as_deref(), args.options())?;
-            let runner = Runner::start(&settings, Secrets::from_env()?).await?;
+            announce(&settings, "stdio");
+            let runner = Runner::open(&settings, Secrets::from_env()?)?;
+            let refresh = codemode::refresh::Triggers::install(settings.spec_refresh());
+            let ready = runner.load_spec().await?;
+            tracing::info!(operations = ready.operations, origin = ?ready.origin, "ready");
+            refresh.spawn(runner.clone());
             Ok(codemode::stdio::serve(runner).await?)
         }
         Command::Spec(args) => Ok(args.run().await?),
@@ -52,19 +82,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(args) => args.run(),
         Command::Credentials(args) => args.run(),
         Command::Keys(args) => args.run(),
+        Command::Config(args) => args.run(),
+        Command::Health(args) => args.run().await,
     }
 }
 
-/// The error and its causes, each said once: a cause already quoted by the message above it
-/// is left out.
-fn causes(error: &anyhow::Error) -> String {
-    let mut text = error.to_string();
-    for cause in error.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
+/// The start-up line: what runs, where, for whom and on which spec.
+fn announce(settings: &Settings, listen: &str) {
+    for name in &settings.unknown_env {
+        tracing::warn!(variable = %name, "names no setting; ignored");
     }
-    text
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        listen,
+        auth = ?settings.auth.mode(),
+        spec = %spec_label(settings),
+        "starting codemode"
+    );
+}
+
+/// The spec source as an operator reads it.
+fn spec_label(settings: &Settings) -> String {
+    match &settings.spec {
+        SpecChoice::Demo => "the built-in demo".to_string(),
+        SpecChoice::Source(source) => source.clone(),
+    }
 }

@@ -120,4 +120,24 @@ pub enum SpecError {
         /// Where a cached copy was looked for.
         cache_dir: PathBuf,
     },
+    /// A downloaded document is not a usable spec (an HTML error page, say); the cached copy,
+    /// if any, was left as it was.
+    #[error("the document downloaded from {url} is not a usable spec: {error}")]
+    Downloaded {
+        /// The URL.
+        url: String,
+        /// Why it did not load.
+        error: Box<SpecError>,
+    },
+    /// A spec URL could not be downloaded again.
+    #[error("could not fetch the spec from {url}: {reason}")]
+    Unreachable {
+        /// The URL.
+        url: String,
+        /// Why the download failed.
+        reason: String,
+    },
+    /// The task parsing the spec stopped before it finished.
+    #[error("spec loading stopped before it finished")]
+    Stopped,
 }

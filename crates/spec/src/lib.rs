@@ -26,8 +26,10 @@
 //! # Ok::<(), codemode_spec::SpecError>(())
 //! ```
 
+mod cache;
 mod document;
 pub mod error;
+pub mod loader;
 pub mod node;
 pub mod operation;
 mod pointer;
@@ -39,8 +41,9 @@ pub mod stats;
 mod view;
 
 pub use error::SpecError;
+pub use loader::{Loaded, Origin, SpecLoader};
 pub use node::Node;
 pub use operation::{Method, Operation, Product, product_segment};
-pub use source::{CLOUDFLARE_SPEC_URL, SpecSource, default_cache_dir, fetch};
+pub use source::{CLOUDFLARE_SPEC_URL, Progress, ProgressReport, SpecSource, default_cache_dir};
 pub use spec::Spec;
 pub use stats::SpecStats;

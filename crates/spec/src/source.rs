@@ -1,15 +1,18 @@
-//! Where a spec comes from: a local file, or a URL downloaded through a local cache that
-//! stands in when the download fails.
+//! Where a spec comes from: a local file or a URL, and how a URL is downloaded (conditionally,
+//! with progress reports).
 
 use std::error::Error;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+use reqwest::StatusCode;
+use reqwest::header::{ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use url::{Host, Url};
 
+use crate::cache::Validators;
 use crate::error::SpecError;
 
 /// Cloudflare's published OpenAPI spec, the default source.
@@ -18,6 +21,10 @@ pub const CLOUDFLARE_SPEC_URL: &str =
 
 /// How long a spec download may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long connecting may take when no cached copy can stand in.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long connecting may take when a cached copy can stand in.
+pub(crate) const CONNECT_TIMEOUT_WITH_CACHE: Duration = Duration::from_secs(3);
 
 /// Where to load a spec from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,92 +103,124 @@ pub fn default_cache_dir() -> PathBuf {
         .join("codemode")
 }
 
-/// Reads a spec's bytes. A file is read as it is; a URL is downloaded and the copy cached in
-/// `cache_dir`, and when the download fails the cached copy is used instead (with a warning).
-pub async fn fetch(source: &SpecSource, cache_dir: &Path) -> Result<Vec<u8>, SpecError> {
-    match source {
-        SpecSource::File(path) => tokio::fs::read(path)
-            .await
-            .map_err(|source| SpecError::Read {
-                path: path.clone(),
-                source,
-            }),
-        SpecSource::Url(url) => fetch_url(url, cache_dir).await,
+/// How far a download has come, reported while it runs and once when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes received so far.
+    pub received: u64,
+    /// The size the server announced, if it did.
+    pub total: Option<u64>,
+    /// Time since the request was sent.
+    pub elapsed: Duration,
+    /// Whether the whole document has arrived.
+    pub finished: bool,
+}
+
+impl Progress {
+    /// Bytes per second so far.
+    pub fn rate(&self) -> f64 {
+        self.received as f64 / self.elapsed.as_secs_f64().max(0.001)
     }
 }
 
-async fn fetch_url(url: &str, cache_dir: &Path) -> Result<Vec<u8>, SpecError> {
-    let cached = cache_dir.join(cache_file_name(url));
-    match download(url).await {
-        Ok(bytes) => {
-            if let Err(error) = store(&cached, &bytes).await {
-                tracing::warn!(path = %cached.display(), %error, "could not cache the downloaded spec");
-            }
-            Ok(bytes)
-        }
-        Err(reason) => match tokio::fs::read(&cached).await {
-            Ok(bytes) => {
-                tracing::warn!(url, %reason, path = %cached.display(), "could not fetch the spec; using the cached copy");
-                Ok(bytes)
-            }
-            Err(_) => Err(SpecError::Fetch {
-                url: url.to_string(),
-                reason,
-                cache_dir: cache_dir.to_path_buf(),
-            }),
-        },
-    }
+/// Receives [`Progress`] reports; shared by the downloads of one loader.
+pub type ProgressReport = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// How often a running download reports its progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+/// How a download ended.
+#[derive(Debug)]
+pub(crate) enum Download {
+    /// A new document, with the validators to cache it under.
+    Modified {
+        /// The document.
+        bytes: Vec<u8>,
+        /// Its `ETag` and `Last-Modified`.
+        validators: Validators,
+    },
+    /// The server said the copy the validators name is still current (304).
+    NotModified,
 }
 
-/// Downloads `url`, describing any failure in one line.
-async fn download(url: &str) -> Result<Vec<u8>, String> {
+/// Downloads `url`, asking "changed since?" with `validators`, and describes any failure in
+/// one line.
+pub(crate) async fn download(
+    url: &str,
+    validators: &Validators,
+    connect_timeout: Duration,
+    progress: Option<&ProgressReport>,
+) -> Result<Download, String> {
     let client = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
         .timeout(FETCH_TIMEOUT)
         .user_agent(concat!("codemode/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|error| describe(&error))?;
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
+    let mut request = client.get(url);
+    if let Some(etag) = &validators.etag {
+        request = request.header(IF_NONE_MATCH, etag);
+    }
+    if let Some(last_modified) = &validators.last_modified {
+        request = request.header(IF_MODIFIED_SINCE, last_modified);
+    }
+    let started = Instant::now();
+    let mut response = request.send().await.map_err(|error| describe(&error))?;
+    if response.status() == StatusCode::NOT_MODIFIED && !validators.is_empty() {
+        return Ok(Download::NotModified);
+    }
+    response = response
+        .error_for_status()
         .map_err(|error| describe(&error))?;
-    let bytes = response.bytes().await.map_err(|error| describe(&error))?;
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+            .map(str::to_string)
+    };
+    let validators = Validators {
+        etag: header(ETAG),
+        last_modified: header(LAST_MODIFIED),
+    };
+    let total = response.content_length();
+    let mut bytes = Vec::new();
+    let mut reported = started;
+    let report = |received: usize, finished: bool| {
+        if let Some(progress) = progress {
+            progress(Progress {
+                received: received as u64,
+                total,
+                elapsed: started.elapsed(),
+                finished,
+            });
+        }
+    };
+    while let Some(chunk) = response.chunk().await.map_err(|error| describe(&error))? {
+        bytes.extend_from_slice(&chunk);
+        if reported.elapsed() >= PROGRESS_EVERY {
+            reported = Instant::now();
+            report(bytes.len(), false);
+        }
+    }
+    report(bytes.len(), true);
     if bytes.is_empty() {
         return Err("the response was empty".to_string());
     }
-    Ok(bytes.to_vec())
+    Ok(Download::Modified { bytes, validators })
 }
 
-/// An error and its causes, joined with `: `.
+/// An error and its causes, each said once: a cause its parent already quotes is left out.
 fn describe(error: &dyn Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         cause = inner.source();
     }
     text
-}
-
-/// The cache file for `url`: named by a hash of the URL.
-fn cache_file_name(url: &str) -> String {
-    let digest = Sha256::digest(url.as_bytes());
-    let hash: String = digest
-        .iter()
-        .take(8)
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
-    format!("spec-{hash}")
-}
-
-/// Writes `bytes` to `path` atomically: to a temporary file first, then renamed over it.
-async fn store(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await?;
-    }
-    let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
-    tokio::fs::write(&temporary, bytes).await?;
-    tokio::fs::rename(&temporary, path).await
 }

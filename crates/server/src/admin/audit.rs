@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use codemode_audit::{
     AuditError, AuditKey, AuditLog, Outcome, StoredEntry, StoredRecord, Timestamp, Tool,
@@ -157,7 +157,7 @@ fn open_existing(path: &Path, key: Option<AuditKey>) -> anyhow::Result<AuditLog>
         );
     }
     AuditLog::open_keyed(path, key)
-        .with_context(|| format!("cannot open the audit log {}", path.display()))
+        .map_err(|error| anyhow::anyhow!("cannot open the audit log {}: {error}", path.display()))
 }
 
 /// Walks the chain; an error naming the first break if there is one.
@@ -230,7 +230,8 @@ fn export(log: &AuditLog, args: &ExportArgs) -> anyhow::Result<()> {
         .instant(Timestamp::now());
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+            File::create(path)
+                .map_err(|error| anyhow::anyhow!("cannot create {}: {error}", path.display()))?,
         ),
         None => Box::new(io::stdout().lock()),
     };

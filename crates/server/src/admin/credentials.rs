@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
 use codemode::settings::{CREDENTIALS_KEY_ENV as KEY_ENV, Secrets};
 use codemode::wording;
@@ -176,5 +176,5 @@ fn create_parent(path: &Path) -> anyhow::Result<()> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
         .create(parent)
-        .with_context(|| format!("cannot create the directory {}", parent.display()))
+        .map_err(|error| anyhow!("cannot create the directory {}: {error}", parent.display()))
 }

@@ -27,9 +27,10 @@ impl SpecArgs {
             (None, false) => SpecChoice::Source(codemode_spec::CLOUDFLARE_SPEC_URL.to_string()),
         };
         let started = Instant::now();
-        let spec = spec_loading::load(&choice, &codemode_spec::default_cache_dir()).await?;
+        let loader = spec_loading::loader(&choice, &codemode_spec::default_cache_dir())?;
+        let loaded = spec_loading::load(loader.as_ref()).await?;
         let elapsed = started.elapsed();
-        println!("{}", spec.stats());
+        println!("{}", loaded.spec.stats());
         println!("load time: {:.0} ms", elapsed.as_secs_f64() * 1000.0);
         Ok(())
     }

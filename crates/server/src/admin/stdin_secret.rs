@@ -2,7 +2,7 @@
 
 use std::io::{self, IsTerminal, Read};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 /// The longest secret accepted, in bytes; more is surely not a token.
 const MAX_SECRET_BYTES: u64 = 64 * 1024;
@@ -24,7 +24,7 @@ pub fn read_secret(what: &str, example: &str) -> anyhow::Result<String> {
         .lock()
         .take(MAX_SECRET_BYTES + 1)
         .read_to_string(&mut text)
-        .with_context(|| format!("cannot read {what} from stdin"))?;
+        .map_err(|error| anyhow::anyhow!("cannot read {what} from stdin: {error}"))?;
     if read as u64 > MAX_SECRET_BYTES {
         bail!("{what} on stdin is longer than {MAX_SECRET_BYTES} bytes");
     }

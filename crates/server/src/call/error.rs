@@ -47,6 +47,9 @@ pub enum CallError {
          again shortly; if it persists, the server's operator must free the audit database"
     )]
     AuditUnavailable(StoreUnavailable),
+    /// The spec is still loading, so no call can run yet.
+    #[error("the server is still loading the API spec; try again in a few seconds")]
+    NotReady,
     /// A blocking store task stopped before answering.
     #[error("the {0} stopped; try again")]
     StoreStopped(&'static str),
@@ -62,7 +65,7 @@ impl CallError {
             CallError::Sandbox(error) => sandbox_kind(error),
             CallError::ApprovalStore(_) => "approval",
             CallError::AuditUnavailable(_) => "audit",
-            CallError::StoreStopped(_) => "unavailable",
+            CallError::StoreStopped(_) | CallError::NotReady => "unavailable",
         }
     }
 
@@ -76,7 +79,12 @@ impl CallError {
                 | CallError::RateLimited(_)
                 | CallError::StoredCredential(_)
                 | CallError::UnusableCredential(_)
-                | CallError::Sandbox(SandboxError::CodeTooLarge { .. } | SandboxError::Busy { .. })
+                | CallError::NotReady
+                | CallError::Sandbox(
+                    SandboxError::CodeTooLarge { .. }
+                        | SandboxError::Busy { .. }
+                        | SandboxError::TooManyExecutes { .. }
+                )
         )
     }
 }

@@ -7,6 +7,7 @@
 //! request ([`host`], [`approval`]), and the audit record ([`audit`]) committed before the
 //! [`CallOutcome`] goes back.
 
+pub mod api;
 pub mod approval;
 pub mod audit;
 pub mod caller;
@@ -14,6 +15,7 @@ pub mod credential;
 pub mod error;
 pub mod host;
 pub mod limits;
+pub mod log_line;
 pub mod outcome;
 
 use std::path::PathBuf;
@@ -21,25 +23,23 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use codemode_audit::{
-    ApprovalError, ApprovalStore, AuditError, AuditKey, AuditLog, AuditWriter, RequestDecision,
-    Timestamp, Tool as AuditTool, WriterConfig,
+    ApprovalError, ApprovalStore, AuditError, AuditKey, AuditLog, AuditWriter, Timestamp,
+    Tool as AuditTool, WriterConfig,
 };
 use codemode_auth::{Principal, Scope, Tool as AuthTool};
 use codemode_credentials::{CredentialStore, CredentialsError};
 use codemode_demo::DemoUpstream;
 use codemode_policy::{Access, ApprovalSummary, Policy, PolicyError};
 use codemode_ratelimit::Tool as RateTool;
-use codemode_sandbox::{CancelToken, Pool, SandboxError};
-use codemode_spec::Spec;
-use codemode_upstream::{
-    AccountResolver, Gateway, GatewayConfigError, HttpSettings, HttpSetupError, HttpUpstream,
-    Upstream,
-};
+use codemode_sandbox::CancelToken;
+use codemode_spec::{Origin, Spec, SpecError, SpecLoader};
+use codemode_upstream::{AccountResolver, HttpSettings, HttpSetupError, HttpUpstream, Upstream};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::settings::{Secrets, Settings, TOKEN_ENV};
 use crate::spec_loading::{self, SpecLoadError};
 use crate::wording;
+use api::{ApiParts, CurrentApi, ServeApiError, ServedApi};
 use approval::{Approvals, Question, QuestionLimits};
 use audit::AuditTrail;
 pub use caller::Caller;
@@ -48,6 +48,7 @@ pub use error::CallError;
 pub use host::Update;
 use host::{ExecuteHost, HostParts};
 use limits::Admission;
+use log_line::log_call;
 pub use outcome::{CallOutcome, Returned};
 
 /// Why the server could not start serving calls. Each message names what to fix.
@@ -59,18 +60,15 @@ pub enum StartError {
     /// The upstream's base URL or client could not be set up.
     #[error(transparent)]
     Upstream(#[from] HttpSetupError),
-    /// The `[upstream]` limits cannot work.
-    #[error("invalid [upstream] setting: {0}")]
-    UpstreamLimits(#[from] GatewayConfigError),
+    /// The spec could not be put into service.
+    #[error(transparent)]
+    Serve(#[from] ServeApiError),
     /// The operator's policy rules are invalid.
     #[error("invalid [policy] rules: {0}")]
     Policy(#[from] PolicyError),
     /// The `[sandbox]` settings cannot work.
     #[error("invalid [sandbox] {0}")]
     SandboxSettings(#[from] codemode_sandbox::ConfigError),
-    /// The sandbox workers could not start.
-    #[error("the sandbox could not start: {0}")]
-    Sandbox(#[from] SandboxError),
     /// The data directory could not be created.
     #[error("cannot create {path}: {source}")]
     DataDir {
@@ -105,11 +103,42 @@ pub enum StartError {
     },
 }
 
+/// Why a refresh kept the spec in service.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// The source gave no usable spec.
+    #[error("{0}")]
+    Spec(SpecError),
+    /// The new spec could not be put into service.
+    #[error("{0}")]
+    Serve(ServeApiError),
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refreshed {
+    /// A new spec is in service, with this many operations.
+    Swapped(usize),
+    /// The source said the spec has not changed.
+    Unchanged,
+    /// The source is built in (the demo) and never changes.
+    BuiltIn,
+}
+
+/// The spec a start-up put into service.
+#[derive(Debug, Clone)]
+pub struct SpecReady {
+    /// Its operation count.
+    pub operations: usize,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
 /// Everything a tool call needs; built once at start-up, shared by every session.
 pub struct Runner {
-    spec: Arc<Spec>,
-    pool: Pool,
-    gateway: Gateway<RequestDecision>,
+    api: CurrentApi,
+    parts: ApiParts,
+    loader: Option<SpecLoader>,
     accounts: Arc<AccountResolver>,
     configured_account: Option<String>,
     policy: Arc<Policy>,
@@ -138,10 +167,17 @@ pub struct ExecuteRequest {
 }
 
 impl Runner {
-    /// Loads the spec, starts the sandbox workers, connects the upstream and opens the stores.
+    /// Opens the stores and connects the upstream, then loads the spec and starts the
+    /// sandbox workers.
     pub async fn start(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
-        let started = Instant::now();
-        let spec = Arc::new(spec_loading::load(&settings.spec, &settings.cache_dir).await?);
+        let runner = Runner::open(settings, secrets)?;
+        runner.load_spec().await?;
+        Ok(runner)
+    }
+
+    /// Opens the stores and connects the upstream; calls wait for [`Runner::load_spec`].
+    pub fn open(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
+        let loader = spec_loading::loader(&settings.spec, &settings.cache_dir)?;
         let (upstream, server_token): (Arc<dyn Upstream>, _) = if settings.is_demo() {
             (Arc::new(DemoUpstream::new()), None)
         } else {
@@ -151,12 +187,11 @@ impl Runner {
             }
             (Arc::new(upstream), secrets.token)
         };
-        let gateway = Gateway::new(upstream, spec.operations(), settings.upstream.clone())?;
-        let pool = Pool::new(
-            spec.view().clone(),
-            settings.sandbox.pool_config()?,
-            tokio::runtime::Handle::current(),
-        )?;
+        let parts = ApiParts {
+            upstream,
+            gateway: settings.upstream.clone(),
+            pool: settings.sandbox.pool_config()?,
+        };
         let audit_path = settings.audit_path();
         let (audit, approvals) = open_audit(settings, &audit_path, secrets.audit_key)?;
         let stored = match secrets.credentials_key {
@@ -168,16 +203,11 @@ impl Runner {
                 Some(Arc::new(store))
             }
         };
-        tracing::info!(
-            operations = spec.operations().len(),
-            audit = %audit_path.display(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "ready"
-        );
+        tracing::info!(audit = %audit_path.display(), "audit log open");
         Ok(Arc::new(Runner {
-            spec,
-            pool,
-            gateway,
+            api: CurrentApi::default(),
+            parts,
+            loader,
             accounts: Arc::new(AccountResolver::new()),
             configured_account: settings.account_id.clone(),
             policy: Arc::new(Policy::new(settings.policy.rules.clone())?),
@@ -201,9 +231,40 @@ impl Runner {
         }))
     }
 
-    /// The loaded spec.
-    pub fn spec(&self) -> &Spec {
-        &self.spec
+    /// Loads the spec and puts it into service.
+    pub async fn load_spec(&self) -> Result<SpecReady, StartError> {
+        let loaded = spec_loading::load(self.loader.as_ref()).await?;
+        let operations = loaded.spec.operations().len();
+        self.api.set(self.parts.serve(loaded.spec)?);
+        Ok(SpecReady {
+            operations,
+            origin: loaded.origin,
+        })
+    }
+
+    /// Loads the spec again and, if it changed, swaps it in: calls already running finish on
+    /// the old one. On failure the spec in service stays.
+    pub async fn refresh(&self) -> Result<Refreshed, RefreshError> {
+        let Some(loader) = &self.loader else {
+            return Ok(Refreshed::BuiltIn);
+        };
+        let Some(spec) = loader.reload().await.map_err(RefreshError::Spec)? else {
+            return Ok(Refreshed::Unchanged);
+        };
+        let operations = spec.operations().len();
+        let api = self.parts.serve(spec).map_err(RefreshError::Serve)?;
+        self.api.set(api);
+        Ok(Refreshed::Swapped(operations))
+    }
+
+    /// The spec in service; `None` while it is still loading.
+    pub fn spec(&self) -> Option<Arc<Spec>> {
+        self.api.get().map(|api| api.spec.clone())
+    }
+
+    /// The API in service, or the error a call gets while the spec is still loading.
+    fn served(&self) -> Result<Arc<ServedApi>, CallError> {
+        self.api.get().ok_or(CallError::NotReady)
     }
 
     /// Says where the approval page is served (`http://host:port`), for the results that
@@ -229,13 +290,24 @@ impl Runner {
 
     /// Runs `search` code against the spec, within the caller's limits, and audits it.
     pub async fn search(&self, caller: &Caller, code: &str, cancel: CancelToken) -> CallOutcome {
+        let started = Instant::now();
+        let outcome = self.run_search(caller, code, cancel).await;
+        log_call(caller, "search", &outcome, started.elapsed(), 0);
+        outcome
+    }
+
+    async fn run_search(&self, caller: &Caller, code: &str, cancel: CancelToken) -> CallOutcome {
         if let Some(refused) = scope_refusal(&caller.principal, AuthTool::Search) {
             return refused;
         }
+        let api = match self.served() {
+            Ok(api) => api,
+            Err(error) => return CallOutcome::failed(error, Vec::new()),
+        };
         let entry = self.audit.begin(caller, AuditTool::Search, code);
         let outcome = match self.admission.admit(caller, RateTool::Search, code) {
             Err(refused) => CallOutcome::failed(refused, Vec::new()),
-            Ok(_permit) => match self.pool.search(code, cancel).await {
+            Ok(_permit) => match api.pool.search(code, cancel).await {
                 Ok(outcome) => returned(outcome),
                 Err(error) => CallOutcome::failed(error, Vec::new()),
             },
@@ -245,6 +317,15 @@ impl Runner {
 
     /// Runs `execute` code with its API's `request` as its only way out, and audits it.
     pub async fn execute(&self, request: ExecuteRequest) -> CallOutcome {
+        let started = Instant::now();
+        let caller = request.caller.clone();
+        let (outcome, requests) = self.run_execute(request).await;
+        log_call(&caller, "execute", &outcome, started.elapsed(), requests);
+        outcome
+    }
+
+    /// An `execute` call's outcome and how many upstream requests it made.
+    async fn run_execute(&self, request: ExecuteRequest) -> (CallOutcome, usize) {
         let ExecuteRequest {
             caller,
             code,
@@ -255,28 +336,32 @@ impl Runner {
             cancel,
         } = request;
         if let Some(refused) = scope_refusal(&caller.principal, AuthTool::Execute) {
-            return refused;
+            return (refused, 0);
         }
+        let api = match self.served() {
+            Ok(api) => api,
+            Err(error) => return (CallOutcome::failed(error, Vec::new()), 0),
+        };
         let mut entry = self.audit.begin(&caller, AuditTool::Execute, &code);
         let _permit = match self.admission.admit(&caller, RateTool::Execute, &code) {
             Ok(permit) => permit,
             Err(refused) => {
                 let outcome = CallOutcome::failed(refused, Vec::new());
-                return self.audit.commit(entry, outcome).await;
+                return (self.audit.commit(entry, outcome).await, 0);
             }
         };
         let credential = match self.credentials.choose(&caller).await {
             Ok(credential) => credential,
             Err(error) => {
                 let outcome = CallOutcome::failed(error, Vec::new());
-                return self.audit.commit(entry, outcome).await;
+                return (self.audit.commit(entry, outcome).await, 0);
             }
         };
         let approver = self
             .approvals
             .approver(asks, approval_id.clone(), cancel.clone());
         let host = Arc::new(ExecuteHost::new(HostParts {
-            call: self
+            call: api
                 .gateway
                 .journaled_call(credential, self.audit.journal(&entry)),
             accounts: self.accounts.clone(),
@@ -288,7 +373,7 @@ impl Runner {
             approver,
             updates,
         }));
-        let ran = self.pool.execute(&code, host.clone(), cancel).await;
+        let ran = api.pool.execute(&code, host.clone(), cancel).await;
         let logs = host.logs();
         let pending = host.approvals().pending();
         let outcome = if pending.is_empty() {
@@ -306,9 +391,11 @@ impl Runner {
                 Err(error) => CallOutcome::failed(error, logs),
             }
         };
-        entry.requests(host.ledger());
+        let ledger = host.ledger();
+        let requests = ledger.len();
+        entry.requests(ledger);
         entry.account(host.account());
-        self.audit.commit(entry, outcome).await
+        (self.audit.commit(entry, outcome).await, requests)
     }
 }
 

@@ -3,10 +3,13 @@
 //! checked once. Secrets come from the environment only ([`Secrets`]).
 
 mod combine;
+mod layers;
 mod sections;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use codemode_audit::{AuditKey, InvalidKey};
 use codemode_auth::{AuthConfig, AuthMode};
@@ -18,6 +21,7 @@ use serde::Deserialize;
 
 pub use codemode_sandbox::SandboxConfig;
 use combine::Combine;
+pub use layers::{ENV_PREFIX, ENV_SEPARATOR, parse_duration};
 pub use sections::{
     ApprovalsConfig, AuditConfig, CredentialsConfig, HttpConfig, HttpOptions, PolicyConfig,
 };
@@ -35,6 +39,10 @@ pub const ACCOUNT_ENV: &str = "CLOUDFLARE_ACCOUNT_ID";
 pub const CREDENTIALS_KEY_ENV: &str = "CODEMODE_CREDENTIALS_KEY";
 /// The environment variable that holds the key the audit log's chain points are signed with.
 pub const AUDIT_KEY_ENV: &str = "CODEMODE_AUDIT_KEY";
+/// How often the spec is loaded again unless configured otherwise: daily.
+pub const DEFAULT_SPEC_REFRESH_SECS: f64 = 86_400.0;
+/// Loopback host names accepted in the `Host` header when no allow-list is configured.
+pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// Why the settings could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +66,37 @@ pub enum ConfigError {
     /// A `[sandbox]` setting has a value that cannot work.
     #[error("invalid [sandbox] {0}")]
     Sandbox(codemode_sandbox::ConfigError),
+    /// A `CODEMODE_…` variable gives its key a value the key cannot take.
+    #[error("invalid {name} (setting `{key}`): {reason}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// The setting it sets.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The `listen` address cannot be used.
+    #[error("invalid setting `listen` ({value:?}): {reason}")]
+    Listen {
+        /// The address as written.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+    /// A non-loopback address with no `Host` allow-list would be open to DNS rebinding.
+    #[error(
+        "invalid setting `http.allowed_hosts`: listening on {0} (beyond loopback) needs the host \
+         names clients use, to block DNS-rebinding attacks; pass --allowed-host <name> \
+         (repeatable) or set [http] allowed_hosts"
+    )]
+    NoAllowedHosts(SocketAddr),
+    /// The `[auth]` settings cannot work.
+    #[error("invalid [auth] setting: {0}")]
+    Auth(codemode_auth::ConfigError),
+    /// The operator's policy rules are invalid.
+    #[error("invalid setting `policy.rules`: {0}")]
+    Policy(codemode_policy::PolicyError),
     /// A setting has a value that cannot work.
     #[error("invalid setting `{key}`: {reason}")]
     Invalid {
@@ -80,14 +119,43 @@ pub enum ConfigError {
     AuditKey(InvalidKey),
 }
 
+/// Every error the settings have, each naming its key, reported together.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0[..] {
+            [only] => write!(f, "{only}"),
+            all => {
+                write!(f, "{} problems in the settings:", all.len())?;
+                for error in all {
+                    write!(f, "\n  - {error}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(error: ConfigError) -> Self {
+        ConfigErrors(vec![error])
+    }
+}
+
 /// One layer of settings (the config file, the environment, or the flags): every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Options {
-    /// Address for `serve`.
-    pub listen: Option<SocketAddr>,
+    /// Address for `serve`: `host:port`, the host an IP address or a name such as `localhost`.
+    pub listen: Option<String>,
     /// The spec: a file path or URL.
     pub spec: Option<String>,
+    /// How often the spec is loaded again, in seconds (or `12h`, `1d`); 0 turns it off.
+    pub spec_refresh_secs: Option<f64>,
     /// Base URL of the API.
     pub api_base: Option<String>,
     /// The account used when a call names none.
@@ -123,6 +191,7 @@ impl Combine for Options {
         Options {
             listen: self.listen.combine(lower.listen),
             spec: self.spec.combine(lower.spec),
+            spec_refresh_secs: self.spec_refresh_secs.combine(lower.spec_refresh_secs),
             api_base: self.api_base.combine(lower.api_base),
             account_id: self.account_id.combine(lower.account_id),
             demo: self.demo.combine(lower.demo),
@@ -142,24 +211,21 @@ impl Combine for Options {
 }
 
 impl Options {
-    /// The layer the environment sets: `CLOUDFLARE_ACCOUNT_ID`.
-    pub fn from_env() -> Options {
-        Options {
-            account_id: std::env::var(ACCOUNT_ENV).ok().filter(|id| !id.is_empty()),
-            ..Options::default()
+    /// The layer the environment sets: every `CODEMODE_…` key variable (`CODEMODE_HTTP__ALLOWED_HOSTS` for
+    /// `[http] allowed_hosts`) and
+    /// `CLOUDFLARE_ACCOUNT_ID`, with an error for each variable that cannot be used, and the
+    /// names of `CODEMODE_` variables that name no setting.
+    pub fn from_env() -> (Options, Vec<ConfigError>, Vec<String>) {
+        let (mut options, errors, unknown) = layers::from_env(std::env::vars());
+        if options.account_id.is_none() {
+            options.account_id = std::env::var(ACCOUNT_ENV).ok().filter(|id| !id.is_empty());
         }
+        (options, errors, unknown)
     }
 
     /// The layer a config file sets.
     pub fn from_file(path: &Path) -> Result<Options, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-            path: path.to_path_buf(),
-            error,
-        })?;
-        toml::from_str(&text).map_err(|error| ConfigError::Parse {
-            path: path.to_path_buf(),
-            error: Box::new(error),
-        })
+        layers::from_file(path)
     }
 }
 
@@ -179,6 +245,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// The spec to load.
     pub spec: SpecChoice,
+    /// How often the spec is loaded again, in seconds; 0 means never (SIGHUP still does).
+    pub spec_refresh_secs: f64,
     /// Base URL of the API.
     pub api_base: String,
     /// The configured account, if any.
@@ -205,6 +273,8 @@ pub struct Settings {
     pub approvals: ApprovalsConfig,
     /// Where the databases live unless configured otherwise.
     pub data_dir: PathBuf,
+    /// `CODEMODE_` variables that name no setting, worth a warning.
+    pub unknown_env: Vec<String>,
 }
 
 /// The secrets the server holds, from the environment only.
@@ -260,30 +330,74 @@ fn secret_from_env(name: &str) -> Option<Secret> {
 impl Settings {
     /// The settings of the config file at `config` (if any) under the environment and
     /// `overrides` (the flags), with defaults for the rest, checked.
-    pub fn load(config: Option<&Path>, overrides: Options) -> Result<Settings, ConfigError> {
-        let file = match config {
-            Some(path) => Options::from_file(path)?,
-            None => Options::default(),
+    pub fn load(config: Option<&Path>, overrides: Options) -> Result<Settings, ConfigErrors> {
+        match Settings::load_all(config, overrides) {
+            (Some(settings), errors) if errors.is_empty() => Ok(settings),
+            (_, errors) => Err(ConfigErrors(errors)),
+        }
+    }
+
+    /// Like [`Settings::load`], but keeps the settings beside every problem found, so more
+    /// checks can add theirs; no settings only when the config file cannot be read.
+    pub fn load_all(
+        config: Option<&Path>,
+        overrides: Options,
+    ) -> (Option<Settings>, Vec<ConfigError>) {
+        let (env, mut errors, unknown_env) = Options::from_env();
+        let file = match config.map(Options::from_file).transpose() {
+            Ok(file) => file.unwrap_or_default(),
+            Err(error) => {
+                errors.insert(0, error);
+                return (None, errors);
+            }
         };
-        Settings::resolve(overrides.combine(Options::from_env()).combine(file))
+        let (settings, problems) = Settings::resolve_all(overrides.combine(env).combine(file));
+        errors.extend(problems);
+        (
+            Some(Settings {
+                unknown_env,
+                ..settings
+            }),
+            errors,
+        )
     }
 
     /// Applies defaults to what no layer set, then checks every value.
-    pub fn resolve(options: Options) -> Result<Settings, ConfigError> {
+    pub fn resolve(options: Options) -> Result<Settings, ConfigErrors> {
+        match Settings::resolve_all(options) {
+            (settings, errors) if errors.is_empty() => Ok(settings),
+            (_, errors) => Err(ConfigErrors(errors)),
+        }
+    }
+
+    /// The settings with defaults applied, and every problem with them.
+    fn resolve_all(options: Options) -> (Settings, Vec<ConfigError>) {
+        let mut errors = Vec::new();
         let spec = match (options.demo.unwrap_or(false), options.spec) {
             (true, Some(_)) => {
-                return Err(ConfigError::Invalid {
+                errors.push(ConfigError::Invalid {
                     key: "demo",
                     reason: "the demo serves its own spec; set either `demo` or `spec`".into(),
                 });
+                SpecChoice::Demo
             }
             (true, None) => SpecChoice::Demo,
             (false, Some(source)) => SpecChoice::Source(source),
             (false, None) => SpecChoice::Source(codemode_spec::CLOUDFLARE_SPEC_URL.to_string()),
         };
+        let listen = match options.listen.as_deref().map(resolve_listen).transpose() {
+            Ok(listen) => listen.unwrap_or(DEFAULT_LISTEN),
+            Err(error) => {
+                errors.push(error);
+                DEFAULT_LISTEN
+            }
+        };
         let settings = Settings {
-            listen: options.listen.unwrap_or(DEFAULT_LISTEN),
+            listen,
             spec,
+            spec_refresh_secs: options
+                .spec_refresh_secs
+                .unwrap_or(DEFAULT_SPEC_REFRESH_SECS),
             api_base: options
                 .api_base
                 .unwrap_or_else(|| DEFAULT_API_BASE.to_string()),
@@ -301,30 +415,104 @@ impl Settings {
             credentials: options.credentials.unwrap_or_default(),
             approvals: options.approvals.unwrap_or_default(),
             data_dir: options.data_dir.unwrap_or_else(default_data_dir),
+            unknown_env: Vec::new(),
         };
-        settings.validate()?;
-        Ok(settings)
+        errors.extend(settings.problems());
+        (settings, errors)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.sandbox.validate().map_err(ConfigError::Sandbox)?;
-        within(
+    /// Every problem of the resolved values, without loading the spec or opening a store.
+    fn problems(&self) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
+        let mut check = |result: Result<(), ConfigError>| {
+            if let Err(error) = result {
+                problems.push(error);
+            }
+        };
+        check(self.sandbox.validate().map_err(ConfigError::Sandbox));
+        check(within(
             "http.max_body_kib",
             self.http.max_body_kib as f64,
             1024.0 * 1024.0,
-        )?;
-        within(
+        ));
+        check(within(
             "http.shutdown_grace_secs",
             self.http.shutdown_grace_secs,
             DAY_SECS,
-        )?;
-        within(
+        ));
+        check(within(
             "approvals.ask_timeout_secs",
             self.approvals.ask_timeout_secs,
             DAY_SECS,
-        )?;
-        self.upstream.validate()?;
-        Ok(())
+        ));
+        if self.spec_refresh_secs != 0.0 {
+            check(within(
+                "spec_refresh_secs",
+                self.spec_refresh_secs,
+                365.0 * DAY_SECS,
+            ));
+        }
+        check(self.upstream.validate().map_err(ConfigError::from));
+        check(
+            codemode_policy::Policy::new(self.policy.rules.clone())
+                .map(drop)
+                .map_err(ConfigError::Policy),
+        );
+        check(self.spec_problem());
+        for (key, path, want_dir) in [
+            ("data_dir", Some(&self.data_dir), true),
+            ("cache_dir", Some(&self.cache_dir), true),
+            ("audit.path", self.audit.path.as_ref(), false),
+            ("credentials.path", self.credentials.path.as_ref(), false),
+        ] {
+            check(path.map_or(Ok(()), |path| path_problem(key, path, want_dir)));
+        }
+        problems
+    }
+
+    /// The spec source, checked without reading it: a URL's form, or that a file exists.
+    fn spec_problem(&self) -> Result<(), ConfigError> {
+        let SpecChoice::Source(source) = &self.spec else {
+            return Ok(());
+        };
+        let invalid = |reason: String| ConfigError::Invalid {
+            key: "spec",
+            reason,
+        };
+        match codemode_spec::SpecSource::parse(source).map_err(|e| invalid(e.to_string()))? {
+            codemode_spec::SpecSource::File(path) if !path.is_file() => Err(invalid(format!(
+                "no file at {}; pass a file path or an https:// URL",
+                path.display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The rules only `serve` has: beyond loopback, allowed hosts must be set and auth on.
+    pub fn serve_problems(&self) -> Vec<ConfigError> {
+        let loopback = self.listen.ip().is_loopback();
+        let mut problems = Vec::new();
+        if !loopback && self.http.allowed_hosts.is_empty() {
+            problems.push(ConfigError::NoAllowedHosts(self.listen));
+        }
+        if let Err(error) = self.auth.validate(loopback) {
+            problems.push(ConfigError::Auth(error));
+        }
+        problems
+    }
+
+    /// The `Host` header values `serve` accepts.
+    pub fn allowed_hosts(&self) -> Vec<String> {
+        if self.http.allowed_hosts.is_empty() {
+            LOOPBACK_HOSTS.iter().map(|h| h.to_string()).collect()
+        } else {
+            self.http.allowed_hosts.clone()
+        }
+    }
+
+    /// How often the spec is loaded again; `None` when only SIGHUP refreshes it.
+    pub fn spec_refresh(&self) -> Option<Duration> {
+        (self.spec_refresh_secs > 0.0).then(|| Duration::from_secs_f64(self.spec_refresh_secs))
     }
 
     /// The audit database.
@@ -352,6 +540,41 @@ impl Settings {
     pub fn is_demo(&self) -> bool {
         self.spec == SpecChoice::Demo
     }
+}
+
+/// The address `listen` names: an IP address and port, or a host name (resolved now) and port.
+fn resolve_listen(value: &str) -> Result<SocketAddr, ConfigError> {
+    let invalid = |reason: String| ConfigError::Listen {
+        value: value.to_string(),
+        reason,
+    };
+    if let Ok(address) = value.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    if !value.contains(':') {
+        return Err(invalid(
+            "write host:port, e.g. 127.0.0.1:8787 or localhost:8787".into(),
+        ));
+    }
+    let mut addresses = value
+        .to_socket_addrs()
+        .map_err(|error| invalid(format!("cannot resolve it: {error}")))?;
+    addresses
+        .next()
+        .ok_or_else(|| invalid("the host name resolves to no address".into()))
+}
+
+/// A configured path that exists but is the wrong kind of thing.
+fn path_problem(key: &'static str, path: &Path, want_dir: bool) -> Result<(), ConfigError> {
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    let reason = match (want_dir, metadata.is_dir()) {
+        (true, false) => format!("{} is a file; it must be a directory", path.display()),
+        (false, true) => format!("{} is a directory; it must be a file", path.display()),
+        _ => return Ok(()),
+    };
+    Err(ConfigError::Invalid { key, reason })
 }
 
 /// `$XDG_DATA_HOME/codemode`, else `~/.local/share/codemode`, else `./.codemode`.

@@ -94,3 +94,49 @@ async fn an_unknown_approval_is_404_and_metadata_is_only_served_with_oauth() {
     let (status, _) = send(router, metadata).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn until_the_spec_loads_readyz_and_mcp_answer_503_and_healthz_answers() {
+    let data = TempDir::new().expect("a temporary directory");
+    let settings = Settings::resolve(Options {
+        demo: Some(true),
+        data_dir: Some(data.path().to_path_buf()),
+        ..Options::default()
+    })
+    .expect("settings resolve");
+    let runner = Runner::open(&settings, Secrets::default()).expect("the stores open");
+    let router = router(
+        runner.clone(),
+        &settings,
+        CancellationToken::new(),
+        InFlight::new(),
+    )
+    .expect("the router builds");
+    let (status, body) = send(router.clone(), get("/healthz", "127.0.0.1:8787")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.get("operations").is_none(), "{body}");
+    let (status, body) = send(router.clone(), get("/readyz", "127.0.0.1:8787")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["reasons"]["spec"], "still loading", "{body}");
+    let initialize = Request::post("/mcp")
+        .header("host", "127.0.0.1:8787")
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(Body::from(
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#,
+        ))
+        .expect("a request");
+    let (status, body) = send(router.clone(), initialize).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("still loading")),
+        "{body}"
+    );
+
+    runner.load_spec().await.expect("the demo spec loads");
+    let (status, body) = send(router, get("/readyz", "127.0.0.1:8787")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ready");
+}

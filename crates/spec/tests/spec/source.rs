@@ -1,12 +1,13 @@
 //! Spec sources: parsing the command-line value, reading files, and downloading URLs through
-//! the cache.
+//! the cache, conditionally, without letting a bad download replace a good cached copy.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
-use codemode_spec::{SpecError, SpecSource, default_cache_dir, fetch};
+use codemode_spec::{Origin, Progress, SpecError, SpecLoader, SpecSource, default_cache_dir};
 
 /// A fresh, empty directory for one test.
 fn scratch_dir(name: &str) -> PathBuf {
@@ -17,31 +18,41 @@ fn scratch_dir(name: &str) -> PathBuf {
 }
 
 /// Serves one canned HTTP response per connection on a loopback port, then closes the port.
-fn serve(responses: Vec<String>) -> (String, JoinHandle<()>) {
+/// The server thread hands back each request's header lines, in order.
+fn serve(responses: Vec<String>) -> (String, JoinHandle<Vec<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
     let url = format!(
         "http://{}/openapi.json",
         listener.local_addr().expect("address")
     );
     let server = thread::spawn(move || {
+        let mut requests = Vec::new();
         for response in responses {
             let (mut stream, _) = listener.accept().expect("a connection");
             let mut reader = BufReader::new(stream.try_clone().expect("stream"));
+            let mut headers = Vec::new();
             let mut line = String::new();
             while reader.read_line(&mut line).is_ok_and(|read| read > 2) {
+                headers.push(line.trim_end().to_ascii_lowercase());
                 line.clear();
             }
+            requests.push(headers);
             stream
                 .write_all(response.as_bytes())
                 .expect("response written");
         }
+        requests
     });
     (url, server)
 }
 
 fn http_response(status: &str, body: &str) -> String {
+    http_response_with(status, "", body)
+}
+
+fn http_response_with(status: &str, headers: &str, body: &str) -> String {
     format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
         body.len()
     )
 }
@@ -51,6 +62,26 @@ fn cached_files(dir: &Path) -> Vec<PathBuf> {
         .map(|entries| entries.map(|entry| entry.expect("entry").path()).collect())
         .unwrap_or_default()
 }
+
+/// The cached document (the file that is not the validators).
+fn cached_document(dir: &Path) -> String {
+    let files: Vec<_> = cached_files(dir)
+        .into_iter()
+        .filter(|path| path.extension().is_none())
+        .collect();
+    assert_eq!(files.len(), 1, "one cached document: {files:?}");
+    std::fs::read_to_string(&files[0]).expect("cached document")
+}
+
+fn url_loader(url: &str, cache: &Path) -> SpecLoader {
+    SpecLoader::new(SpecSource::parse(url).expect("loopback http"), cache.into())
+}
+
+const SPEC_V1: &str =
+    r#"{"openapi": "3.1.0", "info": {"title": "One", "version": "1"}, "paths": {}}"#;
+const SPEC_V2: &str =
+    r#"{"openapi": "3.1.0", "info": {"title": "Two", "version": "2"}, "paths": {}}"#;
+const HTML: &str = "<!doctype html><html><body>Rate limited, try later</body></html>";
 
 #[test]
 fn command_line_values_become_files_or_urls() {
@@ -106,14 +137,19 @@ fn the_default_cache_dir_is_named_for_codemode() {
 }
 
 #[tokio::test]
-async fn a_file_is_read_as_it_is() {
+async fn a_file_is_loaded_as_it_is() {
     let dir = scratch_dir("file");
-    let path = dir.join("spec.yaml");
-    std::fs::write(&path, "openapi: 3.1.0\npaths: {}\n").expect("written");
-    let bytes = fetch(&SpecSource::File(path), &dir).await.expect("read");
-    assert_eq!(bytes, b"openapi: 3.1.0\npaths: {}\n");
+    let path = dir.join("spec.json");
+    std::fs::write(&path, SPEC_V1).expect("written");
+    let loaded = SpecLoader::new(SpecSource::File(path), dir.clone())
+        .load()
+        .await
+        .expect("loaded");
+    assert_eq!(loaded.spec.title(), "One");
+    assert_eq!(loaded.origin, Origin::File);
     let missing = dir.join("missing.json");
-    let error = fetch(&SpecSource::File(missing.clone()), &dir)
+    let error = SpecLoader::new(SpecSource::File(missing.clone()), dir)
+        .load()
         .await
         .expect_err("missing");
     assert!(
@@ -123,42 +159,153 @@ async fn a_file_is_read_as_it_is() {
 }
 
 #[tokio::test]
-async fn a_download_is_cached_and_the_cache_stands_in_when_the_url_fails() {
+async fn a_download_is_cached_asked_for_again_conditionally_and_stands_in_offline() {
     let cache = scratch_dir("cache");
-    let body = r#"{"openapi": "3.1.0", "paths": {}}"#;
     let (url, server) = serve(vec![
-        http_response("200 OK", body),
+        http_response_with("200 OK", "ETag: \"v1\"\r\n", SPEC_V1),
+        http_response("304 Not Modified", ""),
         http_response("503 Service Unavailable", "down"),
     ]);
-    let source = SpecSource::parse(&url).expect("loopback http");
+    let loader = url_loader(&url, &cache);
 
-    let downloaded = fetch(&source, &cache).await.expect("downloaded");
-    assert_eq!(downloaded, body.as_bytes());
+    let downloaded = loader.load().await.expect("downloaded");
+    assert_eq!(downloaded.origin, Origin::Downloaded);
+    assert_eq!(cached_document(&cache), SPEC_V1);
     let files = cached_files(&cache);
     assert_eq!(
         files.len(),
-        1,
-        "one cache file, no temporary left: {files:?}"
+        2,
+        "the document and its validators, no temporary: {files:?}"
     );
 
-    let from_cache = fetch(&source, &cache)
-        .await
-        .expect("served from the cache after a 503");
-    assert_eq!(from_cache, body.as_bytes());
-    server.join().expect("server finished");
+    let unchanged = loader.load().await.expect("304");
+    assert_eq!(unchanged.origin, Origin::Unchanged);
+    assert_eq!(unchanged.spec.title(), "One");
 
-    let offline = fetch(&source, &cache)
+    let after_503 = loader
+        .load()
         .await
-        .expect("served from the cache when nothing listens");
-    assert_eq!(offline, body.as_bytes());
+        .expect("the cache stands in after a 503");
+    assert!(
+        matches!(&after_503.origin, Origin::Cached { reason } if reason.contains("503")),
+        "{:?}",
+        after_503.origin
+    );
+    let requests = server.join().expect("server finished");
+    assert!(
+        !requests[0].iter().any(|h| h.starts_with("if-none-match")),
+        "the first download is unconditional: {:?}",
+        requests[0]
+    );
+    assert!(
+        requests[1].contains(&"if-none-match: \"v1\"".to_string()),
+        "the second asks whether v1 changed: {:?}",
+        requests[1]
+    );
+
+    let offline = loader
+        .load()
+        .await
+        .expect("the cache stands in when nothing listens");
+    assert!(matches!(offline.origin, Origin::Cached { .. }));
+    assert_eq!(offline.spec.title(), "One");
+}
+
+#[tokio::test]
+async fn an_html_page_with_status_200_does_not_replace_the_cached_spec() {
+    let cache = scratch_dir("poison");
+    let (url, server) = serve(vec![
+        http_response_with("200 OK", "ETag: \"v1\"\r\n", SPEC_V1),
+        http_response_with(
+            "200 OK",
+            "ETag: \"html\"\r\nContent-Type: text/html\r\n",
+            HTML,
+        ),
+        http_response("304 Not Modified", ""),
+    ]);
+    let loader = url_loader(&url, &cache);
+    loader.load().await.expect("downloaded");
+
+    let after_html = loader
+        .load()
+        .await
+        .expect("the cached copy stands in for the HTML page");
+    let Origin::Cached { reason } = &after_html.origin else {
+        panic!("expected the cached copy, got {:?}", after_html.origin);
+    };
+    assert!(reason.contains("not a usable spec"), "{reason}");
+    assert_eq!(after_html.spec.title(), "One");
+    assert_eq!(
+        cached_document(&cache),
+        SPEC_V1,
+        "the cache still holds the spec"
+    );
+
+    let unchanged = loader.load().await.expect("304 on the kept validators");
+    assert_eq!(unchanged.origin, Origin::Unchanged);
+    let requests = server.join().expect("server finished");
+    assert!(
+        requests[2].contains(&"if-none-match: \"v1\"".to_string()),
+        "the validators are still the spec's, not the HTML page's: {:?}",
+        requests[2]
+    );
+}
+
+#[tokio::test]
+async fn a_reload_says_unchanged_refuses_a_bad_document_and_takes_a_new_spec() {
+    let cache = scratch_dir("reload");
+    let (url, server) = serve(vec![
+        http_response_with("200 OK", "ETag: \"v1\"\r\n", SPEC_V1),
+        http_response("304 Not Modified", ""),
+        http_response("200 OK", HTML),
+        http_response("500 Internal Server Error", "oops"),
+        http_response_with("200 OK", "ETag: \"v2\"\r\n", SPEC_V2),
+    ]);
+    let loader = url_loader(&url, &cache);
+    loader.load().await.expect("downloaded");
+    assert!(loader.reload().await.expect("304").is_none(), "unchanged");
+    let html = loader.reload().await.expect_err("HTML is not a spec");
+    assert!(matches!(html, SpecError::Downloaded { .. }), "{html}");
+    let down = loader.reload().await.expect_err("500");
+    assert!(
+        matches!(&down, SpecError::Unreachable { reason, .. } if reason.contains("500")),
+        "{down}"
+    );
+    assert_eq!(
+        cached_document(&cache),
+        SPEC_V1,
+        "failed reloads leave the cache alone"
+    );
+    let new = loader.reload().await.expect("v2").expect("changed");
+    assert_eq!(new.title(), "Two");
+    assert_eq!(cached_document(&cache), SPEC_V2);
+    server.join().expect("server finished");
+}
+
+#[tokio::test]
+async fn a_download_reports_its_progress() {
+    let cache = scratch_dir("progress");
+    let (url, server) = serve(vec![http_response("200 OK", SPEC_V1)]);
+    let reports: Arc<Mutex<Vec<Progress>>> = Arc::default();
+    let sink = reports.clone();
+    let loader = url_loader(&url, &cache).with_progress(Arc::new(move |progress| {
+        sink.lock().expect("reports").push(progress);
+    }));
+    loader.load().await.expect("downloaded");
+    server.join().expect("server finished");
+    let reports = reports.lock().expect("reports");
+    let last = reports.last().expect("at least the final report");
+    assert!(last.finished);
+    assert_eq!(last.received, SPEC_V1.len() as u64);
+    assert_eq!(last.total, Some(SPEC_V1.len() as u64));
 }
 
 #[tokio::test]
 async fn an_unreachable_url_without_a_cache_says_what_to_do() {
     let cache = scratch_dir("empty-cache");
     let (url, server) = serve(vec![http_response("404 Not Found", "no such spec")]);
-    let source = SpecSource::parse(&url).expect("loopback http");
-    let error = fetch(&source, &cache)
+    let error = url_loader(&url, &cache)
+        .load()
         .await
         .expect_err("nothing to fall back on");
     server.join().expect("server finished");
@@ -179,4 +326,18 @@ async fn an_unreachable_url_without_a_cache_says_what_to_do() {
         "{message}"
     );
     assert!(cached_files(&cache).is_empty());
+}
+
+#[tokio::test]
+async fn an_html_page_without_a_cache_is_an_error_that_names_the_url() {
+    let cache = scratch_dir("html-no-cache");
+    let (url, server) = serve(vec![http_response("200 OK", HTML)]);
+    let error = url_loader(&url, &cache)
+        .load()
+        .await
+        .expect_err("not a spec");
+    server.join().expect("server finished");
+    assert!(matches!(error, SpecError::Downloaded { .. }), "{error}");
+    assert!(error.to_string().contains(&url), "{error}");
+    assert!(cached_files(&cache).is_empty(), "nothing cached");
 }
