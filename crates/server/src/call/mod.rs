@@ -28,7 +28,7 @@ use codemode_auth::{Principal, Scope, Tool as AuthTool};
 use codemode_credentials::{CredentialStore, CredentialsError};
 use codemode_demo::DemoUpstream;
 use codemode_policy::{Access, ApprovalSummary, Policy, PolicyError};
-use codemode_ratelimit::Tool as RateTool;
+use codemode_ratelimit::{Limit, LimitExceeded, Tool as RateTool};
 use codemode_sandbox::{CancelToken, Pool, SandboxError};
 use codemode_spec::Spec;
 use codemode_upstream::{
@@ -232,8 +232,12 @@ impl Runner {
         if let Some(refused) = scope_refusal(&caller.principal, AuthTool::Search) {
             return refused;
         }
+        let admitted = self.admission.admit(caller, RateTool::Search, code);
+        if let Some(flooding) = unaudited(&admitted) {
+            return flooding;
+        }
         let entry = self.audit.begin(caller, AuditTool::Search, code);
-        let outcome = match self.admission.admit(caller, RateTool::Search, code) {
+        let outcome = match admitted {
             Err(refused) => CallOutcome::failed(refused, Vec::new()),
             Ok(_permit) => match self.pool.search(code, cancel).await {
                 Ok(outcome) => returned(outcome),
@@ -257,8 +261,12 @@ impl Runner {
         if let Some(refused) = scope_refusal(&caller.principal, AuthTool::Execute) {
             return refused;
         }
+        let admitted = self.admission.admit(&caller, RateTool::Execute, &code);
+        if let Some(flooding) = unaudited(&admitted) {
+            return flooding;
+        }
         let mut entry = self.audit.begin(&caller, AuditTool::Execute, &code);
-        let _permit = match self.admission.admit(&caller, RateTool::Execute, &code) {
+        let _permit = match admitted {
             Ok(permit) => permit,
             Err(refused) => {
                 let outcome = CallOutcome::failed(refused, Vec::new());
@@ -319,6 +327,18 @@ fn returned(outcome: codemode_sandbox::Outcome) -> CallOutcome {
         }),
         outcome.logs,
     )
+}
+
+/// The refusal of a call past its caller's refusal limit, which the audit does not record: a
+/// flood of refused calls must not fill the disk, and the refusals that reached the limit are
+/// recorded.
+fn unaudited<T>(admitted: &Result<T, LimitExceeded>) -> Option<CallOutcome> {
+    match admitted {
+        Err(refused) if refused.limit == Limit::RefusalsPerSubjectPerHour => {
+            Some(CallOutcome::failed(*refused, Vec::new()))
+        }
+        _ => None,
+    }
 }
 
 /// The refusal of a call whose caller lacks the tool's scope, if it does.
