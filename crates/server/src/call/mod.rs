@@ -32,8 +32,7 @@ use codemode_ratelimit::{Limit, LimitExceeded, Tool as RateTool};
 use codemode_sandbox::{CancelToken, Pool, SandboxError};
 use codemode_spec::Spec;
 use codemode_upstream::{
-    AccountResolver, Gateway, GatewayConfigError, HttpSettings, HttpSetupError, HttpUpstream,
-    Upstream,
+    Gateway, GatewayConfigError, HttpSettings, HttpSetupError, HttpUpstream, Upstream,
 };
 use tokio::sync::mpsc::{self, UnboundedSender};
 
@@ -110,7 +109,6 @@ pub struct Runner {
     spec: Arc<Spec>,
     pool: Pool,
     gateway: Gateway<RequestDecision>,
-    accounts: Arc<AccountResolver>,
     configured_account: Option<String>,
     policy: Arc<Policy>,
     admission: Admission,
@@ -178,7 +176,6 @@ impl Runner {
             spec,
             pool,
             gateway,
-            accounts: Arc::new(AccountResolver::new()),
             configured_account: settings.account_id.clone(),
             policy: Arc::new(Policy::new(settings.policy.rules.clone())?),
             admission: Admission::new(settings.auth_enabled().then_some(settings.limits)),
@@ -285,7 +282,6 @@ impl Runner {
             .approver(asks, approval_id.clone(), cancel.clone());
         let host = Arc::new(ExecuteHost::new(HostParts {
             call: self.gateway.call(credential),
-            accounts: self.accounts.clone(),
             explicit_account: account_id,
             configured_account: self.configured_account.clone(),
             policy: self.policy.clone(),
