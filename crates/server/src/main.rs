@@ -10,6 +10,8 @@ use clap::Parser;
 use codemode::call::Runner;
 use codemode::settings::{Secrets, Settings};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
 
 use crate::cli::{Cli, Command};
 
@@ -19,13 +21,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+    let wanted = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_filter(wanted)
+        .with_filter(never_verbatim());
+    tracing_subscriber::registry().with(log).init();
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -53,6 +55,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Credentials(args) => args.run(),
         Command::Keys(args) => args.run(),
     }
+}
+
+/// Caps the crates that log whole messages below info: rmcp logs every request and response it
+/// handles (agent code, tool results, questions to people) at debug and trace, and no RUST_LOG
+/// setting may put those in the log.
+fn never_verbatim() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("rmcp", LevelFilter::INFO)
 }
 
 /// The error and its causes, each said once: a cause already quoted by the message above it
