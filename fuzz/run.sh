@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes every target for a bounded time: `fuzz/run.sh [seconds-per-target]` (default 15, so the
-# five targets fuzz for about 75 s in all). Builds with cargo-fuzz (installed from crates.io when
+# six targets fuzz for about 90 s in all). Builds with cargo-fuzz (installed from crates.io when
 # missing) into fuzz/target, starts each target from its seed corpus in fuzz/corpus/<target>/
 # (new inputs go to a scratch directory, the committed seeds stay as they are), fails on the first
 # crash, panic, timeout or out-of-memory, and prints the executions run per target. A crashing
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${1:-15}"
-targets=(spec normalise request_options policy jwt)
+targets=(spec normalise request_options policy jwt mcp_http)
 
 # Each input gets 10 s (none needs more than a fraction of one; longer is a hang) and the
 # process 2 GiB, any single allocation included.

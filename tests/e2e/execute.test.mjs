@@ -152,12 +152,13 @@ test("console output is captured and returned after the result", async () => {
   assert.equal(raw.structuredContent, undefined, "the result is sent once, as text");
 });
 
-test("accountId is discovered when the token sees exactly one account, and cached", async () => {
+test("accountId is discovered when the token sees exactly one account, by a request of the call's own", async () => {
+  api.resetCounters();
   const first = await exec(`async () => accountId`);
   assert.equal(first.json, ACCOUNT.id, first.text);
   const second = await exec(`async () => accountId`);
   assert.equal(second.json, ACCOUNT.id);
-  assert.ok(api.requests.filter((r) => r.path === "/accounts").length <= 1, "discovery is cached per credential");
+  assert.equal(api.requests.filter((r) => r.path === "/accounts").length, 2, "each call discovers within its own governance");
   const explicit = await exec(`async () => accountId`, { account_id: "feedface" });
   assert.equal(explicit.json, "feedface");
 });

@@ -15,6 +15,8 @@ pub enum Limit {
     ConcurrentPerSubject,
     /// Characters of code per call.
     CodeLength,
+    /// Refused calls per user per hour.
+    RefusalsPerSubjectPerHour,
 }
 
 /// When a refused call could succeed.
@@ -54,6 +56,9 @@ impl LimitExceeded {
             Limit::ExecutePerSubjectPerDay => format!("{max} execute calls per user per UTC day"),
             Limit::ConcurrentPerSubject => format!("{max} concurrent calls per user"),
             Limit::CodeLength => format!("code of at most {max} characters"),
+            Limit::RefusalsPerSubjectPerHour => {
+                format!("{max} refused calls per user per hour")
+            }
         }
     }
 
@@ -63,6 +68,7 @@ impl LimitExceeded {
         match self.limit {
             Limit::ConcurrentPerSubject => format!("{count} running"),
             Limit::CodeLength => format!("this code has {count}"),
+            Limit::RefusalsPerSubjectPerHour => format!("{count} refused"),
             _ => format!("{count} used"),
         }
     }
@@ -70,10 +76,17 @@ impl LimitExceeded {
     /// What the caller can do about it.
     fn advice(&self) -> String {
         match self.resets {
-            Reset::At(at) => format!(
-                "It resets at {}.",
-                at.to_rfc3339_opts(SecondsFormat::Secs, true)
-            ),
+            Reset::At(at) => {
+                let at = at.to_rfc3339_opts(SecondsFormat::Secs, true);
+                if self.limit == Limit::RefusalsPerSubjectPerHour {
+                    format!(
+                        "Every call is refused until {at}; retry after then, once you have fixed \
+                         what got the earlier calls refused."
+                    )
+                } else {
+                    format!("It resets at {at}.")
+                }
+            }
             Reset::WhenACallFinishes => {
                 "A slot frees when a running call finishes; retry after one returns.".to_string()
             }

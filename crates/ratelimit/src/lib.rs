@@ -1,8 +1,9 @@
 //! Rate limits and quotas for tool calls.
 //!
-//! [`Limiter::begin`] applies every limit to one call, in order: the code length, the user's
-//! concurrent calls, the session's calls of that tool and, for `execute`, the user's calls today
-//! (UTC). A call refused by a later limit gives back what the earlier ones counted. The
+//! [`Limiter::begin`] applies every limit to one call, in order: the user's refusals this hour,
+//! the code length, the user's concurrent calls, the session's calls of that tool (when the call
+//! has a session) and, for `execute`, the user's calls today (UTC). A call refused by a later
+//! limit gives back what the earlier ones counted and counts as one refusal. The
 //! [`CallPermit`] it returns holds the concurrency slot until dropped. Counts live behind the
 //! [`LimitStore`] trait; [`MemoryStore`] keeps them in this process.
 //!
@@ -10,9 +11,9 @@
 //! use codemode_ratelimit::{Limit, Limiter, Limits, Tool};
 //!
 //! let limiter = Limiter::new(Limits { execute_per_session: 1, ..Limits::default() });
-//! let permit = limiter.begin("alice", "session-1", Tool::Execute, "async () => 1")?;
+//! let permit = limiter.begin("alice", Some("session-1"), Tool::Execute, "async () => 1")?;
 //! drop(permit);
-//! let Err(refused) = limiter.begin("alice", "session-1", Tool::Execute, "async () => 2") else {
+//! let Err(refused) = limiter.begin("alice", Some("session-1"), Tool::Execute, "async () => 2") else {
 //!     panic!("one execute call per session");
 //! };
 //! assert_eq!(refused.limit, Limit::ExecutePerSession);

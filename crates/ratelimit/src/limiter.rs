@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::{NaiveTime, TimeDelta};
+use chrono::{DurationRound, NaiveTime, TimeDelta};
 
 use crate::clock::{Clock, SystemClock};
 use crate::exceeded::{Limit, LimitExceeded, Reset, check_code_length};
@@ -69,11 +69,35 @@ impl Limiter {
     }
 
     /// Lets a call of `tool` with `code` by `subject` in `session` through, or says which limit
-    /// refuses it; a refused call counts against no limit.
+    /// refuses it. A refused call counts against the user's refusals and no other limit; past
+    /// that limit every call is refused at once until the hour is over. Without a `session`
+    /// (none the server issued), the per-session limits do not apply and the per-user ones do.
     pub fn begin(
         &self,
         subject: &str,
-        session: &str,
+        session: Option<&str>,
+        tool: Tool,
+        code: &str,
+    ) -> Result<CallPermit, LimitExceeded> {
+        // Held as if the call were refused; given back when it is let through.
+        let refusal = self.hold(
+            LimitKey::refusals(subject),
+            Limit::RefusalsPerSubjectPerHour,
+            self.limits.refusals_per_subject_per_hour,
+            self.this_hour(),
+        )?;
+        let admitted = self.admit(subject, session, tool, code);
+        if admitted.is_err() {
+            refusal.keep();
+        }
+        admitted
+    }
+
+    /// Applies every limit but the refusals to one call.
+    fn admit(
+        &self,
+        subject: &str,
+        session: Option<&str>,
         tool: Tool,
         code: &str,
     ) -> Result<CallPermit, LimitExceeded> {
@@ -84,15 +108,18 @@ impl Limiter {
             self.limits.concurrent_per_subject,
             Window::Open,
         )?;
-        let session_call = self.hold(
-            LimitKey::session_calls(session, tool),
-            match tool {
-                Tool::Search => Limit::SearchPerSession,
-                Tool::Execute => Limit::ExecutePerSession,
-            },
-            self.limits.per_session(tool),
-            Window::Open,
-        )?;
+        let session_call = match session {
+            Some(session) => Some(self.hold(
+                LimitKey::session_calls(session, tool),
+                match tool {
+                    Tool::Search => Limit::SearchPerSession,
+                    Tool::Execute => Limit::ExecutePerSession,
+                },
+                self.limits.per_session(tool),
+                Window::Open,
+            )?),
+            None => None,
+        };
         if tool == Tool::Execute {
             self.hold(
                 LimitKey::subject_calls(subject, tool),
@@ -102,7 +129,9 @@ impl Limiter {
             )?
             .keep();
         }
-        session_call.keep();
+        if let Some(session_call) = session_call {
+            session_call.keep();
+        }
         Ok(CallPermit { _slot: slot })
     }
 
@@ -154,6 +183,16 @@ impl Limiter {
         Window::Period {
             start,
             end: start + TimeDelta::days(1),
+        }
+    }
+
+    /// The current hour, from its first second.
+    fn this_hour(&self) -> Window {
+        let now = self.clock.now();
+        let start = now.duration_trunc(TimeDelta::hours(1)).unwrap_or(now);
+        Window::Period {
+            start,
+            end: start + TimeDelta::hours(1),
         }
     }
 }

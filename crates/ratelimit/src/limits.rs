@@ -35,6 +35,9 @@ pub struct Limits {
     pub concurrent_per_subject: u64,
     /// Characters of code per call (default 2,000).
     pub max_code_chars: u64,
+    /// Calls per user refused in one hour (by any limit here) before every call is refused
+    /// until the hour is over (default 30).
+    pub refusals_per_subject_per_hour: u64,
 }
 
 impl Default for Limits {
@@ -45,6 +48,7 @@ impl Default for Limits {
             execute_per_subject_per_day: 50,
             concurrent_per_subject: 4,
             max_code_chars: 2_000,
+            refusals_per_subject_per_hour: 30,
         }
     }
 }

@@ -22,6 +22,11 @@ impl LimitKey {
         LimitKey(format!("subject:{}:{subject}", tool.as_str()))
     }
 
+    /// Calls by `subject` refused in a period.
+    pub fn refusals(subject: &str) -> LimitKey {
+        LimitKey(format!("refusals:{subject}"))
+    }
+
     /// Calls by `subject` running now.
     pub fn concurrent_calls(subject: &str) -> LimitKey {
         LimitKey(format!("concurrent:{subject}"))

@@ -2,6 +2,7 @@
 //! each call handed to the [`Runner`] and its outcome turned into a tool result.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use codemode_auth::Principal;
@@ -14,8 +15,8 @@ use futures::{FutureExt, StreamExt};
 use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, ElicitRequestParams, ElicitationAction,
-    ElicitationSchema, Implementation, ListToolsResult, PaginatedRequestParams, ProtocolVersion,
-    ServerCapabilities, ServerConfig, Tool,
+    ElicitationSchema, Implementation, InitializeRequestParams, InitializeResult, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -76,18 +77,25 @@ pub struct CodeMode {
     shared: Arc<McpShared>,
     log_threshold: LogThreshold,
     stdio_session: Arc<str>,
-    session: Arc<SessionEnd>,
+    session: Arc<ServedSession>,
 }
 
-/// Ends the session's rate-limit counts when the last clone of its handler is dropped, which
-/// rmcp does when the session closes.
-struct SessionEnd {
+/// The session one handler serves, and the end of its rate-limit counts when the last clone of
+/// the handler is dropped, which rmcp does when the session closes.
+///
+/// Over HTTP, rmcp gives each session its own handler, which answers its `initialize`, and gives
+/// each stateless request a fresh one that never does. So the `Mcp-Session-Id` header of a call
+/// is the id the server issued only on a handler that answered `initialize` (rmcp routed the
+/// call to it by that id); on any other it is whatever the caller chose, and is not used.
+struct ServedSession {
     runner: Arc<Runner>,
+    /// Whether this handler answered `initialize`, and so serves one session.
+    initialized: AtomicBool,
     /// The subject and session id of the calls this handler served.
     used_by: Mutex<Option<(String, String)>>,
 }
 
-impl Drop for SessionEnd {
+impl Drop for ServedSession {
     fn drop(&mut self) {
         let used_by = self
             .used_by
@@ -105,8 +113,9 @@ impl CodeMode {
     /// A handler over the shared state.
     pub fn new(shared: Arc<McpShared>) -> Self {
         Self {
-            session: Arc::new(SessionEnd {
+            session: Arc::new(ServedSession {
                 runner: shared.runner.clone(),
+                initialized: AtomicBool::new(false),
                 used_by: Mutex::new(None),
             }),
             shared,
@@ -172,6 +181,16 @@ impl ServerHandler for CodeMode {
         )
     }
 
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        self.session.initialized.store(true, Ordering::Relaxed);
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+
     fn get_tool(&self, name: &str) -> Option<Tool> {
         self.shared
             .tools()?
@@ -225,7 +244,8 @@ impl ServerHandler for CodeMode {
             Some(_) => return Ok(reply(argument_error("`code` must be a string"))),
             None => return Ok(reply(argument_error("missing argument `code`"))),
         };
-        let caller = caller_of(&context, &self.stdio_session);
+        let in_session = self.session.initialized.load(Ordering::Relaxed);
+        let caller = caller_of(&context, &self.stdio_session, in_session);
         if let Some(session) = &caller.session {
             *self
                 .session
@@ -257,7 +277,13 @@ fn argument_error(message: impl Into<String>) -> CallOutcome {
 }
 
 /// The caller of the request in `context`. Over stdio (no HTTP request) it is the local user.
-fn caller_of(context: &RequestContext<RoleServer>, stdio_session: &str) -> Caller {
+/// Over HTTP the session is the `Mcp-Session-Id` header only `in_session`, when rmcp routed the
+/// request by it to this session's handler; a stateless request has no session.
+fn caller_of(
+    context: &RequestContext<RoleServer>,
+    stdio_session: &str,
+    in_session: bool,
+) -> Caller {
     let client = context
         .peer
         .peer_info()
@@ -280,6 +306,7 @@ fn caller_of(context: &RequestContext<RoleServer>, stdio_session: &str) -> Calle
         session: parts
             .headers
             .get("mcp-session-id")
+            .filter(|_| in_session)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
         client,

@@ -10,6 +10,8 @@ use clap::Parser;
 use codemode::call::Runner;
 use codemode::settings::{Secrets, Settings, SpecChoice};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
 
 use crate::cli::{Cli, Command, LogFormat};
 
@@ -46,17 +48,18 @@ fn init_logging(format: LogFormat) {
     {
         filter = filter.add_directive(quiet);
     }
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
-        LogFormat::Json => logs
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = match format {
+        LogFormat::Text => layer.with_ansi(std::io::stderr().is_terminal()).boxed(),
+        LogFormat::Json => layer
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .init(),
-    }
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(layer.with_filter(filter).with_filter(never_verbatim()))
+        .init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -107,4 +110,13 @@ fn spec_label(settings: &Settings) -> String {
         SpecChoice::Demo => "the built-in demo".to_string(),
         SpecChoice::Source(source) => source.clone(),
     }
+}
+
+/// Caps the crates that log whole messages below info: rmcp logs every request and response it
+/// handles (agent code, tool results, questions to people) at debug and trace, and no RUST_LOG
+/// setting may put those in the log.
+fn never_verbatim() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("rmcp", LevelFilter::INFO)
 }

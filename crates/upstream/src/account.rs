@@ -1,14 +1,11 @@
 //! Which account `accountId` names: the call's, else the configured one, else the only account
-//! the credential can see, discovered once per credential.
+//! the credential can see, discovered by a request governed like any other.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::fmt::Display;
 
 use serde_json::{Value, json};
 
-use crate::credential::CredentialId;
 use crate::envelope::error_summary;
-use crate::gateway::Call;
 
 /// The longest account id accepted.
 const MAX_ACCOUNT_ID_LEN: usize = 64;
@@ -48,48 +45,29 @@ pub enum AccountError {
     Discovery(String),
 }
 
-/// Chooses the account for each call and remembers what discovery found, per credential.
-#[derive(Debug, Default)]
-pub struct AccountResolver {
-    discovered: Mutex<HashMap<Option<CredentialId>, String>>,
-}
-
-impl AccountResolver {
-    /// A resolver with nothing discovered yet.
-    pub fn new() -> AccountResolver {
-        AccountResolver::default()
+/// The account for one call: `explicit` (from the call), else `configured`, else the only account
+/// the credential sees, listed by `GET /accounts` sent through `send`. `send` carries the request
+/// as it carries one of the code's own (scope check, policy, budget, audit), so discovery gets no
+/// more than the caller could ask for itself.
+pub async fn resolve_account<F, Fut, E>(
+    explicit: Option<&str>,
+    configured: Option<&str>,
+    send: F,
+) -> Result<String, AccountError>
+where
+    F: FnOnce(Value) -> Fut,
+    Fut: Future<Output = Result<Value, E>>,
+    E: Display,
+{
+    if let Some(id) = explicit.or(configured) {
+        return checked_id(id);
     }
-
-    /// The account for one call: `explicit` (from the call), else `configured`, else discovery
-    /// through `GET /accounts` with the call's credential when it sees exactly one account.
-    pub async fn resolve<D: Clone + Send + 'static>(
-        &self,
-        explicit: Option<&str>,
-        configured: Option<&str>,
-        call: &Call<D>,
-    ) -> Result<String, AccountError> {
-        if let Some(id) = explicit.or(configured) {
-            return checked_id(id);
-        }
-        let key = call.credential_id();
-        if let Some(id) = self.cached(&key) {
-            return Ok(id);
-        }
-        let id = discover(call).await?;
-        self.discovered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, id.clone());
-        Ok(id)
-    }
-
-    fn cached(&self, key: &Option<CredentialId>) -> Option<String> {
-        self.discovered
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-            .cloned()
-    }
+    let options =
+        json!({"method": "GET", "path": "/accounts", "query": {"per_page": DISCOVERY_PAGE}});
+    let body = send(options)
+        .await
+        .map_err(|e| AccountError::Discovery(e.to_string()))?;
+    only_account(&body)
 }
 
 fn checked_id(id: &str) -> Result<String, AccountError> {
@@ -108,17 +86,11 @@ fn checked_id(id: &str) -> Result<String, AccountError> {
     }
 }
 
-/// Lists the credential's accounts; exactly one is the answer.
-async fn discover<D: Clone + Send + 'static>(call: &Call<D>) -> Result<String, AccountError> {
-    let options =
-        json!({"method": "GET", "path": "/accounts", "query": {"per_page": DISCOVERY_PAGE}});
-    let body = call
-        .request(&options)
-        .await
-        .map_err(|e| AccountError::Discovery(e.to_string()))?;
+/// The one account a `GET /accounts` envelope lists.
+fn only_account(body: &Value) -> Result<String, AccountError> {
     if body.get("success") != Some(&Value::Bool(true)) {
         let status = body.get("status").cloned().unwrap_or(Value::Null);
-        let errors = error_summary(&body).unwrap_or_else(|| "no error message".into());
+        let errors = error_summary(body).unwrap_or_else(|| "no error message".into());
         return Err(AccountError::Discovery(format!("HTTP {status}: {errors}")));
     }
     let accounts = body

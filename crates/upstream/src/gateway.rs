@@ -187,8 +187,7 @@ impl RequestError {
 /// answer), or refused before sending.
 ///
 /// `D` is what the caller decided about the request (e.g. a policy decision), given to
-/// [`Call::send`] or [`Call::refuse`]; it is `None` for requests sent through [`Call::request`],
-/// such as account discovery.
+/// [`Call::send`] or [`Call::refuse`]; it is `None` for requests sent through [`Call::request`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestRecord<D = ()> {
     /// The method.
@@ -300,8 +299,9 @@ struct Sent {
     gave_up: Option<GiveUp>,
 }
 
-/// A request that passed every check and matched the spec, not yet sent: what policy decides on.
-#[derive(Debug, Clone)]
+/// A request that passed every check, matched the spec and was counted against the call's
+/// budget, not yet sent: what policy decides on.
+#[derive(Debug)]
 pub struct CheckedRequest {
     options: RequestOptions,
     operation: Option<Operation>,
@@ -373,7 +373,9 @@ impl<D: Clone + Send + 'static> Call<D> {
         self.send_deciding(checked, None).await
     }
 
-    /// Checks options, path and spec route without sending or recording anything.
+    /// Checks options, path and spec route, then counts the request against the call's budget,
+    /// whatever is decided about it next (a request refused after this still counts); sends
+    /// and records nothing.
     pub fn check(&self, options: &Value) -> Result<CheckedRequest, RequestError> {
         let options = RequestOptions::parse(options)?;
         let segments: Vec<&str> = options.path.segments().collect();
@@ -381,6 +383,7 @@ impl<D: Clone + Send + 'static> Call<D> {
         if operation.is_none() && self.shared.config.enforce_spec {
             return Err(self.not_in_spec(options.method, options.path.to_string(), &segments));
         }
+        self.take_subrequest()?;
         Ok(CheckedRequest {
             options,
             operation,
@@ -388,8 +391,8 @@ impl<D: Clone + Send + 'static> Call<D> {
         })
     }
 
-    /// Sends a checked request within the call's budget and returns the API's envelope; the
-    /// ledger entry carries `decision`, also when the budget refuses the request.
+    /// Sends a checked request and returns the API's envelope; the ledger entry carries
+    /// `decision`.
     pub async fn send(&self, checked: CheckedRequest, decision: D) -> Result<Value, RequestError> {
         self.send_deciding(checked, Some(decision)).await
     }
@@ -422,10 +425,6 @@ impl<D: Clone + Send + 'static> Call<D> {
         checked: CheckedRequest,
         decision: Option<D>,
     ) -> Result<Value, RequestError> {
-        if let Err(limit) = self.take_subrequest() {
-            self.push(record_of(&checked, None, 0, decision), None);
-            return Err(limit);
-        }
         // The semaphore is never closed, so acquiring only ever waits.
         let _permit = self.state.in_flight.acquire().await.ok();
         let intent = match &self.state.journal {

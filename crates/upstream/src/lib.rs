@@ -6,7 +6,7 @@
 //! every request sent or refused ([`Call`], [`RequestRecord`]), retries ([`RetryPolicy`]) and
 //! [`envelope`] normalisation with every credential [`scrub`]bed from it, over an
 //! [`Upstream`]: [`HttpUpstream`], or any backend that answers like the API (such as
-//! `codemode-demo`). [`AccountResolver`] picks the account agent
+//! `codemode-demo`). [`resolve_account`] picks the account agent
 //! code sees as `accountId`. [`GatewayConfig`] is the `[upstream]` config section.
 //!
 //! ```
@@ -60,7 +60,7 @@ pub mod routes;
 pub mod scrub;
 pub mod upstream;
 
-pub use account::{AccountError, AccountResolver};
+pub use account::{AccountError, resolve_account};
 pub use credential::{Credential, CredentialError, CredentialId, sha256_hex};
 pub use envelope::envelope;
 pub use gateway::{

@@ -1,7 +1,7 @@
 //! `/accounts`: the one demo account, and account discovery through the gateway.
 
 use codemode_demo::DEMO_ACCOUNT_ID;
-use codemode_upstream::AccountResolver;
+use codemode_upstream::resolve_account;
 use serde_json::json;
 
 use crate::{assert_failure, demo, send};
@@ -16,12 +16,14 @@ async fn accounts_and_discovery() {
     .await;
     assert_eq!(accounts["result"][0]["name"], json!("Demo Account"));
     assert_eq!(accounts["result_info"]["total_count"], json!(1));
-    assert_eq!(
-        AccountResolver::new()
-            .resolve(None, None, &gateway.call(None))
-            .await,
-        Ok(DEMO_ACCOUNT_ID.to_string())
-    );
+    let call = gateway.call(None);
+    let discovered = resolve_account(
+        None,
+        None,
+        |options| async move { call.request(&options).await },
+    )
+    .await;
+    assert_eq!(discovered, Ok(DEMO_ACCOUNT_ID.to_string()));
     let details = send(
         &gateway.call(None),
         json!({"method": "GET", "path": format!("/accounts/{DEMO_ACCOUNT_ID}")}),

@@ -26,7 +26,7 @@ fn code_length_is_counted_in_characters() {
     );
     let long = "x".repeat(2_001);
     let refused = limiter
-        .begin("alice", "s1", Tool::Execute, &long)
+        .begin("alice", Some("s1"), Tool::Execute, &long)
         .err()
         .expect("long code refused");
     assert_eq!(refused.limit, Limit::CodeLength);

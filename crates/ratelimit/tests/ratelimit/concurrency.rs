@@ -10,7 +10,12 @@ fn concurrent_calls_per_user_are_freed_when_permits_drop() {
     let mut running: Vec<CallPermit> = (0..4)
         .map(|i| {
             limiter
-                .begin("alice", &format!("s{i}"), Tool::Search, "async () => 1")
+                .begin(
+                    "alice",
+                    Some(&format!("s{i}")),
+                    Tool::Search,
+                    "async () => 1",
+                )
                 .expect("slot")
         })
         .collect();
@@ -24,14 +29,14 @@ fn concurrent_calls_per_user_are_freed_when_permits_drop() {
          A slot frees when a running call finishes; retry after one returns."
     );
     let other_user = limiter
-        .begin("bob", "b1", Tool::Search, "async () => 1")
+        .begin("bob", Some("b1"), Tool::Search, "async () => 1")
         .expect("bob has his own slots");
     drop(other_user);
 
     running.pop();
     running.push(
         limiter
-            .begin("alice", "s9", Tool::Search, "async () => 1")
+            .begin("alice", Some("s9"), Tool::Search, "async () => 1")
             .expect("freed slot"),
     );
     assert_eq!(

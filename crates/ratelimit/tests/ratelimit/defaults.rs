@@ -10,6 +10,7 @@ fn the_defaults_are_the_documented_ones() {
     assert_eq!(limits.execute_per_subject_per_day, 50);
     assert_eq!(limits.concurrent_per_subject, 4);
     assert_eq!(limits.max_code_chars, 2_000);
+    assert_eq!(limits.refusals_per_subject_per_hour, 30);
     let configured: Limits = toml::from_str("execute_per_session = 3").expect("partial config");
     assert_eq!(configured.execute_per_session, 3);
     assert_eq!(configured.search_per_session, 20);

@@ -1,12 +1,13 @@
 //! Integration tests of codemode-ratelimit: each limit reached, its message, its reset, and the
 //! separation of sessions and users. One module per limit (`sessions`, `daily`, `concurrency`,
-//! `code`) plus `defaults`; the hand-moved clock and call helpers live here. New tests go in the
+//! `code`, `refusals`) plus `defaults`; the hand-moved clock and call helpers live here. New tests go in the
 //! module of their limit, or a new module declared here.
 
 mod code;
 mod concurrency;
 mod daily;
 mod defaults;
+mod refusals;
 mod sessions;
 
 use std::sync::{Arc, Mutex};
@@ -50,14 +51,14 @@ fn limiter(limits: Limits, clock: Arc<TestClock>) -> Limiter {
 fn calls(limiter: &Limiter, subject: &str, session: &str, tool: Tool, n: usize) {
     for i in 0..n {
         limiter
-            .begin(subject, session, tool, "async () => 1")
+            .begin(subject, Some(session), tool, "async () => 1")
             .unwrap_or_else(|e| panic!("call {i} refused: {e}"));
     }
 }
 
 /// The refusal of one more call, which must be refused.
 fn refusal(limiter: &Limiter, subject: &str, session: &str, tool: Tool) -> LimitExceeded {
-    match limiter.begin(subject, session, tool, "async () => 1") {
+    match limiter.begin(subject, Some(session), tool, "async () => 1") {
         Ok(_) => panic!("call let through"),
         Err(e) => e,
     }

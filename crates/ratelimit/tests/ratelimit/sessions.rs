@@ -63,3 +63,29 @@ fn a_call_refused_by_the_session_limit_frees_its_slot() {
     );
     calls(&limiter, "alice", "s2", Tool::Execute, 1);
 }
+
+#[test]
+fn a_call_without_a_session_meets_only_the_per_user_limits() {
+    let limits = Limits {
+        search_per_session: 1,
+        execute_per_session: 1,
+        execute_per_subject_per_day: 2,
+        ..Limits::default()
+    };
+    let limiter = limiter(limits, TestClock::at(afternoon()));
+    for _ in 0..3 {
+        limiter
+            .begin("alice", None, Tool::Search, "async () => 1")
+            .expect("no per-session limit without a session");
+    }
+    for _ in 0..2 {
+        limiter
+            .begin("alice", None, Tool::Execute, "async () => 1")
+            .expect("within the daily quota");
+    }
+    let refused = limiter
+        .begin("alice", None, Tool::Execute, "async () => 1")
+        .err()
+        .expect("the daily quota applies");
+    assert_eq!(refused.limit, Limit::ExecutePerSubjectPerDay);
+}

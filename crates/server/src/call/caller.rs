@@ -9,7 +9,8 @@ use codemode_upstream::Credential;
 pub struct Caller {
     /// Who, and what they may do.
     pub principal: Principal,
-    /// The MCP session, when the transport has one.
+    /// The MCP session the server issued, when the call came in one; never an id the caller
+    /// chose (a stateless request's `Mcp-Session-Id` header is not one).
     pub session: Option<String>,
     /// The client's self-reported name.
     pub client: Option<String>,

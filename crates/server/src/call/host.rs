@@ -1,5 +1,6 @@
 //! What `execute` code may reach: `cloudflare.request` (checked, then decided by policy and,
-//! where policy asks, by a person), account lookup and console capture.
+//! where policy asks, by a person), account lookup (whose `GET /accounts` goes the same way)
+//! and console capture.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
 use codemode_sandbox::{Host, LogLine, Rejection};
-use codemode_upstream::{AccountResolver, Call, CheckedRequest, RequestRecord};
+use codemode_upstream::{Call, CheckedRequest, RequestRecord, resolve_account};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -29,8 +30,6 @@ pub enum Update {
 pub struct HostParts {
     /// The call's budget, credential and ledger of requests with their decisions.
     pub call: Call<RequestDecision>,
-    /// Account discovery, shared by all calls.
-    pub accounts: Arc<AccountResolver>,
     /// The account the call named.
     pub explicit_account: Option<String>,
     /// The account the server is configured with.
@@ -114,15 +113,13 @@ impl Host for ExecuteHost {
         let shared = self.shared.clone();
         async move {
             let parts = &shared.parts;
-            let account = parts
-                .accounts
-                .resolve(
-                    parts.explicit_account.as_deref(),
-                    parts.configured_account.as_deref(),
-                    &parts.call,
-                )
-                .await
-                .map_err(|e| Rejection::new(wording::account_error(&e)))?;
+            let account = resolve_account(
+                parts.explicit_account.as_deref(),
+                parts.configured_account.as_deref(),
+                |discovery| shared.request(discovery),
+            )
+            .await
+            .map_err(|e| Rejection::new(wording::account_error(&e)))?;
             *lock(&shared.account) = Some(account.clone());
             Ok(account)
         }

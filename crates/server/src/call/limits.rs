@@ -27,9 +27,12 @@ impl Admission {
         let Some(limiter) = &self.limiter else {
             return Ok(None);
         };
-        let session = session_key(caller.subject(), caller.session.as_deref().unwrap_or("-"));
+        let session = caller
+            .session
+            .as_deref()
+            .map(|session| session_key(caller.subject(), session));
         limiter
-            .begin(caller.subject(), &session, tool, code)
+            .begin(caller.subject(), session.as_deref(), tool, code)
             .map(Some)
     }
 

@@ -30,10 +30,10 @@ use codemode_auth::{Principal, Scope, Tool as AuthTool};
 use codemode_credentials::{CredentialStore, CredentialsError};
 use codemode_demo::DemoUpstream;
 use codemode_policy::{Access, ApprovalSummary, Policy, PolicyError};
-use codemode_ratelimit::Tool as RateTool;
+use codemode_ratelimit::{Limit, LimitExceeded, Tool as RateTool};
 use codemode_sandbox::CancelToken;
 use codemode_spec::{Origin, Spec, SpecError, SpecLoader};
-use codemode_upstream::{AccountResolver, HttpSettings, HttpSetupError, HttpUpstream, Upstream};
+use codemode_upstream::{HttpSettings, HttpSetupError, HttpUpstream, Upstream};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::settings::{Secrets, Settings, TOKEN_ENV};
@@ -139,7 +139,6 @@ pub struct Runner {
     api: CurrentApi,
     parts: ApiParts,
     loader: Option<SpecLoader>,
-    accounts: Arc<AccountResolver>,
     configured_account: Option<String>,
     policy: Arc<Policy>,
     admission: Admission,
@@ -208,7 +207,6 @@ impl Runner {
             api: CurrentApi::default(),
             parts,
             loader,
-            accounts: Arc::new(AccountResolver::new()),
             configured_account: settings.account_id.clone(),
             policy: Arc::new(Policy::new(settings.policy.rules.clone())?),
             admission: Admission::new(settings.auth_enabled().then_some(settings.limits)),
@@ -304,8 +302,12 @@ impl Runner {
             Ok(api) => api,
             Err(error) => return CallOutcome::failed(error, Vec::new()),
         };
+        let admitted = self.admission.admit(caller, RateTool::Search, code);
+        if let Some(flooding) = unaudited(&admitted) {
+            return flooding;
+        }
         let entry = self.audit.begin(caller, AuditTool::Search, code);
-        let outcome = match self.admission.admit(caller, RateTool::Search, code) {
+        let outcome = match admitted {
             Err(refused) => CallOutcome::failed(refused, Vec::new()),
             Ok(_permit) => match api.pool.search(code, cancel).await {
                 Ok(outcome) => returned(outcome),
@@ -342,8 +344,12 @@ impl Runner {
             Ok(api) => api,
             Err(error) => return (CallOutcome::failed(error, Vec::new()), 0),
         };
+        let admitted = self.admission.admit(&caller, RateTool::Execute, &code);
+        if let Some(flooding) = unaudited(&admitted) {
+            return (flooding, 0);
+        }
         let mut entry = self.audit.begin(&caller, AuditTool::Execute, &code);
-        let _permit = match self.admission.admit(&caller, RateTool::Execute, &code) {
+        let _permit = match admitted {
             Ok(permit) => permit,
             Err(refused) => {
                 let outcome = CallOutcome::failed(refused, Vec::new());
@@ -364,7 +370,6 @@ impl Runner {
             call: api
                 .gateway
                 .journaled_call(credential, self.audit.journal(&entry)),
-            accounts: self.accounts.clone(),
             explicit_account: account_id,
             configured_account: self.configured_account.clone(),
             policy: self.policy.clone(),
@@ -408,6 +413,18 @@ fn returned(outcome: codemode_sandbox::Outcome) -> CallOutcome {
         }),
         outcome.logs,
     )
+}
+
+/// The refusal of a call past its caller's refusal limit, which the audit does not record: a
+/// flood of refused calls must not fill the disk, and the refusals that reached the limit are
+/// recorded.
+fn unaudited<T>(admitted: &Result<T, LimitExceeded>) -> Option<CallOutcome> {
+    match admitted {
+        Err(refused) if refused.limit == Limit::RefusalsPerSubjectPerHour => {
+            Some(CallOutcome::failed(*refused, Vec::new()))
+        }
+        _ => None,
+    }
 }
 
 /// The refusal of a call whose caller lacks the tool's scope, if it does.

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use codemode_spec::Method;
 use codemode_upstream::{
-    AccountResolver, Call, CheckedRequest, Credential, Gateway, GatewayConfig, HttpSettings,
-    HttpUpstream, Journal, RequestError,
+    Call, CheckedRequest, Credential, Gateway, GatewayConfig, HttpSettings, HttpUpstream, Journal,
+    RequestError,
 };
 use futures::future::BoxFuture;
 use serde_json::json;
@@ -149,9 +149,8 @@ async fn a_request_still_in_flight_when_its_caller_gives_up_stays_in_the_ledger(
 }
 
 #[tokio::test]
-async fn sent_refused_and_discovery_requests_are_kept_in_order() {
-    let accounts = vec![json!({"id": "1111", "name": "Only"})];
-    let (base, api) = FakeApi::start(Some(accounts)).await;
+async fn sent_refused_and_undecided_requests_are_kept_in_order() {
+    let (base, api) = FakeApi::start(None).await;
     let call = deciding_call(&base, open_config());
 
     let retried = call
@@ -164,10 +163,9 @@ async fn sent_refused_and_discovery_requests_are_kept_in_order() {
         .check(&json!({"method": "DELETE", "path": "/echo"}))
         .expect("valid");
     call.refuse(refused, Verdict::Denied("no-deletes"));
-    AccountResolver::new()
-        .resolve(None, None, &call)
+    call.request(&json!({"method": "GET", "path": "/json"}))
         .await
-        .expect("one account");
+        .expect("sent");
     call.check(&json!({"method": "GET", "path": "../x"}))
         .expect_err("refused by the path guard");
 
@@ -193,31 +191,36 @@ async fn sent_refused_and_discovery_requests_are_kept_in_order() {
                 0,
                 Some(Verdict::Denied("no-deletes"))
             ),
-            (Method::Get, "/accounts".to_string(), Some(200), 1, None),
+            (Method::Get, "/json".to_string(), Some(201), 1, None),
         ]
     );
     assert_eq!(api.hits("/echo"), 0, "a refused request is never sent");
 }
 
 #[tokio::test]
-async fn a_request_over_the_budget_keeps_its_decision() {
+async fn a_refused_request_counts_against_the_budget() {
     let (base, api) = FakeApi::start(None).await;
     let config = GatewayConfig {
-        max_subrequests: 1,
+        max_subrequests: 2,
         ..open_config()
     };
     let call = deciding_call(&base, config);
-    for _ in 0..2 {
-        let checked = call
-            .check(&json!({"method": "GET", "path": "/echo"}))
-            .expect("valid");
-        let _ = call.send(checked, Verdict::Allowed).await;
-    }
+    let options = json!({"method": "GET", "path": "/echo"});
+    let refused = call.check(&options).expect("within the budget");
+    call.refuse(refused, Verdict::Denied("no-echo"));
+    let sent = call.check(&options).expect("within the budget");
+    call.send(sent, Verdict::Allowed).await.expect("sent");
+    assert_eq!(
+        call.check(&options).expect_err("over the budget"),
+        RequestError::SubrequestLimit { limit: 2 }
+    );
     let records = call.records();
-    assert_eq!(records.len(), 2);
-    assert_eq!((records[0].status, records[0].attempts), (Some(200), 1));
-    assert_eq!((records[1].status, records[1].attempts), (None, 0));
-    assert_eq!(records[1].decision, Some(Verdict::Allowed));
+    assert_eq!(
+        records.len(),
+        2,
+        "a request over the budget is refused before any decision"
+    );
+    assert_eq!(records[0].decision, Some(Verdict::Denied("no-echo")));
     assert_eq!(api.hits("/echo"), 1);
 }
 
