@@ -15,8 +15,8 @@ use crate::credential::{Credential, CredentialId, sha256_hex};
 use crate::envelope::{envelope, error_summary};
 use crate::options::{OptionsError, RequestOptions};
 use crate::retry::{GiveUp, RetryPolicy, is_retryable};
-use crate::routes::RouteTable;
 use crate::upstream::{PreparedRequest, RawResponse, RequestBody, Upstream, UpstreamError};
+use codemode_spec::RouteTable;
 
 /// Limits and checks applied to every request: the `[upstream]` config section, where each key
 /// left out keeps its default (`max_subrequests = 50`, `max_concurrent_subrequests = 6`,

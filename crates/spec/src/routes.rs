@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use codemode_spec::{Method, Operation};
+use crate::operation::{Method, Operation};
 
 /// Every operation of a spec, ready for matching.
 #[derive(Debug, Default)]
