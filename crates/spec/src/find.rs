@@ -397,7 +397,7 @@ impl FindIndex {
     ) -> Vec<Found<'s>> {
         let (query_terms, intent) = read_query(query);
         let documents = operations.len() as f32;
-        let mut scores: HashMap<usize, f32> = HashMap::new();
+        let mut scores = vec![0.0f32; operations.len()];
         for (term, weight) in &query_terms {
             let Some(postings) = self.postings.get(term) else {
                 continue;
@@ -405,12 +405,14 @@ impl FindIndex {
             let frequency = postings.len() as f32;
             let idf = (1.0 + (documents - frequency + 0.5) / (frequency + 0.5)).ln();
             for &(document, tf) in postings {
-                *scores.entry(document).or_default() += weight * idf * tf * (K1 + 1.0) / (tf + K1);
+                scores[document] += weight * idf * tf * (K1 + 1.0) / (tf + K1);
             }
         }
         let product = options.product.as_deref().map(str::to_ascii_lowercase);
         let mut ranked: Vec<Found<'s>> = scores
             .into_iter()
+            .enumerate()
+            .filter(|(_, score)| *score > 0.0)
             .filter_map(|(document, score)| {
                 let operation = &operations[document];
                 if options

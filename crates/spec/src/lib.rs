@@ -31,6 +31,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod check;
 mod document;
 pub mod error;
 pub mod find;
@@ -46,6 +47,7 @@ pub mod spec;
 pub mod stats;
 mod view;
 
+pub use check::Problem;
 pub use error::{SpecError, UnknownOperation};
 pub use find::{DEFAULT_FIND_LIMIT, FindOptions, Found, MAX_FIND_LIMIT};
 pub use node::Node;

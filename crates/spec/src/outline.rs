@@ -31,6 +31,16 @@ const ENUM_VALUES: usize = 12;
 /// Properties of one object shown before the rest are cut to `…`.
 const PROPERTIES: usize = 24;
 
+/// Fields the server assigns: never required in a request body, even where a spec shares one
+/// schema between request and response and lists them as required.
+pub(crate) const SERVER_ASSIGNED: [&str; 5] = [
+    "id",
+    "created_on",
+    "modified_on",
+    "created_at",
+    "updated_at",
+];
+
 /// One operation, compactly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outline {
@@ -321,6 +331,9 @@ impl Renderer {
                 members.push(member);
             }
         }
+        if members.len() > 1 {
+            members.retain(|member| member != "unknown");
+        }
         if members.len() > UNION_MEMBERS {
             members.truncate(UNION_MEMBERS);
             members.push("…".to_string());
@@ -354,22 +367,27 @@ impl Renderer {
             return format!("Record<string, {}>", extra.as_deref().unwrap_or("unknown"));
         }
         let shown = fields.len().min(PROPERTIES);
+        let total = fields.len();
         let mut out = String::from("{ ");
-        for (name, types) in &fields[..shown] {
-            let optional = if parts.required.contains(name) {
-                ""
-            } else {
-                "?"
-            };
-            let ty = if types.len() > UNION_MEMBERS {
-                format!("{} | …", types[..UNION_MEMBERS].join(" | "))
+        for (name, types) in &mut fields[..shown] {
+            let name: &str = name;
+            let required = parts.required.contains(&name)
+                && !(self.direction == Direction::Request && SERVER_ASSIGNED.contains(&name));
+            let optional = if required { "" } else { "?" };
+            if types.len() > 1 {
+                types.retain(|ty| ty != "unknown");
+            }
+            let literal = types.iter().all(|ty| ty.starts_with('"'));
+            let cap = if literal { ENUM_VALUES } else { UNION_MEMBERS };
+            let ty = if types.len() > cap {
+                format!("{} | …", types[..cap].join(" | "))
             } else {
                 types.join(" | ")
             };
             out.push_str(&format!("{}{optional}: {ty}; ", key(name)));
         }
-        if fields.len() > shown {
-            out.push_str(&format!("/* {} more */ ", fields.len() - shown));
+        if total > shown {
+            out.push_str(&format!("/* {} more */ ", total - shown));
         }
         if let Some(extra) = extra {
             out.push_str(&format!("[key: string]: {extra}; "));

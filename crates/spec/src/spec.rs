@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::check::{self, Problem};
 use crate::document;
 use crate::error::{SpecError, UnknownOperation};
 use crate::find::{FindIndex, FindOptions, Found};
@@ -115,12 +116,28 @@ impl Spec {
     /// The compact view of the operation a method and path name.
     pub fn outline(&self, method: Method, path: &str) -> Result<Outline, UnknownOperation> {
         let operation = self.operation(method, path)?;
-        let node = self
-            .view
+        Ok(outline::outline(operation, self.node_of(operation)))
+    }
+
+    /// How a request with these query parameter names and JSON body breaks `operation`: query
+    /// parameters it does not have, body fields of the wrong type or value, missing required
+    /// fields; empty when it does not.
+    pub fn check_request(
+        &self,
+        operation: &Operation,
+        query: &[&str],
+        body: Option<&serde_json::Value>,
+    ) -> Vec<Problem> {
+        check::check(self.node_of(operation), query, body)
+    }
+
+    /// The view node of one of the spec's operations.
+    fn node_of(&self, operation: &Operation) -> &Node {
+        self.view
             .get("paths")
             .and_then(|paths| paths.get(&operation.path))
-            .and_then(|item| item.get(method.openapi_key()));
-        Ok(outline::outline(operation, node.map_or(&Node::Null, |node| node)))
+            .and_then(|item| item.get(operation.method.openapi_key()))
+            .map_or(&Node::Null, |node| node)
     }
 
     /// What loading found.
