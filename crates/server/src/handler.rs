@@ -48,7 +48,7 @@ impl McpShared {
             operations: spec.operations().len(),
             products: spec.products().iter().map(|p| p.name.as_str()).collect(),
         };
-        let tools = tools::definitions(&summary, &runner.held_for_approval());
+        let tools = tools::definitions(&summary, runner.tool_limits(), &runner.held_for_approval());
         Arc::new(McpShared { runner, tools })
     }
 }

@@ -63,8 +63,8 @@ pub use codemode_spec::RouteTable;
 pub use credential::{Credential, CredentialError, CredentialId, sha256_hex};
 pub use envelope::envelope;
 pub use gateway::{
-    AuthFailure, Call, CheckedRequest, Gateway, GatewayConfig, GatewayConfigError, RequestError,
-    RequestRecord,
+    AuthFailure, Call, CheckedRequest, Gateway, GatewayConfig, GatewayConfigError, RequestChecks,
+    RequestError, RequestRecord, joined,
 };
 pub use http::{HttpSettings, HttpSetupError, HttpUpstream};
 pub use options::{OptionsError, RequestOptions};

@@ -39,6 +39,7 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::settings::{Secrets, Settings, TOKEN_ENV};
 use crate::spec_loading::{self, SpecLoadError};
+use crate::tools::ToolLimits;
 use crate::wording;
 use approval::{Approvals, Question, QuestionLimits};
 use audit::AuditTrail;
@@ -108,6 +109,7 @@ pub enum StartError {
 /// Everything a tool call needs; built once at start-up, shared by every session.
 pub struct Runner {
     spec: Arc<Spec>,
+    tool_limits: ToolLimits,
     pool: Pool,
     gateway: Gateway<RequestDecision>,
     accounts: Arc<AccountResolver>,
@@ -151,9 +153,9 @@ impl Runner {
             }
             (Arc::new(upstream), secrets.token)
         };
-        let gateway = Gateway::new(upstream, spec.operations(), settings.upstream.clone())?;
-        let pool = Pool::new(
-            spec.view().clone(),
+        let gateway = Gateway::for_spec(upstream, spec.clone(), settings.upstream.clone())?;
+        let pool = Pool::for_spec(
+            spec.clone(),
             settings.sandbox.pool_config()?,
             tokio::runtime::Handle::current(),
         )?;
@@ -175,6 +177,13 @@ impl Runner {
             "ready"
         );
         Ok(Arc::new(Runner {
+            tool_limits: ToolLimits {
+                result_chars: settings.sandbox.result_chars,
+                code_kib: settings.sandbox.code_kib,
+                search_secs: settings.sandbox.search_timeout_secs,
+                execute_secs: settings.sandbox.execute_timeout_secs,
+                requests: settings.upstream.max_subrequests,
+            },
             spec,
             pool,
             gateway,
@@ -215,6 +224,11 @@ impl Runner {
     /// Which requests the policy holds for a person's approval.
     pub fn held_for_approval(&self) -> ApprovalSummary {
         self.policy.approvals()
+    }
+
+    /// The limits the tool descriptions state.
+    pub fn tool_limits(&self) -> &ToolLimits {
+        &self.tool_limits
     }
 
     /// The approvals store, for the HTTP approval endpoints.
@@ -258,6 +272,12 @@ impl Runner {
             return refused;
         }
         let mut entry = self.audit.begin(&caller, AuditTool::Execute, &code);
+        if let Some(id) = &approval_id
+            && let Some(unusable) = self.approvals.unusable(id, caller.subject()).await
+        {
+            let outcome = CallOutcome::failed(unusable, Vec::new());
+            return self.audit.commit(entry, outcome).await;
+        }
         let _permit = match self.admission.admit(&caller, RateTool::Execute, &code) {
             Ok(permit) => permit,
             Err(refused) => {
@@ -292,7 +312,12 @@ impl Runner {
         let outcome = if pending.is_empty() {
             entry.approvals(self.approvals.used(approval_id.as_deref()).await);
             match ran {
-                Ok(outcome) => CallOutcome::new(returned(outcome).result, logs),
+                Ok(outcome) => {
+                    let undefined = outcome.undefined;
+                    CallOutcome::new(returned(outcome).result, logs)
+                        .with_notes(host.notes())
+                        .with_notes(undefined.then(|| RETURNED_UNDEFINED.to_string()))
+                }
                 Err(error) => CallOutcome::failed(error, logs),
             }
         } else {
@@ -310,8 +335,10 @@ impl Runner {
     }
 }
 
-/// A sandbox outcome as a call's: the value, its truncation and the console output.
+/// A sandbox outcome as a call's: the value, its truncation, the console output, and a note
+/// when the code returned `undefined`.
 fn returned(outcome: codemode_sandbox::Outcome) -> CallOutcome {
+    let undefined = outcome.undefined;
     CallOutcome::new(
         Ok(Returned::Value {
             value: outcome.result,
@@ -319,7 +346,12 @@ fn returned(outcome: codemode_sandbox::Outcome) -> CallOutcome {
         }),
         outcome.logs,
     )
+    .with_notes(undefined.then(|| RETURNED_UNDEFINED.to_string()))
 }
+
+/// The note on a call whose code returned `undefined`.
+const RETURNED_UNDEFINED: &str = "the code returned undefined (shown as null): is a `return` \
+     missing, or an `await` (a request's promise must be awaited before its result is read)?";
 
 /// The refusal of a call whose caller lacks the tool's scope, if it does.
 fn scope_refusal(principal: &Principal, tool: AuthTool) -> Option<CallOutcome> {
