@@ -15,7 +15,7 @@ const SPEC_DTS: &str = include_str!("../../../sandbox-runtime/spec.d.ts");
 const CLOUDFLARE_DTS: &str = include_str!("../../../sandbox-runtime/cloudflare.d.ts");
 
 /// How many products the search description names, most frequent first.
-const LISTED_PRODUCTS: usize = 40;
+const LISTED_PRODUCTS: usize = 20;
 
 /// What the descriptions say about the loaded spec.
 pub struct SpecSummary<'a> {
@@ -65,12 +65,11 @@ fn search_tool(summary: &SpecSummary<'_>, limits: &ToolLimits) -> Tool {
         ));
     }
     let description = format!(
-        "Search the {title} API spec ({operations} operations) with JS. `code` is an async \
-         arrow function whose only global is `spec`: spec.find(\"what to do\") ranks \
-         operations, spec.op(method, path) shows one (parameters, body, response); spec.paths \
-         is the raw spec, $refs resolved.\n\
+        "Search the {title} spec ({operations} operations, $refs resolved) with JS: `code` is an \
+         async arrow function whose only global is `spec`. Start with spec.find(\"what to do\"), \
+         then spec.op(method, path) for its parameters, body and response.\n\
          {SPEC_DTS}\
-         Products ({count}, most operations first; find's `product` option): {products}\n\
+         Products ({count}, largest first): {products}\n\
          Limits: code {code_kib} KiB, {secs} s, results cut past {result_chars} characters.\n\
          Example: async () => spec.find(\"create a DNS record\", {{limit: 3}})",
         title = summary.title,

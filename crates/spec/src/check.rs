@@ -65,8 +65,14 @@ pub(crate) fn check(operation: &Node, query: &[&str], body: Option<&Value>) -> V
     if let (Some(body), Some(schema)) = (body, json_body_schema(operation)) {
         check_value(schema, body, "body", 0, &mut problems);
     }
-    problems.truncate(MAX_PROBLEMS);
-    problems
+    let mut distinct: Vec<Problem> = Vec::with_capacity(problems.len());
+    for problem in problems {
+        if !distinct.contains(&problem) {
+            distinct.push(problem);
+        }
+    }
+    distinct.truncate(MAX_PROBLEMS);
+    distinct
 }
 
 /// The schema of an operation's JSON request body, if it takes one.
