@@ -40,8 +40,8 @@ test("the search description opens with spec.find and spec.op and states the liv
   const execute = tools.find((t) => t.name === "execute");
   assert.ok(search.description.indexOf("spec.find") < search.description.indexOf("spec.paths"), search.description);
   assert.match(search.description, /Limits: code 64 KiB, 10 s, results cut past 24000 characters/);
-  assert.match(search.description, /\+84 more; all: \[\.\.\.new Set/);
-  assert.match(execute.description, /Limits: 50 requests per call, 30 s/);
+  assert.match(search.description, /\+96 more; all: \[\.\.\.new Set/);
+  assert.match(execute.description, /Limits: 50 requests per call, 30 s, );
 });
 
 test("spec.find ranks operations for a task, and its product listing covers every product", async () => {

@@ -15,7 +15,7 @@ const SPEC_DTS: &str = include_str!("../../../sandbox-runtime/spec.d.ts");
 const CLOUDFLARE_DTS: &str = include_str!("../../../sandbox-runtime/cloudflare.d.ts");
 
 /// How many products the search description names, most frequent first.
-const LISTED_PRODUCTS: usize = 20;
+const LISTED_PRODUCTS: usize = 8;
 
 /// What the descriptions say about the loaded spec.
 pub struct SpecSummary<'a> {
@@ -67,7 +67,7 @@ fn search_tool(summary: &SpecSummary<'_>, limits: &ToolLimits) -> Tool {
     let description = format!(
         "Search the {title} spec ({operations} operations, $refs resolved) with JS: `code` is an \
          async arrow function whose only global is `spec`. Start with spec.find(\"what to do\"), \
-         then spec.op(method, path) for its parameters, body and response.\n\
+         then spec.op(method, path).\n\
          {SPEC_DTS}\
          Products ({count}, largest first): {products}\n\
          Limits: code {code_kib} KiB, {secs} s, results cut past {result_chars} characters.\n\
@@ -89,7 +89,7 @@ fn execute_tool(summary: &SpecSummary<'_>, limits: &ToolLimits, held: &ApprovalS
         "Call the {title} API. `code` is an async arrow function run in a sandbox with these globals; \
          console output is returned too. Find the method and path with `search` first.\n\
          {CLOUDFLARE_DTS}\
-         Limits: {requests} requests per call, {secs} s (waiting for an approval not counted), \
+         Limits: {requests} requests per call, {secs} s, \
          code {code_kib} KiB, results cut past {result_chars} characters.\n\
          Example: async () => (await cloudflare.request({{method: \"GET\", path: \"/zones\", \
          query: {{per_page: 5}}}})).result.map(z => z.name)\n{approvals}",
