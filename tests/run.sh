@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== npm ci (the e2e clients, and GitHub's spec for the spec crate's find tests)"
+(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+
 echo "== cargo test (release)"
 cargo build --release --locked --bin codemode
 cargo test --release --locked --workspace
@@ -26,6 +29,5 @@ if ! command -v chromium >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
-(cd tests && npm ci --no-audit --no-fund --loglevel=error)
 (cd examples/agent-platform && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests && node --test --test-concurrency=2 e2e/)

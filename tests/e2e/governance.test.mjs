@@ -199,7 +199,8 @@ test("approval by approval id: the agent cannot approve itself, a person can, on
   assert.equal(api.requests.filter((r) => r.method === "DELETE").length, 1);
 
   const replay = await exec(client, DELETE_RECORD, { approval_id: required.approval_id });
-  assert.ok(replay.json?.approval_required, "an approval lets each request through once");
+  assert.equal(replay.isError, true, "an approval lets each request through once, and says so when used");
+  assert.match(replay.text, /approval_id "[0-9a-f]{32}" cannot be used: it was already used/);
   assert.equal(api.requests.filter((r) => r.method === "DELETE").length, 1);
 
   const again = await decide(required.approval_id, APPROVER_KEY, "reject");
@@ -216,7 +217,8 @@ test("a rejected approval lets nothing through", async () => {
   assert.equal(rejected.body.status, "rejected");
   api.resetCounters();
   const second = await exec(client, `async () => (await cloudflare.request({ method: "POST", path: "/zones/z9/purge_cache", body: { purge_everything: true } })).result.id`, { approval_id: id });
-  assert.ok(second.json?.approval_required);
+  assert.equal(second.isError, true);
+  assert.match(second.text, /cannot be used: it was rejected/);
   assert.equal(api.requests.length, 0);
   await client.close();
 });

@@ -33,7 +33,7 @@ test("tools/list names both tools with titles and read-only hints", async () => 
   assert.equal(execute.annotations.readOnlyHint, false);
   assert.ok(search.title && execute.title);
   assert.match(search.description, /1533 operations/);
-  assert.match(search.description, /Products \(tags\[0\]\): [a-z_]+, /);
+  assert.match(search.description, /Products \(104, largest first\): [a-z_]+, /);
   assert.match(execute.description, /cloudflare: \{/);
   assert.deepEqual(search.inputSchema.required, ["code"]);
 });

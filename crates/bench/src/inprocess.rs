@@ -52,10 +52,10 @@ pub async fn measure(
     iterations: usize,
 ) -> anyhow::Result<InProcess> {
     let started = Instant::now();
-    let spec = Spec::from_bytes(spec_bytes)?;
+    let spec = Arc::new(Spec::from_bytes(spec_bytes)?);
     let load = started.elapsed();
-    let pool = Pool::new(
-        spec.view().clone(),
+    let pool = Pool::for_spec(
+        spec.clone(),
         PoolConfig::default(),
         tokio::runtime::Handle::current(),
     )?;

@@ -9,6 +9,8 @@ use serde::Serialize;
 pub struct Outcome {
     /// The returned value as JSON (`undefined` becomes null), cut to the result limit.
     pub result: serde_json::Value,
+    /// Whether the code returned `undefined`, as a forgotten `return` or `await` does.
+    pub undefined: bool,
     /// Present when `result` was cut to fit.
     pub truncation: Option<Truncation>,
     /// Console lines, in the order they were written.

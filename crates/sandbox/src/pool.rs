@@ -6,7 +6,7 @@ use std::sync::{Arc, mpsc::Sender};
 use std::thread;
 use std::time::Instant;
 
-use codemode_spec::Node;
+use codemode_spec::{Node, Spec};
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, oneshot};
 
@@ -45,16 +45,36 @@ impl Drop for Inner {
 }
 
 impl Pool {
+    /// Starts a pool whose `search` code reads the loaded `spec` as `spec`, with its ranked
+    /// `spec.find` and compact `spec.op`; otherwise as [`Pool::new`].
+    pub fn for_spec(
+        spec: Arc<Spec>,
+        config: PoolConfig,
+        runtime: Handle,
+    ) -> Result<Pool, SandboxError> {
+        Pool::start(spec.view().clone(), Some(spec), config, runtime)
+    }
+
     /// Starts `config.workers` threads (at least one), each building the JavaScript form of
-    /// `view` once; returns when all are ready. Host futures run on `runtime`.
+    /// `view` once, which `search` code reads as `spec` (a bare view: no `spec.find` or
+    /// `spec.op`); returns when all are ready. Host futures run on `runtime`.
     pub fn new(view: Arc<Node>, config: PoolConfig, runtime: Handle) -> Result<Pool, SandboxError> {
+        Pool::start(view, None, config, runtime)
+    }
+
+    fn start(
+        view: Arc<Node>,
+        spec: Option<Arc<Spec>>,
+        config: PoolConfig,
+        runtime: Handle,
+    ) -> Result<Pool, SandboxError> {
         let workers = config.workers.max(1);
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::channel()).unzip();
         let queue = Arc::new(Queue::new(config.queue, senders.clone()));
         let (ready, started) = mpsc::channel();
         for (index, (signals, wake)) in receivers.into_iter().zip(senders).enumerate() {
             let (queue, ready): (Arc<Queue>, Sender<_>) = (queue.clone(), ready.clone());
-            let (view, handle) = (view.clone(), runtime.clone());
+            let (view, spec, handle) = (view.clone(), spec.clone(), runtime.clone());
             let api_global = config.api_global.clone();
             thread::Builder::new()
                 .name(format!("sandbox-{index}"))
@@ -68,7 +88,7 @@ impl Pool {
                     };
                     worker::work(
                         worker,
-                        || QuickJs::new(view.clone(), handle.clone(), &api_global),
+                        || QuickJs::new(view.clone(), spec.clone(), handle.clone(), &api_global),
                         ready,
                     );
                 })

@@ -65,7 +65,11 @@ impl McpShared {
             operations: spec.operations().len(),
             products: spec.products().iter().map(|p| p.name.as_str()).collect(),
         };
-        let tools = tools::definitions(&summary, &self.runner.held_for_approval());
+        let tools = tools::definitions(
+            &summary,
+            self.runner.tool_limits(),
+            &self.runner.held_for_approval(),
+        );
         *cached = Some((spec, tools.clone()));
         Some(tools)
     }

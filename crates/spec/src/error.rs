@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::operation::Method;
+
 /// Why a spec could not be read or loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
@@ -140,4 +142,25 @@ pub enum SpecError {
     /// The task parsing the spec stopped before it finished.
     #[error("spec loading stopped before it finished")]
     Stopped,
+}
+
+/// A method and path that name no operation of the spec.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{method} {path} is not an operation of this API{}", nearest_note(.nearest))]
+pub struct UnknownOperation {
+    /// The method asked for.
+    pub method: Method,
+    /// The path asked for.
+    pub path: String,
+    /// The closest operations, as `METHOD /template`, closest first.
+    pub nearest: Vec<String>,
+}
+
+/// The sentence naming the nearest operations, or a pointer to searching when there are none.
+fn nearest_note(nearest: &[String]) -> String {
+    if nearest.is_empty() {
+        "; search for the operation by what it does".to_string()
+    } else {
+        format!("; the nearest operations are: {}", nearest.join(", "))
+    }
 }

@@ -58,6 +58,13 @@ impl fmt::Display for Method {
     }
 }
 
+impl serde::Serialize for Method {
+    /// Writes the upper-case HTTP name.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// The error for a method name outside the five allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("method must be one of GET, POST, PUT, PATCH, DELETE (got {0:?})")]

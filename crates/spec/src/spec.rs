@@ -2,16 +2,23 @@
 
 use std::sync::Arc;
 
+use crate::check::{self, Problem};
 use crate::document;
-use crate::error::SpecError;
+use crate::error::{SpecError, UnknownOperation};
+use crate::find::{FindIndex, FindOptions, Found};
 use crate::node::Node;
-use crate::operation::{self, Operation, Product};
+use crate::operation::{self, Method, Operation, Product};
+use crate::outline::{self, Outline};
 use crate::refs;
+use crate::routes::RouteTable;
 use crate::stats::{self, SpecStats};
 use crate::view;
 
 /// The title used when the spec's `info.title` is missing.
 const UNTITLED: &str = "API";
+
+/// How many nearest operations an unknown method and path is told about.
+const NEAREST: usize = 5;
 
 /// An OpenAPI document loaded and resolved once; immutable, and cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -21,6 +28,8 @@ pub struct Spec {
     products: Vec<Product>,
     title: String,
     stats: SpecStats,
+    routes: RouteTable,
+    index: FindIndex,
 }
 
 impl Spec {
@@ -47,7 +56,11 @@ impl Spec {
             resolved_bytes: dag.expanded.bytes,
             source_bytes: bytes.len(),
         };
+        let routes = RouteTable::new(&view.operations);
+        let index = FindIndex::build(&view.root, &view.operations);
         Ok(Spec {
+            routes,
+            index,
             view: view.root,
             operations: view.operations,
             products,
@@ -76,8 +89,70 @@ impl Spec {
         &self.title
     }
 
+    /// The operations that best match a task described in words, best first.
+    pub fn find(&self, query: &str, options: &FindOptions) -> Vec<Found<'_>> {
+        self.index.find(&self.operations, query, options)
+    }
+
+    /// The operation a method and path (a template, or a concrete path, with or without a
+    /// query string) name.
+    pub fn operation(&self, method: Method, path: &str) -> Result<&Operation, UnknownOperation> {
+        let segments = segments(path);
+        self.routes.find(method, &segments).ok_or_else(|| {
+            let nearest = self
+                .routes
+                .nearest(method, &segments, NEAREST)
+                .into_iter()
+                .map(|op| format!("{} {}", op.method, op.path))
+                .collect();
+            UnknownOperation {
+                method,
+                path: path.to_string(),
+                nearest,
+            }
+        })
+    }
+
+    /// The compact view of the operation a method and path name.
+    pub fn outline(&self, method: Method, path: &str) -> Result<Outline, UnknownOperation> {
+        let operation = self.operation(method, path)?;
+        Ok(outline::outline(operation, self.node_of(operation)))
+    }
+
+    /// How a request with these query parameter names and JSON body breaks `operation`: query
+    /// parameters it does not have, body fields of the wrong type or value, missing required
+    /// fields; empty when it does not.
+    pub fn check_request(
+        &self,
+        operation: &Operation,
+        query: &[&str],
+        body: Option<&serde_json::Value>,
+    ) -> Vec<Problem> {
+        check::check(self.node_of(operation), query, body)
+    }
+
+    /// The view node of one of the spec's operations.
+    fn node_of(&self, operation: &Operation) -> &Node {
+        self.view
+            .get("paths")
+            .and_then(|paths| paths.get(&operation.path))
+            .and_then(|item| item.get(operation.method.openapi_key()))
+            .map_or(&Node::Null, |node| node)
+    }
+
     /// What loading found.
     pub fn stats(&self) -> &SpecStats {
         &self.stats
+    }
+}
+
+/// The segments of a path, its query string and outer slashes left out.
+fn segments(path: &str) -> Vec<&str> {
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let trimmed = path.trim_start_matches('/').trim_end_matches('/');
+    if trimmed.is_empty() {
+        Vec::new()
+    } else {
+        trimmed.split('/').collect()
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use codemode_spec::{Method, Operation};
+use codemode_spec::{Method, Operation, Problem, Spec};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
@@ -16,12 +16,24 @@ use crate::envelope::{envelope, error_summary};
 use crate::journal::Journal;
 use crate::options::{OptionsError, RequestOptions};
 use crate::retry::{GiveUp, RetryPolicy, is_retryable};
-use crate::routes::RouteTable;
 use crate::upstream::{PreparedRequest, RawResponse, RequestBody, Upstream, UpstreamError};
+use codemode_spec::RouteTable;
+
+/// How many nearest operations a method and path outside the spec is told about.
+const NEAREST: usize = 5;
+
+/// Problems as one clause: `at: message; at: message`.
+pub fn joined(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
 
 /// Limits and checks applied to every request: the `[upstream]` config section, where each key
 /// left out keeps its default (`max_subrequests = 50`, `max_concurrent_subrequests = 6`,
-/// `enforce_spec = true`).
+/// `enforce_spec = true`, `check_requests = "warn"`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
@@ -31,6 +43,8 @@ pub struct GatewayConfig {
     pub max_subrequests: usize,
     /// Requests one call may have in flight; more wait their turn. At least 1.
     pub max_concurrent_subrequests: usize,
+    /// What to do with a request whose query or body breaks its operation's schema.
+    pub check_requests: RequestChecks,
     /// When to retry 429 and 503 responses; not a config key.
     #[serde(skip)]
     pub retry: RetryPolicy,
@@ -42,9 +56,22 @@ impl Default for GatewayConfig {
             enforce_spec: true,
             max_subrequests: 50,
             max_concurrent_subrequests: 6,
+            check_requests: RequestChecks::Warn,
             retry: RetryPolicy::default(),
         }
     }
+}
+
+/// What happens to a request whose query parameters or JSON body break its operation's
+/// schema, as far as the spec tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestChecks {
+    /// Send it, and tell the code's caller what looked wrong (the default: specs are often
+    /// stricter or looser than the API, and the API has the last word).
+    Warn,
+    /// Refuse it before anything is sent, saying which fields are at fault.
+    Refuse,
 }
 
 /// Why a [`GatewayConfig`] cannot be used.
@@ -73,8 +100,8 @@ pub enum RequestError {
     Options(#[from] OptionsError),
     /// The method and path match no operation of the spec.
     #[error(
-        "{method} {path} is not an operation of the API spec{allowed}; search the spec for the \
-         right method and path, e.g. Object.keys(spec.paths).filter(p => p.includes(\"dns_records\"))"
+        "{method} {path} is not an operation of the API spec{allowed}{nearest}; search the spec \
+         for the right one, e.g. spec.find(\"create a DNS record\")"
     )]
     NotInSpec {
         /// The method.
@@ -83,6 +110,23 @@ pub enum RequestError {
         path: String,
         /// The methods the path does accept, as a parenthesised note, or empty.
         allowed: String,
+        /// The nearest operations, as a clause, or empty.
+        nearest: String,
+    },
+    /// The query or body breaks the operation's schema, and such requests are refused.
+    #[error(
+        "{method} {path} was not sent: it does not fit {method} {template}: {problems}; see \
+         spec.op(\"{method}\", \"{template}\")"
+    )]
+    Invalid {
+        /// The method.
+        method: Method,
+        /// The path.
+        path: String,
+        /// The operation's path template.
+        template: String,
+        /// Each problem, with the field's path, joined by `; `.
+        problems: String,
     },
     /// The call used up its requests.
     #[error(
@@ -231,6 +275,8 @@ impl<D> Clone for Gateway<D> {
 struct Shared {
     upstream: Arc<dyn Upstream>,
     routes: RouteTable,
+    /// The spec requests are checked against, when the gateway has it.
+    spec: Option<Arc<Spec>>,
     config: GatewayConfig,
 }
 
@@ -241,11 +287,32 @@ impl<D: Clone + Send + 'static> Gateway<D> {
         operations: &[Operation],
         config: GatewayConfig,
     ) -> Result<Gateway<D>, GatewayConfigError> {
+        Gateway::build(upstream, RouteTable::new(operations), None, config)
+    }
+
+    /// A gateway to `upstream` that allows the operations of `spec` and checks each request's
+    /// query and body against its operation, once `config` is valid.
+    pub fn for_spec(
+        upstream: Arc<dyn Upstream>,
+        spec: Arc<Spec>,
+        config: GatewayConfig,
+    ) -> Result<Gateway<D>, GatewayConfigError> {
+        let routes = RouteTable::new(spec.operations());
+        Gateway::build(upstream, routes, Some(spec), config)
+    }
+
+    fn build(
+        upstream: Arc<dyn Upstream>,
+        routes: RouteTable,
+        spec: Option<Arc<Spec>>,
+        config: GatewayConfig,
+    ) -> Result<Gateway<D>, GatewayConfigError> {
         config.validate()?;
         Ok(Gateway {
             shared: Arc::new(Shared {
                 upstream,
-                routes: RouteTable::new(operations),
+                routes,
+                spec,
                 config,
             }),
             decision: PhantomData,
@@ -305,6 +372,7 @@ struct Sent {
 pub struct CheckedRequest {
     options: RequestOptions,
     operation: Option<Operation>,
+    problems: Vec<Problem>,
     checked_at: Instant,
 }
 
@@ -334,6 +402,12 @@ impl CheckedRequest {
     /// The spec operation it matched; `None` only when the spec is not enforced.
     pub fn operation(&self) -> Option<&Operation> {
         self.operation.as_ref()
+    }
+
+    /// How the query or body breaks the operation's schema, when requests that do are sent
+    /// anyway; empty when they fit.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
     }
 
     /// SHA-256 (hex) of the body as it will be sent, if there is one.
@@ -376,17 +450,39 @@ impl<D: Clone + Send + 'static> Call<D> {
     /// Checks options, path and spec route, then counts the request against the call's budget,
     /// whatever is decided about it next (a request refused after this still counts); sends
     /// and records nothing.
-    pub fn check(&self, options: &Value) -> Result<CheckedRequest, RequestError> {
-        let options = RequestOptions::parse(options)?;
+    pub fn check(&self, raw: &Value) -> Result<CheckedRequest, RequestError> {
+        let options = RequestOptions::parse(raw)?;
         let segments: Vec<&str> = options.path.segments().collect();
         let operation = self.shared.routes.find(options.method, &segments).cloned();
         if operation.is_none() && self.shared.config.enforce_spec {
             return Err(self.not_in_spec(options.method, options.path.to_string(), &segments));
         }
         self.take_subrequest()?;
+        let problems = match (&self.shared.spec, &operation) {
+            (Some(spec), Some(operation)) => {
+                let query: Vec<&str> = options.query.iter().map(|(key, _)| key.as_str()).collect();
+                let json = raw.get("rawBody").and_then(Value::as_bool) != Some(true);
+                let body = raw.get("body").filter(|_| json);
+                spec.check_request(operation, &query, body)
+            }
+            _ => Vec::new(),
+        };
+        if let (false, RequestChecks::Refuse, Some(operation)) = (
+            problems.is_empty(),
+            self.shared.config.check_requests,
+            &operation,
+        ) {
+            return Err(RequestError::Invalid {
+                method: options.method,
+                path: options.path.to_string(),
+                template: operation.path.clone(),
+                problems: joined(&problems),
+            });
+        }
         Ok(CheckedRequest {
             options,
             operation,
+            problems,
             checked_at: Instant::now(),
         })
     }
@@ -502,10 +598,23 @@ impl<D: Clone + Send + 'static> Call<D> {
         } else {
             format!(" (this path accepts {})", methods.join(", "))
         };
+        let nearest: Vec<String> = self
+            .shared
+            .routes
+            .nearest(method, segments, NEAREST)
+            .into_iter()
+            .map(|operation| format!("{} {}", operation.method, operation.path))
+            .collect();
+        let nearest = if nearest.is_empty() {
+            String::new()
+        } else {
+            format!("; the nearest operations are {}", nearest.join(", "))
+        };
         RequestError::NotInSpec {
             method,
             path,
             allowed,
+            nearest,
         }
     }
 

@@ -2,7 +2,7 @@
 //! credentialed request to the API, and its response an envelope.
 //!
 //! [`Gateway`] ties it together: [`RequestOptions`] parsing and the [`GuardedPath`] checks,
-//! matching against the spec's operations ([`RouteTable`]), per-call budgets and the ledger of
+//! matching against the spec's operations ([`RouteTable`], from `codemode-spec`), per-call budgets and the ledger of
 //! every request sent or refused ([`Call`], [`RequestRecord`]), retries ([`RetryPolicy`]) and
 //! [`envelope`] normalisation with every credential [`scrub`]bed from it, over an
 //! [`Upstream`]: [`HttpUpstream`], or any backend that answers like the API (such as
@@ -56,21 +56,20 @@ pub mod journal;
 pub mod options;
 pub mod path_guard;
 pub mod retry;
-pub mod routes;
 pub mod scrub;
 pub mod upstream;
 
 pub use account::{AccountError, resolve_account};
+pub use codemode_spec::RouteTable;
 pub use credential::{Credential, CredentialError, CredentialId, sha256_hex};
 pub use envelope::envelope;
 pub use gateway::{
-    AuthFailure, Call, CheckedRequest, Gateway, GatewayConfig, GatewayConfigError, RequestError,
-    RequestRecord,
+    AuthFailure, Call, CheckedRequest, Gateway, GatewayConfig, GatewayConfigError, RequestChecks,
+    RequestError, RequestRecord, joined,
 };
 pub use http::{HttpSettings, HttpSetupError, HttpUpstream};
 pub use journal::Journal;
 pub use options::{OptionsError, RequestOptions};
 pub use path_guard::{ApiBase, BaseUrlError, GuardedPath, PathError};
 pub use retry::{GiveUp, RetryPolicy};
-pub use routes::RouteTable;
 pub use upstream::{PreparedRequest, RawResponse, RequestBody, Upstream, UpstreamError};

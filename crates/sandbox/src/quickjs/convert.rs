@@ -7,16 +7,34 @@ use codemode_spec::Node;
 use rquickjs::object::Property;
 use rquickjs::{Array, Ctx, Function, Object, Value};
 
-/// The view as frozen JavaScript values. Every shared node (a resolved `$ref`) becomes one
-/// shared object, so the graph is as small as the view and never expanded.
-pub(crate) fn to_js<'js>(ctx: &Ctx<'js>, view: &Arc<Node>) -> rquickjs::Result<Value<'js>> {
+/// The view as frozen JavaScript values, with `extra` fields added to its root object. Every
+/// shared node (a resolved `$ref`) becomes one shared object, so the graph is as small as the
+/// view and never expanded.
+pub(crate) fn to_js<'js>(
+    ctx: &Ctx<'js>,
+    view: &Arc<Node>,
+    extra: Vec<(&str, Value<'js>)>,
+) -> rquickjs::Result<Value<'js>> {
     let object: Object = ctx.globals().get("Object")?;
-    Converter {
+    let mut converter = Converter {
         ctx,
         freeze: object.get("freeze")?,
         done: HashMap::new(),
+    };
+    match view.as_object() {
+        Some(fields) if !extra.is_empty() => {
+            let root = Object::new(ctx.clone())?;
+            for (key, field) in fields {
+                root.prop(key.as_ref(), converter.property(field)?)?;
+            }
+            for (key, field) in extra {
+                root.prop(key, Property::from(field).enumerable())?;
+            }
+            converter.freeze.call::<_, ()>((root.clone(),))?;
+            Ok(root.into_value())
+        }
+        _ => converter.convert(view),
     }
-    .convert(view)
 }
 
 struct Converter<'c, 'js> {
@@ -46,12 +64,7 @@ impl<'js> Converter<'_, 'js> {
             Node::Object(fields) => {
                 let object = Object::new(ctx)?;
                 for (key, field) in fields {
-                    // Defined, not assigned: a key such as `__proto__` stays a plain key.
-                    let field = Property::from(self.convert(field)?)
-                        .enumerable()
-                        .writable()
-                        .configurable();
-                    object.prop(key.as_ref(), field)?;
+                    object.prop(key.as_ref(), self.property(field)?)?;
                 }
                 object.into_value()
             }
@@ -61,6 +74,15 @@ impl<'js> Converter<'_, 'js> {
         }
         self.done.insert(Arc::as_ptr(node), value.clone());
         Ok(value)
+    }
+
+    /// A node as an object's property: defined, not assigned, so a key such as `__proto__`
+    /// stays a plain key.
+    fn property(&mut self, node: &Arc<Node>) -> rquickjs::Result<Property<Value<'js>>> {
+        Ok(Property::from(self.convert(node)?)
+            .enumerable()
+            .writable()
+            .configurable())
     }
 }
 

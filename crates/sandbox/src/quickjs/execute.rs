@@ -206,9 +206,11 @@ impl Execution {
         })?;
         match settled {
             Some(value) => {
+                let undefined = value.is_undefined();
                 let (result, truncation) = run::render(ctx, value, &bounds)?;
                 Ok(Some(Outcome {
                     result,
+                    undefined,
                     truncation,
                     logs: self.sink.take(),
                 }))
@@ -221,7 +223,10 @@ impl Execution {
 
 impl engine::Execution for Execution {
     fn resume(&mut self) -> Option<Result<Outcome, SandboxError>> {
-        let advanced = self.advance().transpose();
+        let advanced = self
+            .advance()
+            .transpose()
+            .map(|outcome| outcome.map_err(|error| run::point_at(error, &self.source)));
         if advanced.is_some() {
             self.bridge.abort();
         }

@@ -4,6 +4,7 @@
 mod console;
 mod convert;
 mod execute;
+mod lookup;
 mod meter;
 mod run;
 mod scripts;
@@ -12,7 +13,7 @@ mod watchdog;
 
 use std::sync::Arc;
 
-use codemode_spec::Node;
+use codemode_spec::{Node, Spec};
 use rquickjs::context::intrinsic::{
     Date, Eval, Json, MapSet, Promise, Proxy, RegExp, RegExpCompiler, TypedArrays,
 };
@@ -43,22 +44,28 @@ type Intrinsics = (
 /// QuickJS, as one worker thread's engine.
 pub(crate) struct QuickJs {
     view: Arc<Node>,
+    spec: Option<Arc<Spec>>,
+    api_global: String,
     outside: Outside,
     search: SearchRuntime,
 }
 
 impl QuickJs {
-    /// Builds the worker's search runtime from `view`; `handle` runs host futures, and
-    /// `execute` code reaches the API through the global `api_global`.
+    /// Builds the worker's search runtime from `view`, with `spec.find` and `spec.op` when
+    /// the view is `spec`'s; `handle` runs host futures, and `execute` code reaches the API
+    /// through the global `api_global`.
     pub(crate) fn new(
         view: Arc<Node>,
+        spec: Option<Arc<Spec>>,
         handle: Handle,
         api_global: &str,
     ) -> Result<QuickJs, SandboxError> {
         let outside = Outside::new(handle, api_global)?;
-        let search = SearchRuntime::new(&view)?;
+        let search = SearchRuntime::new(&view, spec.as_ref(), api_global)?;
         Ok(QuickJs {
             view,
+            spec,
+            api_global: api_global.to_owned(),
             outside,
             search,
         })
@@ -83,7 +90,7 @@ impl Engine for QuickJs {
 
     fn recover(&mut self) -> Result<(), SandboxError> {
         if !self.search.recover() {
-            self.search = SearchRuntime::new(&self.view)?;
+            self.search = SearchRuntime::new(&self.view, self.spec.as_ref(), &self.api_global)?;
         }
         Ok(())
     }

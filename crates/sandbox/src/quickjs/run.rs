@@ -22,6 +22,9 @@ const DRAIN_GRACE: Duration = Duration::from_millis(100);
 /// Maximum characters of a thrown non-Error value quoted in the error.
 const THROWN_VALUE_CHARS: usize = 2_000;
 
+/// Maximum characters of the agent's line quoted under a runtime error.
+const QUOTED_LINE_CHARS: usize = 160;
+
 /// What one running call is bound by and rendered with: its limits, its clock, the memory
 /// meter of its runtime, and render.js.
 pub(crate) struct Bounds<'a, 'js> {
@@ -302,6 +305,34 @@ pub(crate) fn engine_failure(error: &rquickjs::Error, limits: &Limits) -> Sandbo
     }
 }
 
+/// Adds to a thrown error the line and column of the agent's code it was thrown at (the first
+/// place in its stack that is the agent's), and that line with a caret under the column.
+pub(crate) fn point_at(error: SandboxError, code: &str) -> SandboxError {
+    let SandboxError::Thrown { message } = error else {
+        return error;
+    };
+    let Some((line, column)) = first_location(&message) else {
+        return SandboxError::Thrown { message };
+    };
+    let Some(text) = code.lines().nth(line.saturating_sub(1) as usize) else {
+        return SandboxError::Thrown { message };
+    };
+    let quoted: String = text.chars().take(QUOTED_LINE_CHARS).collect();
+    let gutter = line.to_string();
+    let caret = " ".repeat(
+        quoted
+            .chars()
+            .take(column.saturating_sub(1) as usize)
+            .count(),
+    );
+    SandboxError::Thrown {
+        message: format!(
+            "{message}\nat line {line}, column {column} of the code:\n{gutter} | {quoted}\n{} | {caret}^",
+            " ".repeat(gutter.len())
+        ),
+    }
+}
+
 /// Corrects first-line columns in a thrown error's stack trace for the wrapper.
 fn shift_stack(error: SandboxError, shift: usize) -> SandboxError {
     let SandboxError::Thrown { message } = error else {
@@ -332,6 +363,26 @@ mod tests {
     fn the_first_agent_location_is_read_from_a_stack() {
         assert_eq!(first_location("    at agent.js:3:14\n"), Some((3, 14)));
         assert_eq!(first_location("    at f (render.js:1:2)\n"), None);
+    }
+
+    #[test]
+    fn a_thrown_error_quotes_the_agent_line_it_came_from() {
+        let error = SandboxError::Thrown {
+            message: "Uncaught TypeError: x is undefined\n    at <anonymous> (agent.js:2:13)"
+                .into(),
+        };
+        let code = "async () => {\n  const y = x.name;\n}";
+        let SandboxError::Thrown { message } = point_at(error, code) else {
+            panic!("still thrown");
+        };
+        assert!(
+            message.ends_with(
+                "at line 2, column 13 of the code:\n2 |   const y = x.name;\n  |             ^"
+            ),
+            "{message}"
+        );
+        let other = point_at(SandboxError::StackOverflow, code);
+        assert_eq!(other, SandboxError::StackOverflow);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use codemode_spec::Node;
+use codemode_spec::{Node, Spec};
 use rquickjs::{CatchResultExt, Context, Function, Persistent, Runtime, Value};
 
 use crate::engine::Call;
@@ -23,7 +23,7 @@ use crate::quickjs::console::{self, LogSink};
 use crate::quickjs::meter::Meter;
 use crate::quickjs::run::Bounds;
 use crate::quickjs::watchdog::{Watch, Watchdog};
-use crate::quickjs::{Intrinsics, convert, run, scripts};
+use crate::quickjs::{Intrinsics, convert, lookup, run, scripts};
 
 /// A runtime holding the locked spec realm, reused by every `search` call of one worker.
 pub(crate) struct SearchRuntime {
@@ -53,8 +53,13 @@ struct Shared {
 }
 
 impl SearchRuntime {
-    /// Builds the runtime: converts `view` once, loads the helpers and locks the base realm.
-    pub(crate) fn new(view: &Arc<Node>) -> Result<SearchRuntime, SandboxError> {
+    /// Builds the runtime: converts `view` once, adds `find` and `op` when it is `spec`'s (whose
+    /// API `execute` reaches as `api`), loads the helpers and locks the base realm.
+    pub(crate) fn new(
+        view: &Arc<Node>,
+        spec: Option<&Arc<Spec>>,
+        api: &str,
+    ) -> Result<SearchRuntime, SandboxError> {
         let setup = |error: rquickjs::Error| {
             SandboxError::Unavailable(format!("could not build the spec realm: {error}"))
         };
@@ -69,7 +74,11 @@ impl SearchRuntime {
             let create_console: Function =
                 scripts::CONSOLE.load(&ctx).catch(&ctx).map_err(caught)?;
             let lockdown: Function = scripts::LOCKDOWN.load(&ctx).catch(&ctx).map_err(caught)?;
-            let spec = convert::to_js(&ctx, view).map_err(setup)?;
+            let extra = match spec {
+                Some(spec) => lookup::helpers(&ctx, spec, api).map_err(setup)?,
+                None => Vec::new(),
+            };
+            let spec = convert::to_js(&ctx, view, extra).map_err(setup)?;
             lockdown.call::<_, ()>(()).catch(&ctx).map_err(caught)?;
             Ok(Shared {
                 spec: Persistent::save(&ctx, spec),
@@ -99,7 +108,9 @@ impl SearchRuntime {
         self.runtime.set_max_stack_size(limits.stack_bytes);
         self.meter.allow(limits.memory_bytes);
         self.watchdog.watch(watch.clone());
-        let outcome = self.run(call.code, limits, &watch);
+        let outcome = self
+            .run(call.code, limits, &watch)
+            .map_err(|error| run::point_at(error, call.code));
         self.watchdog.clear();
         self.meter.lift();
         match outcome {
@@ -158,11 +169,13 @@ impl SearchRuntime {
             let started = run::start(&ctx, code, &bounds)?;
             let value = run::settle(&ctx, &started, &bounds, || Ok(false))?
                 .ok_or(SandboxError::NeverSettled)?;
+            let undefined = value.is_undefined();
             let (result, truncation) = run::render(&ctx, value, &bounds)?;
             let drained = run::drain(&ctx, watch);
             Ok((
                 Outcome {
                     result,
+                    undefined,
                     truncation,
                     logs: sink.take(),
                 },

@@ -7,5 +7,6 @@ mod common;
 mod config;
 mod execute;
 mod limits;
+mod lookup;
 mod parking;
 mod search;

@@ -44,13 +44,9 @@ impl ApiParts {
     /// Starts serving `spec`: its own sandbox workers and gateway.
     pub fn serve(&self, spec: Spec) -> Result<ServedApi, ServeApiError> {
         let spec = Arc::new(spec);
-        let gateway = Gateway::new(
-            self.upstream.clone(),
-            spec.operations(),
-            self.gateway.clone(),
-        )?;
-        let pool = Pool::new(
-            spec.view().clone(),
+        let gateway = Gateway::for_spec(self.upstream.clone(), spec.clone(), self.gateway.clone())?;
+        let pool = Pool::for_spec(
+            spec.clone(),
             self.pool.clone(),
             tokio::runtime::Handle::current(),
         )?;

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use codemode_audit::{
-    ApprovalDecision, ApprovalStatus, ApprovalStore, NewApproval, PendingRequest, RequestDecision,
-    Timestamp,
+    ApprovalDecision, ApprovalError, ApprovalStatus, ApprovalStore, NewApproval, PendingRequest,
+    RequestDecision, Timestamp,
 };
 use codemode_sandbox::CancelToken;
 use codemode_upstream::{CheckedRequest, sha256_hex};
@@ -342,6 +342,41 @@ impl Approvals {
                 stop,
             },
         }
+    }
+
+    /// Why `approval_id` cannot let any request of `subject` through, if it cannot: it does
+    /// not exist, is another subject's, was rejected, has expired, or every request it covers
+    /// went through already.
+    pub async fn unusable(&self, approval_id: &str, subject: &str) -> Option<CallError> {
+        let (store, id) = (self.store.clone(), approval_id.to_string());
+        let why = match tokio::task::spawn_blocking(move || store.get(&id)).await {
+            Err(_) => return Some(CallError::StoreStopped("approval store")),
+            Ok(Err(ApprovalError::NotFound(_))) => "no approval has this id".to_string(),
+            Ok(Err(error)) => return Some(CallError::ApprovalStore(error)),
+            Ok(Ok(approval)) if approval.subject != subject => {
+                "it belongs to another subject".to_string()
+            }
+            Ok(Ok(approval)) if approval.status == ApprovalStatus::Rejected => {
+                "it was rejected".to_string()
+            }
+            Ok(Ok(approval)) if approval.is_expired(Timestamp::now()) => {
+                "it has expired".to_string()
+            }
+            Ok(Ok(approval))
+                if approval.status == ApprovalStatus::Approved
+                    && approval
+                        .requests
+                        .iter()
+                        .all(|item| item.consumed_at.is_some()) =>
+            {
+                "it was already used: each request it approved has gone through once".to_string()
+            }
+            Ok(Ok(_)) => return None,
+        };
+        Some(CallError::UnusableApproval {
+            id: shown::escaped(approval_id),
+            why,
+        })
     }
 
     /// The approval a call used, for its audit record.

@@ -41,6 +41,17 @@ pub enum CallError {
     /// A request needs approval, but the approval could not be stored.
     #[error("approval required, but it could not be stored: {0}")]
     ApprovalStore(#[from] ApprovalError),
+    /// The `approval_id` given cannot let any request through.
+    #[error(
+        "approval_id \"{id}\" cannot be used: {why}; call execute without approval_id to ask \
+         for a new approval"
+    )]
+    UnusableApproval {
+        /// The id given, escaped for showing.
+        id: String,
+        /// Why it cannot be used.
+        why: String,
+    },
     /// The call's audit record could not be committed, so its result is withheld.
     #[error(
         "the call could not be recorded in the audit log, so its result is withheld: {0}. Try \
@@ -63,7 +74,7 @@ impl CallError {
             CallError::RateLimited(_) => "rate_limit",
             CallError::StoredCredential(_) | CallError::UnusableCredential(_) => "credentials",
             CallError::Sandbox(error) => sandbox_kind(error),
-            CallError::ApprovalStore(_) => "approval",
+            CallError::ApprovalStore(_) | CallError::UnusableApproval { .. } => "approval",
             CallError::AuditUnavailable(_) => "audit",
             CallError::StoreStopped(_) | CallError::NotReady => "unavailable",
         }
@@ -80,6 +91,7 @@ impl CallError {
                 | CallError::StoredCredential(_)
                 | CallError::UnusableCredential(_)
                 | CallError::NotReady
+                | CallError::UnusableApproval { .. }
                 | CallError::Sandbox(
                     SandboxError::CodeTooLarge { .. }
                         | SandboxError::Busy { .. }

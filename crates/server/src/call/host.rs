@@ -8,7 +8,7 @@ use std::time::Duration;
 use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
 use codemode_sandbox::{Host, LogLine, Rejection};
-use codemode_upstream::{Call, CheckedRequest, RequestRecord, resolve_account};
+use codemode_upstream::{Call, CheckedRequest, RequestRecord, joined, resolve_account};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -55,6 +55,7 @@ struct Shared {
     parts: HostParts,
     approvals: ApprovalState,
     logs: Mutex<Vec<LogLine>>,
+    notes: Mutex<Vec<String>>,
     account: Mutex<Option<String>>,
 }
 
@@ -66,6 +67,7 @@ impl ExecuteHost {
                 parts,
                 approvals: ApprovalState::default(),
                 logs: Mutex::new(Vec::new()),
+                notes: Mutex::new(Vec::new()),
                 account: Mutex::new(None),
             }),
         }
@@ -74,6 +76,12 @@ impl ExecuteHost {
     /// Every console line the code wrote, in order.
     pub fn logs(&self) -> Vec<LogLine> {
         lock(&self.shared.logs).clone()
+    }
+
+    /// What the server noted about the call's requests, in order: those sent although their
+    /// query or body did not fit the spec.
+    pub fn notes(&self) -> Vec<String> {
+        lock(&self.shared.notes).clone()
     }
 
     /// The call's ledger: every request sent or refused, in order, with what was decided.
@@ -142,6 +150,18 @@ impl Shared {
     async fn request(&self, options: Value) -> Result<Value, RequestRefused> {
         let parts = &self.parts;
         let checked = parts.call.check(&options)?;
+        if !checked.problems().is_empty() {
+            let template = checked
+                .operation()
+                .map_or("", |operation| operation.path.as_str());
+            lock(&self.notes).push(format!(
+                "{} {} was sent, but does not fit {} {template} in the spec: {}",
+                checked.method(),
+                checked.path(),
+                checked.method(),
+                joined(checked.problems())
+            ));
+        }
         let decided = match self.decide(&checked) {
             Decision::Allow { .. } => Ok(RequestDecision::Allow),
             Decision::Deny { rule } => Err(RequestRefused::Denied {

@@ -38,6 +38,7 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::settings::{Secrets, Settings, TOKEN_ENV};
 use crate::spec_loading::{self, SpecLoadError};
+use crate::tools::ToolLimits;
 use crate::wording;
 use api::{ApiParts, CurrentApi, ServeApiError, ServedApi};
 use approval::{Approvals, Question, QuestionLimits};
@@ -139,6 +140,7 @@ pub struct Runner {
     api: CurrentApi,
     parts: ApiParts,
     loader: Option<SpecLoader>,
+    tool_limits: ToolLimits,
     configured_account: Option<String>,
     policy: Arc<Policy>,
     admission: Admission,
@@ -207,6 +209,13 @@ impl Runner {
             api: CurrentApi::default(),
             parts,
             loader,
+            tool_limits: ToolLimits {
+                result_chars: settings.sandbox.result_chars,
+                code_kib: settings.sandbox.code_kib,
+                search_secs: settings.sandbox.search_timeout_secs,
+                execute_secs: settings.sandbox.execute_timeout_secs,
+                requests: settings.upstream.max_subrequests,
+            },
             configured_account: settings.account_id.clone(),
             policy: Arc::new(Policy::new(settings.policy.rules.clone())?),
             admission: Admission::new(settings.auth_enabled().then_some(settings.limits)),
@@ -274,6 +283,11 @@ impl Runner {
     /// Which requests the policy holds for a person's approval.
     pub fn held_for_approval(&self) -> ApprovalSummary {
         self.policy.approvals()
+    }
+
+    /// The limits the tool descriptions state.
+    pub fn tool_limits(&self) -> &ToolLimits {
+        &self.tool_limits
     }
 
     /// The approvals store, for the HTTP approval endpoints.
@@ -349,6 +363,12 @@ impl Runner {
             return (flooding, 0);
         }
         let mut entry = self.audit.begin(&caller, AuditTool::Execute, &code);
+        if let Some(id) = &approval_id
+            && let Some(unusable) = self.approvals.unusable(id, caller.subject()).await
+        {
+            let outcome = CallOutcome::failed(unusable, Vec::new());
+            return (self.audit.commit(entry, outcome).await, 0);
+        }
         let _permit = match admitted {
             Ok(permit) => permit,
             Err(refused) => {
@@ -384,7 +404,12 @@ impl Runner {
         let outcome = if pending.is_empty() {
             entry.approvals(self.approvals.used(approval_id.as_deref()).await);
             match ran {
-                Ok(outcome) => CallOutcome::new(returned(outcome).result, logs),
+                Ok(outcome) => {
+                    let undefined = outcome.undefined;
+                    CallOutcome::new(returned(outcome).result, logs)
+                        .with_notes(host.notes())
+                        .with_notes(undefined.then(|| RETURNED_UNDEFINED.to_string()))
+                }
                 Err(error) => CallOutcome::failed(error, logs),
             }
         } else {
@@ -404,8 +429,10 @@ impl Runner {
     }
 }
 
-/// A sandbox outcome as a call's: the value, its truncation and the console output.
+/// A sandbox outcome as a call's: the value, its truncation, the console output, and a note
+/// when the code returned `undefined`.
 fn returned(outcome: codemode_sandbox::Outcome) -> CallOutcome {
+    let undefined = outcome.undefined;
     CallOutcome::new(
         Ok(Returned::Value {
             value: outcome.result,
@@ -413,6 +440,7 @@ fn returned(outcome: codemode_sandbox::Outcome) -> CallOutcome {
         }),
         outcome.logs,
     )
+    .with_notes(undefined.then(|| RETURNED_UNDEFINED.to_string()))
 }
 
 /// The refusal of a call past its caller's refusal limit, which the audit does not record: a
@@ -426,6 +454,10 @@ fn unaudited<T>(admitted: &Result<T, LimitExceeded>) -> Option<CallOutcome> {
         _ => None,
     }
 }
+
+/// The note on a call whose code returned `undefined`.
+const RETURNED_UNDEFINED: &str = "the code returned undefined (shown as null): is a `return` \
+     missing, or an `await` (a request's promise must be awaited before its result is read)?";
 
 /// The refusal of a call whose caller lacks the tool's scope, if it does.
 fn scope_refusal(principal: &Principal, tool: AuthTool) -> Option<CallOutcome> {

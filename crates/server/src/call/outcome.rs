@@ -16,6 +16,8 @@ pub struct CallOutcome {
     pub result: Result<Returned, CallError>,
     /// Every console line the code wrote, in order.
     pub logs: Vec<LogLine>,
+    /// What the server notes about the call (never the code's own words), in order.
+    notes: Vec<String>,
     texts: OnceLock<Vec<String>>,
 }
 
@@ -39,8 +41,16 @@ impl CallOutcome {
         CallOutcome {
             result,
             logs,
+            notes: Vec::new(),
             texts: OnceLock::new(),
         }
+    }
+
+    /// The same outcome with `notes` added after the ones it has.
+    pub fn with_notes(mut self, notes: impl IntoIterator<Item = String>) -> CallOutcome {
+        self.notes.extend(notes);
+        self.texts = OnceLock::new();
+        self
     }
 
     /// A call that ended with `error`, after writing `logs`.
@@ -87,6 +97,7 @@ impl CallOutcome {
         {
             texts.push(format!("Note: {truncation}"));
         }
+        texts.extend(self.notes.iter().map(|note| format!("Note: {note}")));
         texts
     }
 }

@@ -1,26 +1,11 @@
 //! The shared Cloudflare spec (August 2024): 1,533 operations, 11,808 `$ref`s and a single
 //! true reference cycle.
 
-use codemode_spec::Spec;
-
-use crate::at;
-
-const SPEC_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/specs/cloudflare-openapi-2024-08.json"
-);
-
-fn load() -> Spec {
-    let bytes = std::fs::read(SPEC_PATH).unwrap_or_else(|error| {
-        panic!("the shared Cloudflare spec must be at {SPEC_PATH} for this test ({error})")
-    });
-    Spec::from_bytes(&bytes)
-        .unwrap_or_else(|error| panic!("the Cloudflare spec should load: {error}"))
-}
+use crate::{at, shared_cloudflare_spec};
 
 #[test]
 fn the_cloudflare_spec_resolves_with_exactly_one_cut() {
-    let spec = load();
+    let spec = shared_cloudflare_spec();
     let stats = spec.stats();
     assert_eq!(stats.openapi, "3.0.3");
     assert_eq!(stats.operations, 1_533);
@@ -65,7 +50,7 @@ fn the_cloudflare_spec_resolves_with_exactly_one_cut() {
 
 #[test]
 fn the_cloudflare_products_come_most_frequent_first() {
-    let spec = load();
+    let spec = shared_cloudflare_spec();
     let products = spec.products();
     assert_eq!(spec.stats().products, products.len());
     assert_eq!(
@@ -99,7 +84,7 @@ fn the_cloudflare_products_come_most_frequent_first() {
 
 #[test]
 fn the_cloudflare_view_is_shared_not_copied() {
-    let spec = load();
+    let spec = shared_cloudflare_spec();
     let stats = spec.stats();
     assert!(stats.shared_nodes > 1_000, "{stats}");
     assert!(stats.expanded_nodes > 4 * stats.nodes as u64, "{stats}");

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use codemode_spec::{Method, Operation};
+use crate::operation::{Method, Operation};
 
 /// Every operation of a spec, ready for matching.
 #[derive(Debug, Default)]
@@ -68,6 +68,24 @@ impl RouteTable {
             .collect()
     }
 
+    /// Up to `limit` operations whose method and path are closest to a method and path that
+    /// matched none, closest first.
+    pub fn nearest(&self, method: Method, segments: &[&str], limit: usize) -> Vec<&Operation> {
+        let mut scored: Vec<(f32, &Operation)> = self
+            .routes
+            .values()
+            .flatten()
+            .map(|route| (route.closeness(method, segments), &route.operation))
+            .filter(|(score, _)| *score > 0.0)
+            .collect();
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| a.1.path.cmp(&b.1.path))
+                .then_with(|| a.1.method.cmp(&b.1.method))
+        });
+        scored.into_iter().take(limit).map(|(_, op)| op).collect()
+    }
+
     /// How many operations the table holds.
     pub fn len(&self) -> usize {
         self.routes.values().map(Vec::len).sum()
@@ -102,6 +120,30 @@ impl Route {
         }
     }
 
+    /// How close a method and path are to this route: literal segments that match or nearly
+    /// match count most, a differing length and another method count against.
+    fn closeness(&self, method: Method, segments: &[&str]) -> f32 {
+        let aligned: f32 = self
+            .segments
+            .iter()
+            .zip(segments)
+            .map(|(pattern, segment)| match pattern {
+                Segment::Literal(literal) if literal == segment => 3.0,
+                Segment::Literal(literal) if nearly(literal, segment) => 2.0,
+                Segment::Literal(_) => -1.0,
+                Segment::Param if segment.starts_with('{') => 1.5,
+                Segment::Param | Segment::Mixed(_) => 0.5,
+            })
+            .sum();
+        let length = self.segments.len().abs_diff(segments.len()) as f32;
+        let same_method = if self.operation.method == method {
+            1.0
+        } else {
+            0.0
+        };
+        aligned - 1.5 * length + same_method
+    }
+
     fn matches(&self, segments: &[&str]) -> bool {
         self.segments
             .iter()
@@ -127,6 +169,30 @@ impl Segment {
             Segment::Mixed(pieces) => pieces_match(pieces, segment),
         }
     }
+}
+
+/// Whether two segments differ only slightly: one is the other plus or minus a short ending
+/// (`dns_record` and `dns_records`), or at most two letters differ.
+fn nearly(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.len() >= 3 && long.starts_with(short) && long.len() - short.len() <= 2 {
+        return true;
+    }
+    short.len() >= 4 && edit_distance(a.as_bytes(), b.as_bytes()) <= 2
+}
+
+/// The Levenshtein distance between two byte strings.
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, &x) in a.iter().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, &y) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(x != y);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 /// Splits `a{b}c` into text and parameter pieces; an unclosed `{` is text.
@@ -288,6 +354,22 @@ mod tests {
         );
         assert!(table.methods_for(&segments("/nothing")).is_empty());
         assert_eq!(table.len(), 11);
+    }
+
+    #[test]
+    fn the_nearest_operations_share_most_literal_segments() {
+        let table = table();
+        let nearest: Vec<&str> = table
+            .nearest(Method::Get, &segments("/zones/z/dns_record/r"), 2)
+            .into_iter()
+            .map(|op| op.path.as_str())
+            .collect();
+        assert_eq!(nearest[0], "/zones/{zone_id}/dns_records/{dns_record_id}");
+        assert!(
+            table
+                .nearest(Method::Get, &segments("/zz/yy/qq/rr/ss/tt"), 3)
+                .is_empty()
+        );
     }
 
     #[test]
