@@ -8,6 +8,7 @@ use codemode_ratelimit::LimitExceeded;
 use codemode_sandbox::SandboxError;
 use codemode_upstream::{CredentialError, RequestError};
 
+use crate::call::paused::ResumeError;
 use crate::wording;
 
 /// Every way a tool call can end without a result from the code.
@@ -47,6 +48,9 @@ pub enum CallError {
          again shortly; if it persists, the server's operator must free the audit database"
     )]
     AuditUnavailable(StoreUnavailable),
+    /// The retry's request state was refused; nothing changed.
+    #[error("{0}")]
+    Resume(#[from] ResumeError),
     /// A blocking store task stopped before answering.
     #[error("the {0} stopped; try again")]
     StoreStopped(&'static str),
@@ -63,6 +67,7 @@ impl CallError {
             CallError::ApprovalStore(_) => "approval",
             CallError::AuditUnavailable(_) => "audit",
             CallError::StoreStopped(_) => "unavailable",
+            CallError::Resume(_) => "request_state",
         }
     }
 

@@ -15,6 +15,7 @@ pub mod error;
 pub mod host;
 pub mod limits;
 pub mod outcome;
+pub mod paused;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -37,7 +38,7 @@ use codemode_upstream::{
 };
 use tokio::sync::mpsc::{self, UnboundedSender};
 
-use crate::settings::{Secrets, Settings, TOKEN_ENV};
+use crate::settings::{REQUEST_STATE_KEY_ENV, Secrets, Settings, TOKEN_ENV};
 use crate::spec_loading::{self, SpecLoadError};
 use crate::wording;
 use approval::{Approvals, Question, QuestionLimits};
@@ -49,6 +50,7 @@ pub use host::Update;
 use host::{ExecuteHost, HostParts};
 use limits::Admission;
 pub use outcome::{CallOutcome, Returned};
+use paused::{PausedCalls, STATE_KEY_MIN_BYTES, StateKeyError};
 
 /// Why the server could not start serving calls. Each message names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,11 @@ pub enum StartError {
         /// What went wrong.
         source: Box<ApprovalError>,
     },
+    /// Paused calls cannot be kept.
+    #[error(
+        "cannot keep paused calls: {0}; set {REQUEST_STATE_KEY_ENV} to at least {STATE_KEY_MIN_BYTES} random bytes (e.g. `openssl rand -hex 32`)"
+    )]
+    RequestStateKey(#[from] StateKeyError),
     /// The stored credentials could not be opened.
     #[error("cannot open stored credentials {path}: {}", wording::credentials_error(.source))]
     Credentials {
@@ -116,6 +123,7 @@ pub struct Runner {
     admission: Admission,
     credentials: Credentials,
     approvals: Approvals,
+    paused: PausedCalls,
     audit: AuditTrail,
 }
 
@@ -168,6 +176,11 @@ impl Runner {
                 Some(Arc::new(store))
             }
         };
+        let state_key = match &secrets.request_state_key {
+            Some(key) => key.expose().as_bytes().to_vec(),
+            None => paused::random_key()?,
+        };
+        let paused = PausedCalls::new(&state_key, settings.approvals.ask_timeout())?;
         tracing::info!(
             operations = spec.operations().len(),
             audit = %audit_path.display(),
@@ -197,6 +210,7 @@ impl Runner {
                     settings.approvals.max_questions_per_subject_per_hour,
                 )),
             },
+            paused,
             audit: AuditTrail::new(audit, settings.audit.store_code),
         }))
     }
@@ -220,6 +234,11 @@ impl Runner {
     /// The approvals store, for the HTTP approval endpoints.
     pub fn approvals(&self) -> Arc<ApprovalStore> {
         self.approvals.store.clone()
+    }
+
+    /// The `execute` calls paused at a question for the person, awaiting the client's retry.
+    pub fn paused(&self) -> &PausedCalls {
+        &self.paused
     }
 
     /// Forgets what `subject` counted in a session that has ended.

@@ -35,6 +35,9 @@ pub const ACCOUNT_ENV: &str = "CLOUDFLARE_ACCOUNT_ID";
 pub const CREDENTIALS_KEY_ENV: &str = "CODEMODE_CREDENTIALS_KEY";
 /// The environment variable that holds the key the audit log's chain points are signed with.
 pub const AUDIT_KEY_ENV: &str = "CODEMODE_AUDIT_KEY";
+/// The environment variable that holds the key `execute` request states are sealed with; set
+/// the same value on every replica so a retry can land on any of them and survive a restart.
+pub const REQUEST_STATE_KEY_ENV: &str = "CODEMODE_REQUEST_STATE_KEY";
 
 /// Why the settings could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +219,9 @@ pub struct Secrets {
     pub credentials_key: Option<ServerKey>,
     /// The key the audit log's chain points are signed with (`CODEMODE_AUDIT_KEY`).
     pub audit_key: Option<AuditKey>,
+    /// The key request states are sealed with (`CODEMODE_REQUEST_STATE_KEY`); random per
+    /// process when unset.
+    pub request_state_key: Option<Secret>,
 }
 
 impl Secrets {
@@ -229,6 +235,7 @@ impl Secrets {
             token,
             credentials_key: Secrets::credentials_key_from_env()?,
             audit_key: Secrets::audit_key_from_env()?,
+            request_state_key: secret_from_env(REQUEST_STATE_KEY_ENV),
         })
     }
 
