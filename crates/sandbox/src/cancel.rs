@@ -23,7 +23,7 @@ struct Listeners {
 }
 
 /// Keeps a listener registered; dropping it unregisters the listener.
-pub(crate) struct Listening {
+pub struct Listening {
     token: Weak<Shared>,
     id: u64,
 }
@@ -50,7 +50,7 @@ impl CancelToken {
 
     /// Runs `listener` once when the token is cancelled (at once if it already is), unless
     /// the returned guard is dropped first.
-    pub(crate) fn on_cancel(&self, listener: impl FnOnce() + Send + 'static) -> Listening {
+    pub fn on_cancel(&self, listener: impl FnOnce() + Send + 'static) -> Listening {
         let mut listeners = self.0.listeners();
         let id = listeners.next_id;
         listeners.next_id += 1;

@@ -40,7 +40,7 @@ mod source;
 mod typescript;
 mod worker;
 
-pub use cancel::CancelToken;
+pub use cancel::{CancelToken, Listening};
 pub use config::{ConfigError, DEFAULT_API_GLOBAL, SandboxConfig};
 pub use error::SandboxError;
 pub use host::{Host, Rejection};

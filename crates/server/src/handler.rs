@@ -14,8 +14,9 @@ use futures::{FutureExt, StreamExt};
 #[allow(deprecated)] // logging: see `live`
 use rmcp::model::SetLevelRequestParams;
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, ElicitRequestParams, ElicitationAction,
-    ElicitationSchema, Implementation, InitializeRequestParams, InitializeResult, ListToolsResult,
+    CacheScope, CallToolRequestParams, CallToolResponse, ElicitRequest, ElicitRequestParams,
+    ElicitationAction, ElicitationSchema, Implementation, InitializeRequestParams,
+    InitializeResult, InputRequest, InputRequests, InputRequiredResult, ListToolsResult,
     PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
@@ -25,6 +26,7 @@ use tokio::sync::mpsc;
 
 use crate::auth_layer::ForwardedCredential;
 use crate::call::approval::{Answer, Question};
+use crate::call::paused::{APPROVAL_INPUT, Binding, Round, Run};
 use crate::call::{CallError, CallOutcome, Caller, ExecuteRequest, Runner};
 use crate::in_flight::ClientGone;
 use crate::live::{LiveUpdates, LogFilter, LogThreshold};
@@ -131,17 +133,18 @@ impl CodeMode {
     async fn execute(
         &self,
         caller: Caller,
-        arguments: &serde_json::Map<String, Value>,
+        request: &CallToolRequestParams,
         code: &str,
         context: &RequestContext<RoleServer>,
         cancel: CancelToken,
-    ) -> CallOutcome {
+    ) -> CallToolResponse {
+        let arguments = request.arguments.as_ref().cloned().unwrap_or_default();
         let (account_id, approval_id) = match (
-            optional_string(arguments, "account_id"),
-            optional_string(arguments, "approval_id"),
+            optional_string(&arguments, "account_id"),
+            optional_string(&arguments, "approval_id"),
         ) {
             (Ok(account), Ok(approval)) => (account, approval),
-            (Err(message), _) | (_, Err(message)) => return argument_error(message),
+            (Err(message), _) | (_, Err(message)) => return reply(argument_error(message)),
         };
         let logs = if speaks_2026(context) {
             LogFilter::requested(context.meta.log_level())
@@ -153,20 +156,47 @@ impl CodeMode {
             context.meta.get_progress_token(),
             logs,
         );
-        let (asks, questions) = mpsc::channel(1);
-        let asks = supports_elicitation(context).then_some(asks);
-        let run = self.shared.runner.execute(ExecuteRequest {
+        let runner = &self.shared.runner;
+        let binding = Binding::new(&caller, code);
+        let request_with = |asks, updates, cancel| ExecuteRequest {
             caller,
             code: code.to_string(),
             account_id,
             approval_id,
             asks,
-            updates: live.sender(),
+            updates,
             cancel,
-        });
-        let result = answer_questions(run, questions, context).await;
+        };
+        let response = if let Some(state) = &request.request_state {
+            let answer = request
+                .input_responses
+                .as_ref()
+                .and_then(|responses| responses.get(APPROVAL_INPUT));
+            let resumed = runner
+                .paused()
+                .resume(state, answer, &binding, &live.sender(), &cancel)
+                .await;
+            match resumed {
+                Ok(round) => round_response(round),
+                Err(error) => reply(CallOutcome::failed(CallError::Resume(error), Vec::new())),
+            }
+        } else if asks_in_band(context) {
+            let run = Run::spawn(runner, |asks, updates, stop| {
+                request_with(Some(asks), updates, stop)
+            });
+            let round = runner
+                .paused()
+                .start(run, &binding, &live.sender(), &cancel)
+                .await;
+            round_response(round)
+        } else {
+            let (asks, questions) = mpsc::channel(1);
+            let asks = supports_elicitation(context).then_some(asks);
+            let run = runner.execute(request_with(asks, live.sender(), cancel));
+            reply(answer_questions(run, questions, context).await)
+        };
         live.finish().await;
-        result
+        response
     }
 }
 
@@ -242,9 +272,8 @@ impl ServerHandler for CodeMode {
                 None,
             ));
         }
-        let arguments = request.arguments.unwrap_or_default();
-        let code = match arguments.get("code") {
-            Some(Value::String(code)) => code.as_str(),
+        let code = match request.arguments.as_ref().and_then(|a| a.get("code")) {
+            Some(Value::String(code)) => code.clone(),
             Some(_) => return Ok(reply(argument_error("`code` must be a string"))),
             None => return Ok(reply(argument_error("missing argument `code`"))),
         };
@@ -263,12 +292,12 @@ impl ServerHandler for CodeMode {
         let call = if request.name == SEARCH {
             let runner = self.shared.runner.clone();
             let cancel = cancel.clone();
-            async move { runner.search(&caller, code, cancel).await }.boxed()
+            async move { reply(runner.search(&caller, &code, cancel).await) }.boxed()
         } else {
-            self.execute(caller, &arguments, code, &context, cancel.clone())
+            self.execute(caller, &request, &code, &context, cancel.clone())
                 .boxed()
         };
-        Ok(reply(until_cancelled(call, &context, &cancel).await))
+        Ok(until_cancelled(call, &context, &cancel).await)
     }
 }
 
@@ -340,6 +369,36 @@ fn speaks_2026(context: &RequestContext<RoleServer>) -> bool {
         .is_some_and(|version| version.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
 }
 
+/// Whether approvals go to the person in-band, as `input_required` results the client answers
+/// by retrying: the client speaks 2026-07-28 or later (which has no server-initiated requests)
+/// and declared elicitation on this request.
+fn asks_in_band(context: &RequestContext<RoleServer>) -> bool {
+    speaks_2026(context)
+        && context
+            .client_capabilities()
+            .is_some_and(|capabilities| capabilities.elicitation.is_some())
+}
+
+/// A round of an `execute` call as its reply: the result, or the question to put to the person
+/// with the state to retry with.
+fn round_response(round: Round) -> CallToolResponse {
+    match round {
+        Round::Finished(outcome) => reply(outcome),
+        Round::Asking { message, state } => {
+            let question = ElicitRequestParams::FormElicitationParams {
+                meta: None,
+                message,
+                requested_schema: ElicitationSchema::new(BTreeMap::new()),
+            };
+            let requests = InputRequests::from([(
+                APPROVAL_INPUT.to_string(),
+                InputRequest::Elicitation(ElicitRequest::new(question)),
+            )]);
+            InputRequiredResult::new(Some(requests), Some(state)).into()
+        }
+    }
+}
+
 fn supports_elicitation(context: &RequestContext<RoleServer>) -> bool {
     context
         .peer
@@ -384,11 +443,11 @@ async fn answer_questions(
 }
 
 /// Runs a tool call, stopping its sandbox when the client cancels the request or goes away.
-async fn until_cancelled(
-    mut call: BoxFuture<'_, CallOutcome>,
+async fn until_cancelled<T>(
+    mut call: BoxFuture<'_, T>,
     context: &RequestContext<RoleServer>,
     cancel: &CancelToken,
-) -> CallOutcome {
+) -> T {
     let gone = context
         .extensions
         .get::<http::request::Parts>()

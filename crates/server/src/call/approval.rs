@@ -25,6 +25,8 @@ use crate::call::error::{CallError, RequestRefused};
 pub struct Question {
     /// What the person is asked.
     pub message: String,
+    /// The request the question is about.
+    pub request: PendingRequest,
     /// Where the answer goes; `None` when the client could not be asked.
     pub reply: oneshot::Sender<Option<Answer>>,
 }
@@ -194,7 +196,7 @@ impl Approver {
                     });
                 }
                 state.start_waiting();
-                let answer = ask(asks, request, rule, *timeout).await;
+                let answer = ask(asks, request, &pending, rule, *timeout).await;
                 state.stop_waiting();
                 if answer != Some(Answer::Accept) {
                     state
@@ -267,12 +269,20 @@ pub fn pending_request(request: &CheckedRequest) -> PendingRequest {
 async fn ask(
     asks: &mpsc::Sender<Question>,
     request: &CheckedRequest,
+    pending: &PendingRequest,
     rule: &str,
     timeout: Duration,
 ) -> Option<Answer> {
     let (reply, answer) = oneshot::channel();
     let message = question(request, rule);
-    asks.send(Question { message, reply }).await.ok()?;
+    let request = pending.clone();
+    asks.send(Question {
+        message,
+        request,
+        reply,
+    })
+    .await
+    .ok()?;
     match tokio::time::timeout(timeout, answer).await {
         Ok(Ok(answer)) => answer,
         _ => None,

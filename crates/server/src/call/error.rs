@@ -8,6 +8,7 @@ use codemode_ratelimit::LimitExceeded;
 use codemode_sandbox::SandboxError;
 use codemode_upstream::{CredentialError, RequestError};
 
+use crate::call::paused::ResumeError;
 use crate::wording;
 
 /// Every way a tool call can end without a result from the code.
@@ -61,6 +62,9 @@ pub enum CallError {
     /// The spec is still loading, so no call can run yet.
     #[error("the server is still loading the API spec; try again in a few seconds")]
     NotReady,
+    /// The retry's request state was refused; nothing changed.
+    #[error("{0}")]
+    Resume(#[from] ResumeError),
     /// A blocking store task stopped before answering.
     #[error("the {0} stopped; try again")]
     StoreStopped(&'static str),
@@ -77,6 +81,7 @@ impl CallError {
             CallError::ApprovalStore(_) | CallError::UnusableApproval { .. } => "approval",
             CallError::AuditUnavailable(_) => "audit",
             CallError::StoreStopped(_) | CallError::NotReady => "unavailable",
+            CallError::Resume(_) => "request_state",
         }
     }
 

@@ -17,6 +17,7 @@ pub mod host;
 pub mod limits;
 pub mod log_line;
 pub mod outcome;
+pub mod paused;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -36,7 +37,7 @@ use codemode_spec::{Origin, Spec, SpecError, SpecLoader};
 use codemode_upstream::{HttpSettings, HttpSetupError, HttpUpstream, Upstream};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
-use crate::settings::{Secrets, Settings, TOKEN_ENV};
+use crate::settings::{REQUEST_STATE_KEY_ENV, Secrets, Settings, TOKEN_ENV};
 use crate::spec_loading::{self, SpecLoadError};
 use crate::tools::ToolLimits;
 use crate::wording;
@@ -51,6 +52,7 @@ use host::{ExecuteHost, HostParts};
 use limits::Admission;
 use log_line::log_call;
 pub use outcome::{CallOutcome, Returned};
+use paused::{PausedCalls, STATE_KEY_MIN_BYTES, StateKeyError};
 
 /// Why the server could not start serving calls. Each message names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,11 @@ pub enum StartError {
         /// What went wrong.
         source: Box<ApprovalError>,
     },
+    /// Paused calls cannot be kept.
+    #[error(
+        "cannot keep paused calls: {0}; set {REQUEST_STATE_KEY_ENV} to at least {STATE_KEY_MIN_BYTES} random bytes (e.g. `openssl rand -hex 32`)"
+    )]
+    RequestStateKey(#[from] StateKeyError),
     /// The stored credentials could not be opened.
     #[error("cannot open stored credentials {path}: {}", wording::credentials_error(.source))]
     Credentials {
@@ -146,6 +153,7 @@ pub struct Runner {
     admission: Admission,
     credentials: Credentials,
     approvals: Approvals,
+    paused: PausedCalls,
     audit: AuditTrail,
 }
 
@@ -204,6 +212,11 @@ impl Runner {
                 Some(Arc::new(store))
             }
         };
+        let state_key = match &secrets.request_state_key {
+            Some(key) => key.expose().as_bytes().to_vec(),
+            None => paused::random_key()?,
+        };
+        let paused = PausedCalls::new(&state_key, settings.approvals.ask_timeout())?;
         tracing::info!(audit = %audit_path.display(), "audit log open");
         Ok(Arc::new(Runner {
             api: CurrentApi::default(),
@@ -234,6 +247,7 @@ impl Runner {
                     settings.approvals.max_questions_per_subject_per_hour,
                 )),
             },
+            paused,
             audit: AuditTrail::new(audit, settings.audit.store_code),
         }))
     }
@@ -293,6 +307,11 @@ impl Runner {
     /// The approvals store, for the HTTP approval endpoints.
     pub fn approvals(&self) -> Arc<ApprovalStore> {
         self.approvals.store.clone()
+    }
+
+    /// The `execute` calls paused at a question for the person, awaiting the client's retry.
+    pub fn paused(&self) -> &PausedCalls {
+        &self.paused
     }
 
     /// Forgets what `subject` counted in a session that has ended.

@@ -43,6 +43,9 @@ pub const AUDIT_KEY_ENV: &str = "CODEMODE_AUDIT_KEY";
 pub const DEFAULT_SPEC_REFRESH_SECS: f64 = 86_400.0;
 /// Loopback host names accepted in the `Host` header when no allow-list is configured.
 pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+/// The environment variable that holds the key `execute` request states are sealed with; set
+/// the same value on every replica so a retry's state verifies on any of them.
+pub const REQUEST_STATE_KEY_ENV: &str = "CODEMODE_REQUEST_STATE_KEY";
 
 /// Why the settings could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -286,6 +289,9 @@ pub struct Secrets {
     pub credentials_key: Option<ServerKey>,
     /// The key the audit log's chain points are signed with (`CODEMODE_AUDIT_KEY`).
     pub audit_key: Option<AuditKey>,
+    /// The key request states are sealed with (`CODEMODE_REQUEST_STATE_KEY`); random per
+    /// process when unset.
+    pub request_state_key: Option<Secret>,
 }
 
 impl Secrets {
@@ -299,6 +305,7 @@ impl Secrets {
             token,
             credentials_key: Secrets::credentials_key_from_env()?,
             audit_key: Secrets::audit_key_from_env()?,
+            request_state_key: secret_from_env(REQUEST_STATE_KEY_ENV),
         })
     }
 
