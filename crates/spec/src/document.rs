@@ -59,7 +59,7 @@ pub(crate) fn title(root: &Value) -> Option<&str> {
 }
 
 /// A JSON type name with its article, for error messages.
-fn kind(value: &Value) -> &'static str {
+pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
