@@ -101,7 +101,7 @@ function parse(text) {
  */
 export async function auditFor(codemode, subject) {
   const { stdout } = await promisify(execFile)(codemode.bin, ["audit", "export", "--config", codemode.config]);
-  return stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line)).filter((record) => record.subject === subject);
+  return stdout.split("\n").filter(Boolean).map((line) => JSON.parse(line)).filter((record) => record.subject === subject && record.entry !== "request");
 }
 
 /** The command line: the code in argv, prompts answered on stdin, everything else from the environment. */

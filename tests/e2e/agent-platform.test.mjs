@@ -105,7 +105,7 @@ test("the user cancels on the platform's prompt: nothing is sent", async () => {
   api.resetCounters();
   const run = await runPlatform(DELETE_RECORD, ["n"]);
   assert.equal(run.code, 0, run.stderr + run.stdout);
-  assert.match(run.stdout, /\[outcome\] {"status":"(cancelled|done)"/);
+  assert.match(run.stdout, /\[outcome\] {"status":"failed","error":"[^"]*was not approved \(declined\)/);
   assert.doesNotMatch(run.stdout, /"value":"r1"/);
   assert.equal(api.requests.filter((r) => r.method === "DELETE").length, 0);
 });
