@@ -23,6 +23,19 @@ use crate::worker::{self, Worker};
 /// by `Limits::stack_bytes`.
 const WORKER_STACK_BYTES: usize = 16 << 20;
 
+/// What a pool is doing at one moment, for the operator's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLoad {
+    /// Worker threads in service.
+    pub workers: usize,
+    /// Workers running code.
+    pub busy: usize,
+    /// Calls waiting for a worker.
+    pub queued: usize,
+    /// `execute` calls in progress, those waiting on their host included.
+    pub executes: usize,
+}
+
 /// Runs agent code on dedicated worker threads. Cheap to clone; calls beyond what the workers
 /// are running queue, up to `PoolConfig::queue`. An `execute` waiting on its host holds no
 /// worker. Dropping the last clone stops the workers once their calls finish.
@@ -109,6 +122,18 @@ impl Pool {
             })??;
         }
         Ok(Pool { inner })
+    }
+
+    /// What the pool is doing now.
+    pub fn load(&self) -> PoolLoad {
+        let (workers, busy, queued) = self.inner.queue.load();
+        let permits = self.inner.config.executes.min(Semaphore::MAX_PERMITS);
+        PoolLoad {
+            workers,
+            busy,
+            queued,
+            executes: permits.saturating_sub(self.inner.executes.available_permits()),
+        }
     }
 
     /// Runs `search` code against the spec; `cancel` stops it early.

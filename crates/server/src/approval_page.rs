@@ -20,6 +20,7 @@ use subtle::ConstantTimeEq;
 
 use crate::approvals_api::{self, ApprovalsApi, OPERATOR_SUBJECT};
 use crate::shown;
+use crate::telemetry::{DecidedVia, meters};
 
 /// What the page needs: the approval routes' state, the form key and the hosts served.
 #[derive(Clone)]
@@ -161,6 +162,7 @@ pub async fn decide(
             .await;
     match decided {
         Ok(Ok(approval)) => {
+            meters().decided(DecidedVia::Http, decision == Decision::Approve);
             let word = approval.status.as_str();
             let note = format!("{word} by {decider}");
             render(&page, &approval, Some(&note))

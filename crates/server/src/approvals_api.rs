@@ -12,6 +12,7 @@ use codemode_audit::{ApprovalError, ApprovalStore, Decision, Timestamp};
 use codemode_auth::{AuthError, Scope};
 
 use crate::auth_layer::{AuthLayer, error};
+use crate::telemetry::{DecidedVia, meters};
 
 /// Who decides through the approval page with `auth.mode = "none"`, and through
 /// `codemode approvals` unless told otherwise: the person at the machine, never the agent's
@@ -65,6 +66,9 @@ async fn decide(
         store.decide(&id, &subject, decision, Timestamp::now())
     })
     .await;
+    if let Ok(Ok(_)) = &decided {
+        meters().decided(DecidedVia::Http, decision == Decision::Approve);
+    }
     respond(decided)
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use codemode_auth::Principal;
 use codemode_sandbox::CancelToken;
@@ -19,10 +19,11 @@ use rmcp::model::{
     InitializeResult, InputRequest, InputRequests, InputRequiredResult, ListToolsResult,
     PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 use crate::auth_layer::ForwardedCredential;
 use crate::call::approval::{Answer, Question};
@@ -31,25 +32,59 @@ use crate::call::{CallError, CallOutcome, Caller, ExecuteRequest, Runner};
 use crate::in_flight::ClientGone;
 use crate::live::{LiveUpdates, LogFilter, LogThreshold};
 use crate::results;
+use crate::telemetry::{ToolName, traces};
 use crate::tools::{self, EXECUTE, SEARCH, SpecSummary};
 
 /// How long a client may keep `tools/list` (2026-07-28 caching hints): the tools change when
 /// the spec is refreshed or the server restarts with another policy, and are the same for every caller.
 const TOOLS_TTL_MS: u64 = 300_000;
 
-/// What every MCP session shares: the runner and the tool definitions of the spec in service.
+/// What every MCP session shares: the runner, the tool definitions of the spec in service,
+/// and the sessions to tell when those change.
 pub struct McpShared {
     runner: Arc<Runner>,
     tools: Mutex<Option<(Arc<Spec>, Vec<Tool>)>>,
+    sessions: Mutex<Vec<Weak<ServedSession>>>,
 }
 
 impl McpShared {
-    /// State shared by the sessions over `runner`.
+    /// State shared by the sessions over `runner`; within a Tokio runtime, it also sends
+    /// `notifications/tools/list_changed` to every session when a spec refresh changes the tools.
     pub fn new(runner: Arc<Runner>) -> Arc<McpShared> {
-        Arc::new(McpShared {
+        let swaps = runner.spec_swaps();
+        let shared = Arc::new(McpShared {
             runner,
             tools: Mutex::new(None),
-        })
+            sessions: Mutex::new(Vec::new()),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(announce_tool_changes(Arc::downgrade(&shared), swaps));
+        }
+        shared
+    }
+
+    /// Keeps `session` to tell about tool changes, forgetting the sessions that have ended.
+    fn served(&self, session: &Arc<ServedSession>) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions.retain(|kept| kept.strong_count() > 0);
+        sessions.push(Arc::downgrade(session));
+    }
+
+    /// The peers of the sessions still open.
+    fn peers(&self) -> Vec<Peer<RoleServer>> {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions.retain(|kept| kept.strong_count() > 0);
+        sessions
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter_map(|session| session.peer.get().cloned())
+            .collect()
+    }
+
+    /// The tool definitions last built, for whichever spec they were built.
+    fn last_built(&self) -> Option<Vec<Tool>> {
+        let cached = self.tools.lock().unwrap_or_else(PoisonError::into_inner);
+        cached.as_ref().map(|(_, tools)| tools.clone())
     }
 
     /// The tool definitions for the spec in service, built once per spec; `None` while the
@@ -77,6 +112,29 @@ impl McpShared {
     }
 }
 
+/// After each spec swap, tells every open session the tools changed, when the definitions
+/// clients may have listed differ from the new spec's.
+async fn announce_tool_changes(shared: Weak<McpShared>, mut swaps: watch::Receiver<u64>) {
+    while swaps.changed().await.is_ok() {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let before = shared.last_built();
+        if before.is_none() || before == shared.tools() {
+            continue;
+        }
+        let peers = shared.peers();
+        tracing::info!(
+            sessions = peers.len(),
+            "tools changed with the spec; telling the sessions"
+        );
+        for peer in peers {
+            // A session that closed meanwhile has no one to tell.
+            let _ = peer.notify_tool_list_changed().await;
+        }
+    }
+}
+
 /// One MCP session's handler; all sessions share the same [`McpShared`].
 #[derive(Clone)]
 pub struct CodeMode {
@@ -99,6 +157,8 @@ struct ServedSession {
     initialized: AtomicBool,
     /// The subject and session id of the calls this handler served.
     used_by: Mutex<Option<(String, String)>>,
+    /// The client, once it initialized, to tell when the tools change.
+    peer: OnceLock<Peer<RoleServer>>,
 }
 
 impl Drop for ServedSession {
@@ -123,6 +183,7 @@ impl CodeMode {
                 runner: shared.runner.clone(),
                 initialized: AtomicBool::new(false),
                 used_by: Mutex::new(None),
+                peer: OnceLock::new(),
             }),
             shared,
             log_threshold: LogThreshold::default(),
@@ -206,6 +267,7 @@ impl ServerHandler for CodeMode {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_tool_list_changed()
                 .enable_logging()
                 .build(),
         )
@@ -222,6 +284,9 @@ impl ServerHandler for CodeMode {
     ) -> Result<InitializeResult, ErrorData> {
         self.session.initialized.store(true, Ordering::Relaxed);
         context.peer.set_peer_info(request.clone());
+        if self.session.peer.set(context.peer.clone()).is_ok() {
+            self.shared.served(&self.session);
+        }
         self.negotiate_initialize(&request)
     }
 
@@ -287,6 +352,16 @@ impl ServerHandler for CodeMode {
                 .unwrap_or_else(PoisonError::into_inner) =
                 Some((caller.principal.subject.clone(), session.clone()));
         }
+        let tool = if request.name == SEARCH {
+            ToolName::Search
+        } else {
+            ToolName::Execute
+        };
+        let headers = context
+            .extensions
+            .get::<http::request::Parts>()
+            .map(|parts| &parts.headers);
+        let span = traces::tool_span(tool, headers);
         let cancel = CancelToken::new();
         let _cancel_on_drop = CancelOnDrop(cancel.clone());
         let call = if request.name == SEARCH {
@@ -297,7 +372,9 @@ impl ServerHandler for CodeMode {
             self.execute(caller, &request, &code, &context, cancel.clone())
                 .boxed()
         };
-        Ok(until_cancelled(call, &context, &cancel).await)
+        Ok(until_cancelled(call, &context, &cancel)
+            .instrument(span)
+            .await)
     }
 }
 

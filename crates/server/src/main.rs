@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use codemode::call::Runner;
-use codemode::settings::{Secrets, Settings, SpecChoice};
+use codemode::settings::{Secrets, Settings, SpecChoice, TracesConfig};
+use codemode::telemetry::Exporter;
+use codemode::telemetry::traces::Traces;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
@@ -26,7 +28,6 @@ const QUIET_RMCP: &str = "rmcp=warn";
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
     // Every error's message quotes its cause, so the message alone says it all, once.
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -37,7 +38,12 @@ async fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Starts the log, and the trace exporter when `traces` is set; the exporter is returned to be
+/// flushed at exit.
+fn init_logging(
+    format: LogFormat,
+    traces: Option<&TracesConfig>,
+) -> Result<Option<Traces>, codemode::telemetry::traces::TracesError> {
     let wanted = std::env::var("RUST_LOG").unwrap_or_default();
     let mut filter = EnvFilter::try_new(&wanted).unwrap_or_else(|_| EnvFilter::new("info"));
     if wanted.is_empty() {
@@ -57,28 +63,51 @@ fn init_logging(format: LogFormat) {
             .with_current_span(false)
             .boxed(),
     };
+    let (exported, traces) = match traces {
+        Some(config) => {
+            let (layer, traces) = Traces::start(config)?;
+            (Some(layer), Some(traces))
+        }
+        None => (None, None),
+    };
     tracing_subscriber::registry()
         .with(layer.with_filter(filter).with_filter(never_verbatim()))
+        .with(exported)
         .init();
+    Ok(traces)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let format = cli.log_format;
+    // `serve` and `stdio` start the log once their settings say where traces go.
+    if !matches!(cli.command, Command::Serve(_) | Command::Stdio(_)) {
+        init_logging(format, None)?;
+    }
     match cli.command {
         Command::Serve(args) => {
             let settings = admin::checked(&args)?;
+            let traces = init_logging(format, settings.traces.as_ref())?;
             announce(&settings, &settings.listen.to_string());
+            if settings.metrics.enabled {
+                Exporter::install()?;
+            }
             let runner = Runner::open(&settings, Secrets::from_env()?)?;
-            Ok(codemode::http::serve(runner, &settings).await?)
+            let served = codemode::http::serve(runner, &settings).await;
+            traces.map(Traces::shutdown);
+            Ok(served?)
         }
         Command::Stdio(args) => {
             let settings = Settings::load(args.config.as_deref(), args.options())?;
+            let traces = init_logging(format, settings.traces.as_ref())?;
             announce(&settings, "stdio");
             let runner = Runner::open(&settings, Secrets::from_env()?)?;
             let refresh = codemode::refresh::Triggers::install(settings.spec_refresh());
             let ready = runner.load_spec().await?;
             tracing::info!(operations = ready.operations, origin = ?ready.origin, "ready");
             refresh.spawn(runner.clone());
-            Ok(codemode::stdio::serve(runner).await?)
+            let served = codemode::stdio::serve(runner).await;
+            traces.map(Traces::shutdown);
+            Ok(served?)
         }
         Command::Spec(args) => Ok(args.run().await?),
         Command::Approvals(args) => args.run(),

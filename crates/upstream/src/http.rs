@@ -49,6 +49,7 @@ pub struct HttpUpstream {
     client: reqwest::Client,
     base: ApiBase,
     settings: HttpSettings,
+    trace_headers: Option<fn(&mut HeaderMap)>,
 }
 
 impl HttpUpstream {
@@ -66,7 +67,16 @@ impl HttpUpstream {
             client,
             base,
             settings,
+            trace_headers: None,
         })
+    }
+
+    /// The same upstream, adding the headers `stamp` writes (the trace context) to each request.
+    pub fn with_trace_headers(self, stamp: fn(&mut HeaderMap)) -> HttpUpstream {
+        HttpUpstream {
+            trace_headers: Some(stamp),
+            ..self
+        }
     }
 }
 
@@ -79,6 +89,11 @@ impl Upstream for HttpUpstream {
             return Box::pin(future::ready(Err(UpstreamError::OutsideBase)));
         };
         let mut builder = self.client.request(reqwest_method(request.method), url);
+        if let Some(stamp) = self.trace_headers {
+            let mut headers = HeaderMap::new();
+            stamp(&mut headers);
+            builder = builder.headers(headers);
+        }
         if let Some(credential) = &request.credential {
             builder = builder.bearer_auth(credential.expose());
         }

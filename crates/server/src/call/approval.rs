@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::call::caller::Caller;
 use crate::shown;
+use crate::telemetry::DecidedVia;
 
 /// Characters of a request body a question shows.
 const QUESTION_BODY_CHARS: usize = 500;
@@ -198,6 +199,10 @@ impl Approver {
                 state.start_waiting();
                 let answer = ask(asks, request, &pending, rule, *timeout).await;
                 state.stop_waiting();
+                if let Some(decided @ (Answer::Accept | Answer::Decline)) = answer {
+                    crate::telemetry::meters()
+                        .decided(DecidedVia::Client, decided == Answer::Accept);
+                }
                 if answer != Some(Answer::Accept) {
                     state
                         .asked

@@ -83,7 +83,10 @@ impl AuditTrail {
     /// cannot be committed, the outcome is replaced by an error that withholds it.
     pub async fn commit(&self, entry: Entry, outcome: CallOutcome) -> CallOutcome {
         let record = entry.finish(&outcome);
-        match self.writer.append(record).await {
+        let started = std::time::Instant::now();
+        let appended = self.writer.append(record).await;
+        crate::telemetry::meters().audit_commit(started.elapsed());
+        match appended {
             Ok(_) => outcome,
             Err(error) => {
                 tracing::error!(%error, "audit append failed; withholding the result");

@@ -8,14 +8,17 @@ use std::time::Duration;
 use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
 use codemode_sandbox::{Host, LogLine, Rejection};
+use codemode_upstream::RequestError;
 use codemode_upstream::{Call, CheckedRequest, RequestRecord, joined, resolve_account};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
+use tracing::{Instrument, Span};
 
 use crate::call::approval::{ApprovalState, Approver, pending_request};
 use crate::call::error::RequestRefused;
+use crate::telemetry::traces;
 use crate::wording;
 
 /// One thing worth telling the client while the code runs.
@@ -57,10 +60,12 @@ struct Shared {
     logs: Mutex<Vec<LogLine>>,
     notes: Mutex<Vec<String>>,
     account: Mutex<Option<String>>,
+    /// The tool call's span, parent of each request's.
+    span: Span,
 }
 
 impl ExecuteHost {
-    /// A host for one call.
+    /// A host for one call, whose requests' spans are children of the current span.
     pub fn new(parts: HostParts) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -69,6 +74,7 @@ impl ExecuteHost {
                 logs: Mutex::new(Vec::new()),
                 notes: Mutex::new(Vec::new()),
                 account: Mutex::new(None),
+                span: Span::current(),
             }),
         }
     }
@@ -149,7 +155,11 @@ impl Shared {
     /// the decision, sent or refused.
     async fn request(&self, options: Value) -> Result<Value, RequestRefused> {
         let parts = &self.parts;
-        let checked = parts.call.check(&options)?;
+        let checked = parts.call.check(&options).inspect_err(|error| {
+            if matches!(error, RequestError::SubrequestLimit { .. }) {
+                crate::telemetry::meters().subrequest_limit();
+            }
+        })?;
         if !checked.problems().is_empty() {
             let template = checked
                 .operation()
@@ -184,13 +194,25 @@ impl Shared {
             }
         };
         let request = format!("{} {}", checked.method(), checked.path());
-        let outcome = parts.call.send(checked, decision).await;
+        let span = traces::request_span(
+            &self.span,
+            checked.method().as_str(),
+            checked.operation().map(|operation| operation.path.as_str()),
+        );
+        let outcome = parts
+            .call
+            .send(checked, decision)
+            .instrument(span.clone())
+            .await;
         let status = match &outcome {
             Ok(envelope) => envelope["status"]
                 .as_u64()
                 .and_then(|status| u16::try_from(status).ok()),
             Err(error) => error.status(),
         };
+        if let Some(status) = status {
+            span.record("http.response.status_code", status);
+        }
         let _ = parts
             .updates
             .send(Update::Request(describe(&request, status)));

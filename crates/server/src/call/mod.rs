@@ -20,7 +20,7 @@ pub mod outcome;
 pub mod paused;
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use codemode_audit::{
@@ -36,9 +36,11 @@ use codemode_sandbox::CancelToken;
 use codemode_spec::{Origin, Spec, SpecError, SpecLoader};
 use codemode_upstream::{HttpSettings, HttpSetupError, HttpUpstream, Upstream};
 use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::watch;
 
 use crate::settings::{REQUEST_STATE_KEY_ENV, Secrets, Settings, TOKEN_ENV};
 use crate::spec_loading::{self, SpecLoadError};
+use crate::telemetry::{self, ToolName, UpstreamMeters, traces};
 use crate::tools::ToolLimits;
 use crate::wording;
 use api::{ApiParts, CurrentApi, ServeApiError, ServedApi};
@@ -155,6 +157,11 @@ pub struct Runner {
     approvals: Approvals,
     paused: PausedCalls,
     audit: AuditTrail,
+    upstream_meters: UpstreamMeters,
+    /// When the spec in service was loaded, or its source last said it is current.
+    fresh_since: Mutex<Option<Instant>>,
+    /// Counts the refreshes that swapped the spec.
+    swaps: watch::Sender<u64>,
 }
 
 /// One `execute` call, as a transport hands it over.
@@ -190,7 +197,10 @@ impl Runner {
         let (upstream, server_token): (Arc<dyn Upstream>, _) = if settings.is_demo() {
             (Arc::new(DemoUpstream::new()), None)
         } else {
-            let upstream = HttpUpstream::new(&settings.api_base, HttpSettings::default())?;
+            let mut upstream = HttpUpstream::new(&settings.api_base, HttpSettings::default())?;
+            if traces::enabled() {
+                upstream = upstream.with_trace_headers(traces::inject_trace_headers);
+            }
             if secrets.token.is_none() {
                 tracing::warn!("{TOKEN_ENV} is not set: the API will refuse `execute` requests");
             }
@@ -249,6 +259,9 @@ impl Runner {
             },
             paused,
             audit: AuditTrail::new(audit, settings.audit.store_code),
+            upstream_meters: UpstreamMeters::new(&upstream_name(settings)),
+            fresh_since: Mutex::new(None),
+            swaps: watch::Sender::new(0),
         }))
     }
 
@@ -257,6 +270,7 @@ impl Runner {
         let loaded = spec_loading::load(self.loader.as_ref()).await?;
         let operations = loaded.spec.operations().len();
         self.api.set(self.parts.serve(loaded.spec)?);
+        self.mark_fresh();
         Ok(SpecReady {
             operations,
             origin: loaded.origin,
@@ -270,12 +284,41 @@ impl Runner {
             return Ok(Refreshed::BuiltIn);
         };
         let Some(spec) = loader.reload().await.map_err(RefreshError::Spec)? else {
+            self.mark_fresh();
             return Ok(Refreshed::Unchanged);
         };
         let operations = spec.operations().len();
         let api = self.parts.serve(spec).map_err(RefreshError::Serve)?;
         self.api.set(api);
+        self.mark_fresh();
+        self.swaps.send_modify(|swaps| *swaps += 1);
         Ok(Refreshed::Swapped(operations))
+    }
+
+    /// Changes each time a refresh swaps the spec.
+    pub fn spec_swaps(&self) -> watch::Receiver<u64> {
+        self.swaps.subscribe()
+    }
+
+    fn mark_fresh(&self) {
+        *self
+            .fresh_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    /// How long since the spec in service was loaded or its source last said it is current;
+    /// `None` while it loads.
+    pub fn spec_age(&self) -> Option<Duration> {
+        self.fresh_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map(|since| since.elapsed())
+    }
+
+    /// What the sandbox pool of the spec in service is doing; `None` while the spec loads.
+    pub fn sandbox_load(&self) -> Option<codemode_sandbox::PoolLoad> {
+        self.api.get().map(|api| api.pool.load())
     }
 
     /// The spec in service; `None` while it is still loading.
@@ -324,6 +367,7 @@ impl Runner {
         let started = Instant::now();
         let outcome = self.run_search(caller, code, cancel).await;
         log_call(caller, "search", &outcome, started.elapsed(), 0);
+        telemetry::finished(ToolName::Search, &outcome, started.elapsed(), 0);
         outcome
     }
 
@@ -356,6 +400,7 @@ impl Runner {
         let caller = request.caller.clone();
         let (outcome, requests) = self.run_execute(request).await;
         log_call(&caller, "execute", &outcome, started.elapsed(), requests);
+        telemetry::finished(ToolName::Execute, &outcome, started.elapsed(), requests);
         outcome
     }
 
@@ -442,6 +487,7 @@ impl Runner {
         };
         let ledger = host.ledger();
         let requests = ledger.len();
+        self.upstream_meters.ledger(&ledger);
         entry.requests(ledger);
         entry.account(host.account());
         (self.audit.commit(entry, outcome).await, requests)
@@ -497,6 +543,17 @@ fn access(principal: &Principal) -> Access {
         read: principal.scopes.contains(Scope::ExecuteRead),
         write: principal.scopes.contains(Scope::ExecuteWrite),
     }
+}
+
+/// The upstream's name in metrics: the API base's host, never its path or credentials.
+fn upstream_name(settings: &Settings) -> String {
+    if settings.is_demo() {
+        return "demo".to_string();
+    }
+    reqwest::Url::parse(&settings.api_base)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .unwrap_or_else(|| "api".to_string())
 }
 
 /// Opens the audit log (applying retention), starts its writer, and opens the approvals beside it.

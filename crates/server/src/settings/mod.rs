@@ -23,7 +23,8 @@ pub use codemode_sandbox::SandboxConfig;
 use combine::Combine;
 pub use layers::{ENV_PREFIX, ENV_SEPARATOR, parse_duration};
 pub use sections::{
-    ApprovalsConfig, AuditConfig, CredentialsConfig, HttpConfig, HttpOptions, PolicyConfig,
+    ApprovalsConfig, AuditConfig, CredentialsConfig, HttpConfig, HttpOptions, MetricsConfig,
+    PolicyConfig, TracesConfig,
 };
 use sections::{DAY_SECS, within};
 
@@ -187,6 +188,10 @@ pub struct Options {
     pub credentials: Option<CredentialsConfig>,
     /// `[approvals]`.
     pub approvals: Option<ApprovalsConfig>,
+    /// `[metrics]`.
+    pub metrics: Option<MetricsConfig>,
+    /// `[traces]`.
+    pub traces: Option<TracesConfig>,
 }
 
 impl Combine for Options {
@@ -209,6 +214,8 @@ impl Combine for Options {
             audit: self.audit.or(lower.audit),
             credentials: self.credentials.or(lower.credentials),
             approvals: self.approvals.or(lower.approvals),
+            metrics: self.metrics.or(lower.metrics),
+            traces: self.traces.or(lower.traces),
         }
     }
 }
@@ -274,6 +281,12 @@ pub struct Settings {
     pub credentials: CredentialsConfig,
     /// Approval timing.
     pub approvals: ApprovalsConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
+    /// The address `/metrics` has to itself, if any (`[metrics] listen`, resolved).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Where traces go, if anywhere.
+    pub traces: Option<TracesConfig>,
     /// Where the databases live unless configured otherwise.
     pub data_dir: PathBuf,
     /// `CODEMODE_` variables that name no setting, worth a warning.
@@ -399,6 +412,32 @@ impl Settings {
                 DEFAULT_LISTEN
             }
         };
+        let metrics = options.metrics.unwrap_or_default();
+        let metrics_listen = match metrics.listen.as_deref().map(resolve_listen).transpose() {
+            Ok(address) => address,
+            Err(error) => {
+                let reason = match error {
+                    ConfigError::Listen { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                errors.push(ConfigError::Invalid {
+                    key: "metrics.listen",
+                    reason,
+                });
+                None
+            }
+        };
+        if let Some(traces) = &options.traces
+            && !traces.endpoint.starts_with("http://")
+            && !traces.endpoint.starts_with("https://")
+        {
+            errors.push(ConfigError::Invalid {
+                key: "traces.endpoint",
+                reason: "must be an http:// or https:// URL, e.g. \
+                         http://127.0.0.1:4318/v1/traces"
+                    .into(),
+            });
+        }
         let settings = Settings {
             listen,
             spec,
@@ -421,6 +460,9 @@ impl Settings {
             audit: options.audit.unwrap_or_default(),
             credentials: options.credentials.unwrap_or_default(),
             approvals: options.approvals.unwrap_or_default(),
+            metrics,
+            metrics_listen,
+            traces: options.traces,
             data_dir: options.data_dir.unwrap_or_else(default_data_dir),
             unknown_env: Vec::new(),
         };
