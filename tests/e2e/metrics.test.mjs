@@ -205,6 +205,7 @@ listen = "127.0.0.1:0"
   assert.ok(exported.includes(Buffer.from(traceId, "hex")), "the spans carry the incoming trace id");
   assert.ok(exported.includes(Buffer.from(traceparent.split("-")[2], "hex")), "the upstream span is the one whose id went upstream");
   assert.ok(exported.includes("codemode-e2e"), "service.name");
+  assert.ok(!server.output().includes("tools/call execute"), "the spans stay out of the log");
   for (const secret of [TEST_TOKEN, CODE_MARKER, "Bearer"]) {
     assert.ok(!exported.includes(secret), `${secret} is not in the spans`);
   }

@@ -93,7 +93,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let runner = Runner::open(&settings, Secrets::from_env()?)?;
             let served = codemode::http::serve(runner, &settings).await;
-            traces.map(Traces::shutdown);
+            if let Some(traces) = traces {
+                traces.shutdown();
+            }
             Ok(served?)
         }
         Command::Stdio(args) => {
@@ -106,7 +108,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(operations = ready.operations, origin = ?ready.origin, "ready");
             refresh.spawn(runner.clone());
             let served = codemode::stdio::serve(runner).await;
-            traces.map(Traces::shutdown);
+            if let Some(traces) = traces {
+                traces.shutdown();
+            }
             Ok(served?)
         }
         Command::Spec(args) => Ok(args.run().await?),
@@ -143,9 +147,11 @@ fn spec_label(settings: &Settings) -> String {
 
 /// Caps the crates that log whole messages below info: rmcp logs every request and response it
 /// handles (agent code, tool results, questions to people) at debug and trace, and no RUST_LOG
-/// setting may put those in the log.
+/// setting may put those in the log. The exported spans stay out of it too: they are the
+/// trace's, and would change every log line made within them.
 fn never_verbatim() -> Targets {
     Targets::new()
         .with_default(LevelFilter::TRACE)
         .with_target("rmcp", LevelFilter::INFO)
+        .with_target(codemode::telemetry::traces::TARGET, LevelFilter::OFF)
 }
