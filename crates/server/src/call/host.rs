@@ -8,8 +8,9 @@ use std::time::Duration;
 use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
 use codemode_sandbox::{Host, LogLine, Rejection};
-use codemode_upstream::RequestError;
-use codemode_upstream::{Call, CheckedRequest, RequestRecord, joined, resolve_account};
+use codemode_upstream::{
+    Call, CheckedRequest, RequestError, RequestRecord, joined, resolve_account,
+};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
