@@ -5,6 +5,7 @@
 mod combine;
 mod layers;
 mod sections;
+mod upstreams;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -26,6 +27,7 @@ pub use sections::{
     ApprovalsConfig, AuditConfig, CredentialsConfig, HttpConfig, HttpOptions, PolicyConfig,
 };
 use sections::{DAY_SECS, within};
+pub use upstreams::{UpstreamOptions, UpstreamSettings};
 
 /// The Cloudflare API every path is joined to unless configured otherwise.
 pub const DEFAULT_API_BASE: &str = "https://api.cloudflare.com/client/v4";
@@ -187,6 +189,8 @@ pub struct Options {
     pub credentials: Option<CredentialsConfig>,
     /// `[approvals]`.
     pub approvals: Option<ApprovalsConfig>,
+    /// `[[upstreams]]`: several APIs, in place of `spec`, `api_base`, `[upstream]` and `[policy]`.
+    pub upstreams: Option<Vec<UpstreamOptions>>,
 }
 
 impl Combine for Options {
@@ -209,6 +213,7 @@ impl Combine for Options {
             audit: self.audit.or(lower.audit),
             credentials: self.credentials.or(lower.credentials),
             approvals: self.approvals.or(lower.approvals),
+            upstreams: self.upstreams.or(lower.upstreams),
         }
     }
 }
@@ -252,6 +257,9 @@ pub struct Settings {
     pub spec_refresh_secs: f64,
     /// Base URL of the API.
     pub api_base: String,
+    /// Every upstream, the first first: the one `cloudflare` today's keys describe, or the
+    /// `[[upstreams]]` tables.
+    pub upstreams: Vec<UpstreamSettings>,
     /// The configured account, if any.
     pub account_id: Option<String>,
     /// Where downloaded specs are cached.
@@ -380,6 +388,7 @@ impl Settings {
     /// The settings with defaults applied, and every problem with them.
     fn resolve_all(options: Options) -> (Settings, Vec<ConfigError>) {
         let mut errors = Vec::new();
+        let spec_set = options.spec.is_some() || options.demo.unwrap_or(false);
         let spec = match (options.demo.unwrap_or(false), options.spec) {
             (true, Some(_)) => {
                 errors.push(ConfigError::Invalid {
@@ -392,6 +401,21 @@ impl Settings {
             (false, Some(source)) => SpecChoice::Source(source),
             (false, None) => SpecChoice::Source(codemode_spec::CLOUDFLARE_SPEC_URL.to_string()),
         };
+        let upstreams = match options.upstreams {
+            None => Vec::new(),
+            Some(tables) => {
+                for (key, set) in [("spec", spec_set), ("api_base", options.api_base.is_some())] {
+                    if set {
+                        errors.push(ConfigError::Invalid {
+                            key,
+                            reason: "[[upstreams]] gives each upstream its own; set it there"
+                                .into(),
+                        });
+                    }
+                }
+                UpstreamSettings::resolve_all(tables, &mut errors)
+            }
+        };
         let listen = match options.listen.as_deref().map(resolve_listen).transpose() {
             Ok(listen) => listen.unwrap_or(DEFAULT_LISTEN),
             Err(error) => {
@@ -399,9 +423,23 @@ impl Settings {
                 DEFAULT_LISTEN
             }
         };
+        let policy = options.policy.unwrap_or_default();
+        let upstream = options.upstream.unwrap_or_default();
+        let upstreams = if upstreams.is_empty() {
+            vec![UpstreamSettings::legacy(
+                spec.clone(),
+                options.api_base.clone(),
+                policy.clone(),
+                upstream.clone(),
+            )]
+        } else {
+            upstreams
+        };
+        let spec = upstreams[0].spec.clone();
         let settings = Settings {
             listen,
             spec,
+            upstreams,
             spec_refresh_secs: options
                 .spec_refresh_secs
                 .unwrap_or(DEFAULT_SPEC_REFRESH_SECS),
@@ -413,10 +451,10 @@ impl Settings {
                 .cache_dir
                 .unwrap_or_else(codemode_spec::default_cache_dir),
             sandbox: options.sandbox.unwrap_or_default(),
-            upstream: options.upstream.unwrap_or_default(),
+            upstream,
             http: options.http.unwrap_or_default().resolve(),
             auth: options.auth.unwrap_or_default(),
-            policy: options.policy.unwrap_or_default(),
+            policy,
             limits: options.limits.unwrap_or_default(),
             audit: options.audit.unwrap_or_default(),
             credentials: options.credentials.unwrap_or_default(),
@@ -465,7 +503,9 @@ impl Settings {
                 .map(drop)
                 .map_err(ConfigError::Policy),
         );
-        check(self.spec_problem());
+        for upstream in &self.upstreams {
+            check(spec_problem(&upstream.spec));
+        }
         for (key, path, want_dir) in [
             ("data_dir", Some(&self.data_dir), true),
             ("cache_dir", Some(&self.cache_dir), true),
@@ -475,24 +515,6 @@ impl Settings {
             check(path.map_or(Ok(()), |path| path_problem(key, path, want_dir)));
         }
         problems
-    }
-
-    /// The spec source, checked without reading it: a URL's form, or that a file exists.
-    fn spec_problem(&self) -> Result<(), ConfigError> {
-        let SpecChoice::Source(source) = &self.spec else {
-            return Ok(());
-        };
-        let invalid = |reason: String| ConfigError::Invalid {
-            key: "spec",
-            reason,
-        };
-        match codemode_spec::SpecSource::parse(source).map_err(|e| invalid(e.to_string()))? {
-            codemode_spec::SpecSource::File(path) if !path.is_file() => Err(invalid(format!(
-                "no file at {}; pass a file path or an https:// URL",
-                path.display()
-            ))),
-            _ => Ok(()),
-        }
     }
 
     /// The rules only `serve` has: beyond loopback, allowed hosts must be set and auth on.
@@ -546,6 +568,24 @@ impl Settings {
     /// Whether the demo upstream serves the API instead of the network.
     pub fn is_demo(&self) -> bool {
         self.spec == SpecChoice::Demo
+    }
+}
+
+/// A spec source, checked without reading it: a URL's form, or that a file exists.
+fn spec_problem(spec: &SpecChoice) -> Result<(), ConfigError> {
+    let SpecChoice::Source(source) = spec else {
+        return Ok(());
+    };
+    let invalid = |reason: String| ConfigError::Invalid {
+        key: "spec",
+        reason,
+    };
+    match codemode_spec::SpecSource::parse(source).map_err(|e| invalid(e.to_string()))? {
+        codemode_spec::SpecSource::File(path) if !path.is_file() => Err(invalid(format!(
+            "no file at {}; pass a file path or an https:// URL",
+            path.display()
+        ))),
+        _ => Ok(()),
     }
 }
 
