@@ -62,10 +62,16 @@ impl McpShared {
         {
             return Some(tools.clone());
         }
+        let others = self.runner.other_specs();
         let summary = SpecSummary {
             title: spec.title(),
             operations: spec.operations().len(),
             products: spec.products().iter().map(|p| p.name.as_str()).collect(),
+            api: self.runner.api_name(),
+            others: others
+                .iter()
+                .map(|(name, spec)| (name.as_str(), spec.title(), spec.operations().len()))
+                .collect(),
         };
         let tools = tools::definitions(
             &summary,

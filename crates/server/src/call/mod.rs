@@ -360,6 +360,11 @@ impl Runner {
         })
     }
 
+    /// The global the first upstream is reached by.
+    pub fn api_name(&self) -> &str {
+        &self.upstreams[0].name
+    }
+
     /// The names and specs of the upstreams besides the first, in service.
     pub fn other_specs(&self) -> Vec<(String, Arc<Spec>)> {
         self.api.get().map_or_else(Vec::new, |api| {
