@@ -5,6 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import path from "node:path";
+import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { startServer, connectHttp, call, writeConfig, scratchDir } from "./lib/codemode.mjs";
@@ -14,6 +15,9 @@ import { BINARY, CLOUDFLARE_SPEC, ROOT } from "./lib/paths.mjs";
 
 const GITHUB_SPEC = path.join(ROOT, "tests", "node_modules", "@octokit", "openapi", "generated", "api.github.com.json");
 const GITHUB_TOKEN = "gh-test-token-5ecr3t-never-to-cloudflare-93af";
+const FORWARDED_TOKEN = "gh-forwarded-user-token-5ecr3t-41c2";
+const STORED_TOKEN = "gh-stored-user-token-5ecr3t-8b07";
+const GITHUB_TOKENS = [GITHUB_TOKEN, FORWARDED_TOKEN, STORED_TOKEN];
 const outputs = [];
 let cloudflare, github, server, client;
 
@@ -26,7 +30,7 @@ async function startFakeGitHub() {
       res.writeHead(status, { "content-type": "application/json", "x-ratelimit-remaining": "4999" });
       res.end(JSON.stringify(json));
     };
-    if (req.headers.authorization !== `token ${GITHUB_TOKEN}`) return reply(401, { message: "Bad credentials" });
+    if (!GITHUB_TOKENS.some((token) => req.headers.authorization === `token ${token}`)) return reply(401, { message: "Bad credentials" });
     if (req.method === "GET" && req.url === "/user") return reply(200, { login: "octocat", id: 1 });
     reply(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest" });
   });
@@ -49,6 +53,7 @@ name = "github"
 spec = ${JSON.stringify(GITHUB_SPEC)}
 api_base = ${JSON.stringify(github.base)}
 token_env = "GITHUB_TOKEN"
+forward_header = "X-GitHub-Authorization"
 auth_scheme = "token"
 headers = { Accept = "application/vnd.github+json", X-GitHub-Api-Version = "2022-11-28" }
 ${extra}`;
@@ -65,7 +70,7 @@ after(async () => {
   await client?.close();
   await server?.stop();
   const everything = [server?.output() ?? "", ...outputs].join("\n");
-  for (const secret of [TEST_TOKEN, GITHUB_TOKEN]) {
+  for (const secret of [TEST_TOKEN, ...GITHUB_TOKENS]) {
     assert.ok(!everything.includes(secret), "no token may appear in any result or in the server's output");
   }
   await cloudflare?.close();
@@ -214,3 +219,67 @@ for (const mode of ["warn", "refuse"]) {
     }
   });
 }
+
+/** Every header the two fakes saw, checked: Cloudflare never sees a GitHub token, GitHub only `token ${expected}`. */
+function assertNoCrossing(expected) {
+  for (const { headers } of cloudflare.requests) {
+    assert.equal(headers.authorization, `Bearer ${TEST_TOKEN}`);
+    for (const token of GITHUB_TOKENS) assert.ok(!JSON.stringify(headers).includes(token), "no GitHub token reaches Cloudflare");
+  }
+  assert.ok(github.requests.length > 0);
+  for (const { headers } of github.requests) {
+    assert.equal(headers.authorization, `token ${expected}`);
+    assert.ok(!JSON.stringify(headers).includes(TEST_TOKEN), "the Cloudflare token never reaches GitHub");
+  }
+}
+
+const bothCode = `async () => [(await cloudflare.request({ method: "GET", path: "/zones" })).success, (await github.request({ method: "GET", path: "/user" })).data.login]`;
+
+test("a credential forwarded in GitHub's forward_header goes to GitHub only", async () => {
+  cloudflare.resetCounters();
+  github.requests.length = 0;
+  const forwarding = await connectHttp(server.url, "forwarding", { headers: { "X-GitHub-Authorization": `token ${FORWARDED_TOKEN}` } });
+  try {
+    const result = await call(forwarding, "execute", { code: bothCode });
+    outputs.push(JSON.stringify(result.raw));
+    assert.equal(result.isError, false, result.all);
+    assert.deepEqual(result.json, [true, "octocat"]);
+  } finally {
+    await forwarding.close();
+  }
+  assertNoCrossing(FORWARDED_TOKEN);
+});
+
+test("credentials stored with --upstream are keyed by upstream; an unknown upstream is refused", async () => {
+  const keygen = spawnSync(BINARY, ["credentials", "keygen"], { encoding: "utf8" });
+  assert.equal(keygen.status, 0, keygen.stderr);
+  const key = keygen.stdout.trim();
+  const config = writeConfig(`data_dir = ${JSON.stringify(scratchDir())}\n${upstreamsConfig()}`);
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, CODEMODE_CREDENTIALS_KEY: key };
+  const cli = (args, input) => spawnSync(BINARY, ["credentials", ...args, "--config", config], { input, encoding: "utf8", env });
+  const unknown = cli(["set", "--upstream", "gitlab", "--subject", "local"], `${STORED_TOKEN}\n`);
+  assert.notEqual(unknown.status, 0);
+  assert.match(unknown.stderr, /no upstream is named "gitlab"; the upstreams are: cloudflare, github/);
+  const set = cli(["set", "--upstream", "github", "--subject", "local"], `${STORED_TOKEN}\n`);
+  assert.equal(set.status, 0, set.stderr);
+  const list = cli(["list"]);
+  assert.equal(list.status, 0, list.stderr);
+  assert.equal(list.stdout, "local (upstream github)\n");
+  outputs.push(unknown.stdout, unknown.stderr, set.stdout, set.stderr, list.stdout, list.stderr);
+
+  cloudflare.resetCounters();
+  github.requests.length = 0;
+  const stored = await startServer({ spec: null, args: ["--config", config], env: { GITHUB_TOKEN, CODEMODE_CREDENTIALS_KEY: key } });
+  const mcp = await connectHttp(stored.url);
+  try {
+    const result = await call(mcp, "execute", { code: bothCode });
+    outputs.push(JSON.stringify(result.raw));
+    assert.equal(result.isError, false, result.all);
+    assert.deepEqual(result.json, [true, "octocat"]);
+  } finally {
+    await mcp.close();
+    await stored.stop();
+    outputs.push(stored.output());
+  }
+  assertNoCrossing(STORED_TOKEN);
+});

@@ -24,7 +24,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::auth_layer::ForwardedCredential;
+use crate::auth_layer::{ForwardedCredential, ForwardedCredentials};
 use crate::call::approval::{Answer, Question};
 use crate::call::paused::{APPROVAL_INPUT, Binding, Round, Run};
 use crate::call::{CallError, CallOutcome, Caller, ExecuteRequest, Runner};
@@ -333,6 +333,7 @@ fn caller_of(
             session: Some(stdio_session.to_string()),
             client,
             forwarded: None,
+            forwarded_to: Vec::new(),
         };
     };
     Caller {
@@ -353,6 +354,11 @@ fn caller_of(
             .extensions
             .get::<ForwardedCredential>()
             .map(|f| f.0.clone()),
+        forwarded_to: parts
+            .extensions
+            .get::<ForwardedCredentials>()
+            .map(|f| f.0.clone())
+            .unwrap_or_default(),
     }
 }
 

@@ -269,6 +269,7 @@ impl Runner {
             policy: Arc::new(Policy::new(first.policy.rules.clone())?),
             admission: Admission::new(settings.auth_enabled().then_some(settings.limits)),
             credentials: Credentials {
+                upstream: first.name.clone(),
                 stored,
                 server: server_token,
             },
@@ -502,17 +503,27 @@ impl Runner {
         let approver = self
             .approvals
             .approver(asks, approval_id.clone(), cancel.clone());
-        let others = api
-            .others
-            .iter()
-            .map(|other| OtherCall {
+        let mut others = Vec::new();
+        for other in &api.others {
+            let credential = match self
+                .credentials
+                .choose_other(&caller, &other.name, other.credential.as_ref())
+                .await
+            {
+                Ok(credential) => credential,
+                Err(error) => {
+                    let outcome = CallOutcome::failed(error, Vec::new());
+                    return (self.audit.commit(entry, outcome).await, 0);
+                }
+            };
+            others.push(OtherCall {
                 name: other.name.clone(),
                 call: other
                     .gateway
-                    .journaled_call(other.credential.clone(), self.audit.journal(&entry)),
+                    .journaled_call(credential, self.audit.journal(&entry)),
                 policy: other.policy.clone(),
-            })
-            .collect();
+            });
+        }
         let host = Arc::new(ExecuteHost::new(HostParts {
             others,
             call: api

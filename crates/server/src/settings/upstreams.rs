@@ -10,6 +10,17 @@ use serde::Deserialize;
 use crate::settings::sections::PolicyConfig;
 use crate::settings::{ConfigError, DEFAULT_API_BASE, SpecChoice, TOKEN_ENV};
 
+/// Headers a `forward_header` may not be: the server reads them itself.
+const RESERVED_HEADERS: [&str; 7] = [
+    "authorization",
+    "x-upstream-authorization",
+    "cookie",
+    "host",
+    "origin",
+    "content-type",
+    "mcp-session-id",
+];
+
 /// One `[[upstreams]]` table as the config file has it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -125,7 +136,32 @@ impl UpstreamSettings {
             ));
         }
         let mut resolved = Vec::new();
-        for table in tables {
+        let mut forward_headers = HashSet::new();
+        for (index, table) in tables.into_iter().enumerate() {
+            if let Some(header) = &table.forward_header {
+                let lower = header.to_ascii_lowercase();
+                let reason = if index == 0 {
+                    Some(
+                        "the first upstream's forwarded credential comes in X-Upstream-Authorization; leave forward_header out of its table",
+                    )
+                } else if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                    Some("it is not a valid header name")
+                } else if RESERVED_HEADERS.contains(&lower.as_str()) {
+                    Some(
+                        "the server reads that header itself; choose one such as X-GitHub-Authorization",
+                    )
+                } else if !forward_headers.insert(lower) {
+                    Some("another upstream forwards in it; give each upstream its own")
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    errors.push(invalid(format!(
+                        "{}: forward_header {header:?}: {reason}",
+                        table.name
+                    )));
+                }
+            }
             if !is_identifier(&table.name) {
                 errors.push(invalid(format!(
                     "name {:?} is not a plain JavaScript identifier (letters, digits, _ or $, \

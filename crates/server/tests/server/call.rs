@@ -56,6 +56,7 @@ fn caller(subject: &str, scopes: &[&str]) -> Caller {
         session: Some("session-1".into()),
         client: Some("tests".into()),
         forwarded: None,
+        forwarded_to: Vec::new(),
     }
 }
 
