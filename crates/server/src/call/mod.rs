@@ -263,7 +263,7 @@ impl Runner {
                 code_kib: settings.sandbox.code_kib,
                 search_secs: settings.sandbox.search_timeout_secs,
                 execute_secs: settings.sandbox.execute_timeout_secs,
-                requests: settings.upstream.max_subrequests,
+                requests: first.gateway.max_subrequests,
             },
             configured_account: settings.account_id.clone(),
             policy: Arc::new(Policy::new(first.policy.rules.clone())?),

@@ -404,7 +404,12 @@ impl Settings {
         let upstreams = match options.upstreams {
             None => Vec::new(),
             Some(tables) => {
-                for (key, set) in [("spec", spec_set), ("api_base", options.api_base.is_some())] {
+                for (key, set) in [
+                    ("spec", spec_set),
+                    ("api_base", options.api_base.is_some()),
+                    ("upstream", options.upstream.is_some()),
+                    ("policy", options.policy.is_some()),
+                ] {
                     if set {
                         errors.push(ConfigError::Invalid {
                             key,

@@ -232,3 +232,90 @@ fn is_identifier(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
         && !["spec", "specs", "console", "accountId"].contains(&name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::{Options, Settings};
+
+    fn resolved(toml: &str) -> Result<Settings, String> {
+        let options: Options = toml::from_str(toml).map_err(|e| e.to_string())?;
+        Settings::resolve(options).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn todays_keys_mean_one_upstream_named_cloudflare() {
+        let settings = resolved("api_base = \"http://127.0.0.1:9/client/v4\"").expect("valid");
+        let [only] = &settings.upstreams[..] else {
+            panic!("one upstream, got {}", settings.upstreams.len());
+        };
+        assert_eq!(only.name, "cloudflare");
+        assert_eq!(only.token_env, TOKEN_ENV);
+        assert_eq!(
+            only.api_base.as_deref(),
+            Some("http://127.0.0.1:9/client/v4")
+        );
+        assert_eq!(only.fallback_base.as_deref(), Some(DEFAULT_API_BASE));
+        assert_eq!(
+            (only.auth_header.as_str(), only.auth_scheme.as_str()),
+            ("Authorization", "Bearer")
+        );
+        assert_eq!(only.gateway.envelope, EnvelopeShape::Cloudflare);
+        assert_eq!(only.gateway.api, "cloudflare");
+        assert_eq!(
+            only.gateway,
+            GatewayConfig {
+                api: "cloudflare".into(),
+                ..GatewayConfig::default()
+            }
+        );
+    }
+
+    #[test]
+    fn tables_take_their_defaults_and_the_generic_envelope() {
+        let settings = resolved(
+            "[[upstreams]]\nname = \"cloudflare\"\nspec = \"https://example.com/cf.json\"\n\
+             [[upstreams]]\nname = \"github\"\nspec = \"https://example.com/gh.json\"\n\
+             auth_scheme = \"\"\nheaders = { Accept = \"application/json\" }\n\
+             [upstreams.limits]\nmax_subrequests = 3\n",
+        )
+        .expect("valid");
+        let github = &settings.upstreams[1];
+        assert_eq!(github.token_env, "GITHUB_API_TOKEN");
+        assert_eq!(github.api_base, None);
+        assert_eq!(github.fallback_base, None);
+        assert_eq!(github.auth_scheme, "");
+        assert_eq!(
+            github.headers,
+            [("Accept".into(), "application/json".into())]
+        );
+        assert_eq!(github.gateway.envelope, EnvelopeShape::Generic);
+        assert_eq!(github.gateway.max_subrequests, 3);
+        assert_eq!(
+            settings.upstreams[0].gateway.envelope,
+            EnvelopeShape::Cloudflare
+        );
+    }
+
+    #[test]
+    fn bad_tables_are_refused_each_with_its_reason() {
+        let error = resolved(
+            "api_base = \"https://api.example.com\"\n\
+             [[upstreams]]\nname = \"gh\"\nspec = \"https://example.com/a.json\"\n\
+             forward_header = \"X-A\"\n\
+             [[upstreams]]\nname = \"gh\"\nspec = \"https://example.com/a.json\"\n\
+             [[upstreams]]\nname = \"spec\"\nspec = \"https://example.com/a.json\"\n\
+             forward_header = \"Authorization\"\n",
+        )
+        .expect_err("invalid");
+        for reason in [
+            "`api_base`: [[upstreams]] gives each upstream its own",
+            "name \"gh\" is used by two upstreams",
+            "name \"spec\" is not a plain JavaScript identifier",
+            "gh: forward_header \"X-A\": the first upstream's forwarded credential comes in X-Upstream-Authorization",
+            "spec: forward_header \"Authorization\": the server reads that header itself",
+        ] {
+            assert!(error.contains(reason), "{reason:?} missing from:\n{error}");
+        }
+    }
+}
