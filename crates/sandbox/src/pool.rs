@@ -65,19 +65,32 @@ impl Pool {
         config: PoolConfig,
         runtime: Handle,
     ) -> Result<Pool, SandboxError> {
-        Pool::start(spec.view().clone(), Some(spec), config, runtime)
+        Pool::start(spec.view().clone(), Some(spec), Vec::new(), config, runtime)
+    }
+
+    /// Like [`Pool::for_spec`], for a server with several APIs: `execute` code reaches the
+    /// first as `config.api_global` and each of `others` by its name; `search` code reads
+    /// each spec as `specs[name]` (the first also as `spec`), and `spec.find` ranks them all.
+    pub fn for_specs(
+        spec: Arc<Spec>,
+        others: Vec<(String, Arc<Spec>)>,
+        config: PoolConfig,
+        runtime: Handle,
+    ) -> Result<Pool, SandboxError> {
+        Pool::start(spec.view().clone(), Some(spec), others, config, runtime)
     }
 
     /// Starts `config.workers` threads (at least one), each building the JavaScript form of
     /// `view` once, which `search` code reads as `spec` (a bare view: no `spec.find` or
     /// `spec.op`); returns when all are ready. Host futures run on `runtime`.
     pub fn new(view: Arc<Node>, config: PoolConfig, runtime: Handle) -> Result<Pool, SandboxError> {
-        Pool::start(view, None, config, runtime)
+        Pool::start(view, None, Vec::new(), config, runtime)
     }
 
     fn start(
         view: Arc<Node>,
         spec: Option<Arc<Spec>>,
+        others: Vec<(String, Arc<Spec>)>,
         config: PoolConfig,
         runtime: Handle,
     ) -> Result<Pool, SandboxError> {
@@ -85,10 +98,11 @@ impl Pool {
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::channel()).unzip();
         let queue = Arc::new(Queue::new(config.queue, senders.clone()));
         let (ready, started) = mpsc::channel();
+        let others: Arc<[(String, Arc<Spec>)]> = others.into();
         for (index, (signals, wake)) in receivers.into_iter().zip(senders).enumerate() {
             let (queue, ready): (Arc<Queue>, Sender<_>) = (queue.clone(), ready.clone());
             let (view, spec, handle) = (view.clone(), spec.clone(), runtime.clone());
-            let api_global = config.api_global.clone();
+            let (api_global, others) = (config.api_global.clone(), others.clone());
             thread::Builder::new()
                 .name(format!("sandbox-{index}"))
                 .stack_size(WORKER_STACK_BYTES)
@@ -101,7 +115,15 @@ impl Pool {
                     };
                     worker::work(
                         worker,
-                        || QuickJs::new(view.clone(), spec.clone(), handle.clone(), &api_global),
+                        || {
+                            QuickJs::new(
+                                view.clone(),
+                                spec.clone(),
+                                handle.clone(),
+                                &api_global,
+                                others.clone(),
+                            )
+                        },
                         ready,
                     );
                 })

@@ -25,7 +25,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
-use crate::auth_layer::ForwardedCredential;
+use crate::auth_layer::{ForwardedCredential, ForwardedCredentials};
 use crate::call::approval::{Answer, Question};
 use crate::call::paused::{APPROVAL_INPUT, Binding, Round, Run};
 use crate::call::{CallError, CallOutcome, Caller, ExecuteRequest, Runner};
@@ -97,10 +97,16 @@ impl McpShared {
         {
             return Some(tools.clone());
         }
+        let others = self.runner.other_specs();
         let summary = SpecSummary {
             title: spec.title(),
             operations: spec.operations().len(),
             products: spec.products().iter().map(|p| p.name.as_str()).collect(),
+            api: self.runner.api_name(),
+            others: others
+                .iter()
+                .map(|(name, spec)| (name.as_str(), spec.title(), spec.operations().len()))
+                .collect(),
         };
         let tools = tools::definitions(
             &summary,
@@ -404,6 +410,7 @@ fn caller_of(
             session: Some(stdio_session.to_string()),
             client,
             forwarded: None,
+            forwarded_to: Vec::new(),
         };
     };
     Caller {
@@ -424,6 +431,11 @@ fn caller_of(
             .extensions
             .get::<ForwardedCredential>()
             .map(|f| f.0.clone()),
+        forwarded_to: parts
+            .extensions
+            .get::<ForwardedCredentials>()
+            .map(|f| f.0.clone())
+            .unwrap_or_default(),
     }
 }
 

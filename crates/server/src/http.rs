@@ -197,6 +197,14 @@ pub fn router(
         authenticator,
         max_body: http.max_body_kib * 1024,
         sessions: Arc::default(),
+        forward_headers: settings.upstreams[1..]
+            .iter()
+            .filter_map(|upstream| {
+                let header = upstream.forward_header.as_deref()?;
+                let header = axum::http::HeaderName::from_bytes(header.as_bytes()).ok()?;
+                Some((header, upstream.name.clone(), upstream.auth_scheme.clone()))
+            })
+            .collect(),
     };
     let allowed_origins = if http.allowed_origins.is_empty() {
         LOOPBACK_ORIGINS.iter().map(|o| o.to_string()).collect()

@@ -21,7 +21,7 @@
 //!     ..Options::default()
 //! })?;
 //! let runner = Runner::start(&settings, Secrets::default()).await?;
-//! let caller = Caller { principal: Principal::local(), session: None, client: None, forwarded: None };
+//! let caller = Caller { principal: Principal::local(), session: None, client: None, forwarded: None, forwarded_to: Vec::new() };
 //! let code = "async () => Object.keys(spec.paths).length";
 //! let outcome = runner.search(&caller, code, Default::default()).await;
 //! assert!(!outcome.is_error(), "{:?}", outcome.texts());

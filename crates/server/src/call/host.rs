@@ -30,8 +30,21 @@ pub enum Update {
     Request(String),
 }
 
+/// One upstream besides the first, for one call: its budget, credential and ledger, and its
+/// policy.
+pub struct OtherCall {
+    /// The global the code reaches it by.
+    pub name: String,
+    /// The call's budget, credential and ledger for it.
+    pub call: Call<RequestDecision>,
+    /// Its rules.
+    pub policy: Arc<Policy>,
+}
+
 /// Everything one `execute` call's host needs.
 pub struct HostParts {
+    /// The upstreams besides the first.
+    pub others: Vec<OtherCall>,
     /// The call's budget, credential and ledger of requests with their decisions.
     pub call: Call<RequestDecision>,
     /// The account the call named.
@@ -93,7 +106,12 @@ impl ExecuteHost {
 
     /// The call's ledger: every request sent or refused, in order, with what was decided.
     pub fn ledger(&self) -> Vec<RequestRecord<RequestDecision>> {
-        self.shared.parts.call.records()
+        let parts = &self.shared.parts;
+        let mut ledger = parts.call.records();
+        for other in &parts.others {
+            ledger.extend(other.call.records());
+        }
+        ledger
     }
 
     /// The account the call acted on: the one named or configured, else the one the code read.
@@ -118,6 +136,25 @@ impl Host for ExecuteHost {
         async move {
             shared
                 .request(options)
+                .await
+                .map_err(|e| Rejection::new(e.to_string()))
+        }
+        .boxed()
+    }
+
+    fn request_to(
+        &self,
+        api: &str,
+        options: Value,
+    ) -> BoxFuture<'static, Result<Value, Rejection>> {
+        let shared = self.shared.clone();
+        let api = api.to_owned();
+        async move {
+            let Some(other) = shared.parts.others.iter().find(|other| other.name == api) else {
+                return Err(Rejection::new(format!("{api}.request: no such upstream")));
+            };
+            shared
+                .request_via(&other.call, &other.policy, options)
                 .await
                 .map_err(|e| Rejection::new(e.to_string()))
         }
@@ -155,8 +192,19 @@ impl Shared {
     /// Checks, decides, maybe asks, then sends one request; the call's ledger keeps it with
     /// the decision, sent or refused.
     async fn request(&self, options: Value) -> Result<Value, RequestRefused> {
+        self.request_via(&self.parts.call, &self.parts.policy, options)
+            .await
+    }
+
+    /// [`Shared::request`] to the upstream of `call`, decided by `policy`.
+    async fn request_via(
+        &self,
+        call: &Call<RequestDecision>,
+        policy: &Policy,
+        options: Value,
+    ) -> Result<Value, RequestRefused> {
         let parts = &self.parts;
-        let checked = parts.call.check(&options).inspect_err(|error| {
+        let checked = call.check(&options).inspect_err(|error| {
             if matches!(error, RequestError::SubrequestLimit { .. }) {
                 crate::telemetry::meters().subrequest_limit();
             }
@@ -173,7 +221,7 @@ impl Shared {
                 joined(checked.problems())
             ));
         }
-        let decided = match self.decide(&checked) {
+        let decided = match decide(policy, parts.access, &checked) {
             Decision::Allow { .. } => Ok(RequestDecision::Allow),
             Decision::Deny { rule } => Err(RequestRefused::Denied {
                 request: pending_request(&checked),
@@ -190,7 +238,7 @@ impl Shared {
         let decision = match decided {
             Ok(decision) => decision,
             Err(refused) => {
-                parts.call.refuse(checked, refused.decision(&parts.subject));
+                call.refuse(checked, refused.decision(&parts.subject));
                 return Err(refused);
             }
         };
@@ -200,11 +248,7 @@ impl Shared {
             checked.method().as_str(),
             checked.operation().map(|operation| operation.path.as_str()),
         );
-        let outcome = parts
-            .call
-            .send(checked, decision)
-            .instrument(span.clone())
-            .await;
+        let outcome = call.send(checked, decision).instrument(span.clone()).await;
         let status = match &outcome {
             Ok(envelope) => envelope["status"]
                 .as_u64()
@@ -219,14 +263,15 @@ impl Shared {
             .send(Update::Request(describe(&request, status)));
         Ok(outcome?)
     }
+}
 
-    fn decide(&self, checked: &CheckedRequest) -> Decision {
-        let facts = match checked.operation() {
-            Some(operation) => RequestFacts::for_operation(operation, checked.path()),
-            None => RequestFacts::unmatched(checked.method(), checked.path()),
-        };
-        self.parts.policy.decide(&facts, self.parts.access)
-    }
+/// What `policy` decides about a checked request, for a caller with `access`.
+fn decide(policy: &Policy, access: Access, checked: &CheckedRequest) -> Decision {
+    let facts = match checked.operation() {
+        Some(operation) => RequestFacts::for_operation(operation, checked.path()),
+        None => RequestFacts::unmatched(checked.method(), checked.path()),
+    };
+    policy.decide(&facts, access)
 }
 
 /// One line about a finished request, e.g. `GET /zones → 200`.

@@ -34,23 +34,23 @@ use codemode_policy::{Access, ApprovalSummary, Policy, PolicyError};
 use codemode_ratelimit::{Limit, LimitExceeded, Tool as RateTool};
 use codemode_sandbox::CancelToken;
 use codemode_spec::{Origin, Spec, SpecError, SpecLoader};
-use codemode_upstream::{HttpSettings, HttpSetupError, HttpUpstream, Upstream};
+use codemode_upstream::{Credential, CredentialError, HttpSetupError, HttpUpstream, Upstream};
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::sync::watch;
 
-use crate::settings::{REQUEST_STATE_KEY_ENV, Secrets, Settings, TOKEN_ENV};
+use crate::settings::{REQUEST_STATE_KEY_ENV, Secrets, Settings, TOKEN_ENV, UpstreamSettings};
 use crate::spec_loading::{self, SpecLoadError};
 use crate::telemetry::{self, ToolName, UpstreamMeters, traces};
 use crate::tools::ToolLimits;
 use crate::wording;
-use api::{ApiParts, CurrentApi, ServeApiError, ServedApi};
+use api::{ApiParts, CurrentApi, OtherParts, ServeApiError, ServedApi};
 use approval::{Approvals, Question, QuestionLimits};
 use audit::AuditTrail;
 pub use caller::Caller;
 use credential::Credentials;
 pub use error::CallError;
 pub use host::Update;
-use host::{ExecuteHost, HostParts};
+use host::{ExecuteHost, HostParts, OtherCall};
 use limits::Admission;
 use log_line::log_call;
 pub use outcome::{CallOutcome, Returned};
@@ -63,8 +63,29 @@ pub enum StartError {
     #[error(transparent)]
     Spec(#[from] SpecLoadError),
     /// The upstream's base URL or client could not be set up.
-    #[error(transparent)]
-    Upstream(#[from] HttpSetupError),
+    #[error("upstream `{name}`: {source}")]
+    Upstream {
+        /// The upstream.
+        name: String,
+        /// What is wrong.
+        source: HttpSetupError,
+    },
+    /// An upstream has no base URL to send requests to.
+    #[error(
+        "upstream `{0}` has no API base: its spec names no server (servers[0].url); set \
+         `api_base` in its [[upstreams]] table (or pass --api-base for the single upstream)"
+    )]
+    NoApiBase(String),
+    /// An upstream's token variable holds no usable token.
+    #[error("invalid {env} (the token of upstream `{name}`): {source}")]
+    Token {
+        /// The upstream.
+        name: String,
+        /// The variable.
+        env: String,
+        /// What is wrong.
+        source: CredentialError,
+    },
     /// The spec could not be put into service.
     #[error(transparent)]
     Serve(#[from] ServeApiError),
@@ -148,6 +169,8 @@ pub struct SpecReady {
 pub struct Runner {
     api: CurrentApi,
     parts: ApiParts,
+    upstreams: Vec<UpstreamSettings>,
+    cache_dir: PathBuf,
     loader: Option<SpecLoader>,
     tool_limits: ToolLimits,
     configured_account: Option<String>,
@@ -193,23 +216,31 @@ impl Runner {
 
     /// Opens the stores and connects the upstream; calls wait for [`Runner::load_spec`].
     pub fn open(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
-        let loader = spec_loading::loader(&settings.spec, &settings.cache_dir)?;
-        let (upstream, server_token): (Arc<dyn Upstream>, _) = if settings.is_demo() {
-            (Arc::new(DemoUpstream::new()), None)
+        let first = &settings.upstreams[0];
+        let loader = spec_loading::loader(&first.spec, &settings.cache_dir)?;
+        let upstream = OnceLock::new();
+        let server_token = if settings.is_demo() {
+            let _ = upstream.set(Arc::new(DemoUpstream::new()) as Arc<dyn Upstream>);
+            None
         } else {
-            let mut upstream = HttpUpstream::new(&settings.api_base, HttpSettings::default())?;
-            if traces::enabled() {
-                upstream = upstream.with_trace_headers(traces::inject_trace_headers);
+            let token = if first.token_env == TOKEN_ENV {
+                secrets.token
+            } else {
+                token_from_env(first)?
+            };
+            if token.is_none() {
+                tracing::warn!(
+                    "{} is not set: the API will refuse `execute` requests",
+                    first.token_env
+                );
             }
-            if secrets.token.is_none() {
-                tracing::warn!("{TOKEN_ENV} is not set: the API will refuse `execute` requests");
-            }
-            (Arc::new(upstream), secrets.token)
+            token
         };
         let parts = ApiParts {
             upstream,
-            gateway: settings.upstream.clone(),
+            gateway: first.gateway.clone(),
             pool: settings.sandbox.pool_config()?,
+            others: OnceLock::new(),
         };
         let audit_path = settings.audit_path();
         let (audit, approvals) = open_audit(settings, &audit_path, secrets.audit_key)?;
@@ -231,18 +262,21 @@ impl Runner {
         Ok(Arc::new(Runner {
             api: CurrentApi::default(),
             parts,
+            upstreams: settings.upstreams.clone(),
+            cache_dir: settings.cache_dir.clone(),
             loader,
             tool_limits: ToolLimits {
                 result_chars: settings.sandbox.result_chars,
                 code_kib: settings.sandbox.code_kib,
                 search_secs: settings.sandbox.search_timeout_secs,
                 execute_secs: settings.sandbox.execute_timeout_secs,
-                requests: settings.upstream.max_subrequests,
+                requests: first.gateway.max_subrequests,
             },
             configured_account: settings.account_id.clone(),
-            policy: Arc::new(Policy::new(settings.policy.rules.clone())?),
+            policy: Arc::new(Policy::new(first.policy.rules.clone())?),
             admission: Admission::new(settings.auth_enabled().then_some(settings.limits)),
             credentials: Credentials {
+                upstream: first.name.clone(),
                 stored,
                 server: server_token,
             },
@@ -268,8 +302,25 @@ impl Runner {
     /// Loads the spec and puts it into service.
     pub async fn load_spec(&self) -> Result<SpecReady, StartError> {
         let loaded = spec_loading::load(self.loader.as_ref()).await?;
-        let operations = loaded.spec.operations().len();
-        self.api.set(self.parts.serve(loaded.spec)?);
+        let mut operations = loaded.spec.operations().len();
+        let upstream = match self.parts.upstream.get() {
+            Some(upstream) => upstream.clone(),
+            None => {
+                let built = http_upstream(&self.upstreams[0], &loaded.spec)?;
+                self.parts.upstream.get_or_init(|| built).clone()
+            }
+        };
+        if self.parts.others.get().is_none() {
+            let mut others = Vec::new();
+            for settings in &self.upstreams[1..] {
+                others.push(self.load_other(settings).await?);
+            }
+            let _ = self.parts.others.set(others);
+        }
+        operations += self.parts.others.get().map_or(0, |others| {
+            others.iter().map(|o| o.spec.operations().len()).sum()
+        });
+        self.api.set(self.parts.serve(upstream, loaded.spec)?);
         self.mark_fresh();
         Ok(SpecReady {
             operations,
@@ -288,7 +339,13 @@ impl Runner {
             return Ok(Refreshed::Unchanged);
         };
         let operations = spec.operations().len();
-        let api = self.parts.serve(spec).map_err(RefreshError::Serve)?;
+        let Some(upstream) = self.parts.upstream.get().cloned() else {
+            return Ok(Refreshed::Unchanged);
+        };
+        let api = self
+            .parts
+            .serve(upstream, spec)
+            .map_err(RefreshError::Serve)?;
         self.api.set(api);
         self.mark_fresh();
         self.swaps.send_modify(|swaps| *swaps += 1);
@@ -319,6 +376,44 @@ impl Runner {
     /// What the sandbox pool of the spec in service is doing; `None` while the spec loads.
     pub fn sandbox_load(&self) -> Option<codemode_sandbox::PoolLoad> {
         self.api.get().map(|api| api.pool.load())
+    }
+
+    /// Loads an upstream besides the first, once, with its base, credential and policy.
+    async fn load_other(&self, settings: &UpstreamSettings) -> Result<OtherParts, StartError> {
+        let loader = spec_loading::loader(&settings.spec, &self.cache_dir)?;
+        let loaded = spec_loading::load(loader.as_ref()).await?;
+        let upstream = http_upstream(settings, &loaded.spec)?;
+        let credential = token_from_env(settings)?;
+        if credential.is_none() {
+            tracing::warn!(
+                upstream = %settings.name,
+                "{} is not set: the API will refuse `execute` requests",
+                settings.token_env
+            );
+        }
+        Ok(OtherParts {
+            name: settings.name.clone(),
+            spec: Arc::new(loaded.spec),
+            upstream,
+            gateway: settings.gateway.clone(),
+            policy: Arc::new(Policy::new(settings.policy.rules.clone())?),
+            credential,
+        })
+    }
+
+    /// The global the first upstream is reached by.
+    pub fn api_name(&self) -> &str {
+        &self.upstreams[0].name
+    }
+
+    /// The names and specs of the upstreams besides the first, in service.
+    pub fn other_specs(&self) -> Vec<(String, Arc<Spec>)> {
+        self.api.get().map_or_else(Vec::new, |api| {
+            api.others
+                .iter()
+                .map(|other| (other.name.clone(), other.spec.clone()))
+                .collect()
+        })
     }
 
     /// The spec in service; `None` while it is still loading.
@@ -450,7 +545,29 @@ impl Runner {
         let approver = self
             .approvals
             .approver(asks, approval_id.clone(), cancel.clone());
+        let mut others = Vec::new();
+        for other in &api.others {
+            let credential = match self
+                .credentials
+                .choose_other(&caller, &other.name, other.credential.as_ref())
+                .await
+            {
+                Ok(credential) => credential,
+                Err(error) => {
+                    let outcome = CallOutcome::failed(error, Vec::new());
+                    return (self.audit.commit(entry, outcome).await, 0);
+                }
+            };
+            others.push(OtherCall {
+                name: other.name.clone(),
+                call: other
+                    .gateway
+                    .journaled_call(credential, self.audit.journal(&entry)),
+                policy: other.policy.clone(),
+            });
+        }
         let host = Arc::new(ExecuteHost::new(HostParts {
+            others,
             call: api
                 .gateway
                 .journaled_call(credential, self.audit.journal(&entry)),
@@ -554,6 +671,42 @@ fn upstream_name(settings: &Settings) -> String {
         .ok()
         .and_then(|url| url.host_str().map(str::to_string))
         .unwrap_or_else(|| "api".to_string())
+}
+
+/// The HTTP upstream of `settings`, sent to its configured base or its spec's first server.
+fn http_upstream(
+    settings: &UpstreamSettings,
+    spec: &Spec,
+) -> Result<Arc<dyn Upstream>, StartError> {
+    let base = settings
+        .base_for(spec)
+        .ok_or_else(|| StartError::NoApiBase(settings.name.clone()))?;
+    let mut upstream = HttpUpstream::new(&base, settings.http_settings()).map_err(|source| {
+        StartError::Upstream {
+            name: settings.name.clone(),
+            source,
+        }
+    })?;
+    if traces::enabled() {
+        upstream = upstream.with_trace_headers(traces::inject_trace_headers);
+    }
+    Ok(Arc::new(upstream))
+}
+
+/// The server-wide credential of `settings`, from its token variable; unset or empty is none.
+fn token_from_env(settings: &UpstreamSettings) -> Result<Option<Credential>, StartError> {
+    match std::env::var(&settings.token_env) {
+        Ok(token) if !token.is_empty() => {
+            Credential::new(token)
+                .map(Some)
+                .map_err(|source| StartError::Token {
+                    name: settings.name.clone(),
+                    env: settings.token_env.clone(),
+                    source,
+                })
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Opens the audit log (applying retention), starts its writer, and opens the approvals beside it.

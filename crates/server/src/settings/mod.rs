@@ -5,6 +5,7 @@
 mod combine;
 mod layers;
 mod sections;
+mod upstreams;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -27,6 +28,7 @@ pub use sections::{
     PolicyConfig, TracesConfig,
 };
 use sections::{DAY_SECS, within};
+pub use upstreams::{UpstreamOptions, UpstreamSettings};
 
 /// The Cloudflare API every path is joined to unless configured otherwise.
 pub const DEFAULT_API_BASE: &str = "https://api.cloudflare.com/client/v4";
@@ -192,6 +194,8 @@ pub struct Options {
     pub metrics: Option<MetricsConfig>,
     /// `[traces]`.
     pub traces: Option<TracesConfig>,
+    /// `[[upstreams]]`: several APIs, in place of `spec`, `api_base`, `[upstream]` and `[policy]`.
+    pub upstreams: Option<Vec<UpstreamOptions>>,
 }
 
 impl Combine for Options {
@@ -216,6 +220,7 @@ impl Combine for Options {
             approvals: self.approvals.or(lower.approvals),
             metrics: self.metrics.or(lower.metrics),
             traces: self.traces.or(lower.traces),
+            upstreams: self.upstreams.or(lower.upstreams),
         }
     }
 }
@@ -259,6 +264,9 @@ pub struct Settings {
     pub spec_refresh_secs: f64,
     /// Base URL of the API.
     pub api_base: String,
+    /// Every upstream, the first first: the one `cloudflare` today's keys describe, or the
+    /// `[[upstreams]]` tables.
+    pub upstreams: Vec<UpstreamSettings>,
     /// The configured account, if any.
     pub account_id: Option<String>,
     /// Where downloaded specs are cached.
@@ -393,6 +401,7 @@ impl Settings {
     /// The settings with defaults applied, and every problem with them.
     fn resolve_all(options: Options) -> (Settings, Vec<ConfigError>) {
         let mut errors = Vec::new();
+        let spec_set = options.spec.is_some() || options.demo.unwrap_or(false);
         let spec = match (options.demo.unwrap_or(false), options.spec) {
             (true, Some(_)) => {
                 errors.push(ConfigError::Invalid {
@@ -404,6 +413,26 @@ impl Settings {
             (true, None) => SpecChoice::Demo,
             (false, Some(source)) => SpecChoice::Source(source),
             (false, None) => SpecChoice::Source(codemode_spec::CLOUDFLARE_SPEC_URL.to_string()),
+        };
+        let upstreams = match options.upstreams {
+            None => Vec::new(),
+            Some(tables) => {
+                for (key, set) in [
+                    ("spec", spec_set),
+                    ("api_base", options.api_base.is_some()),
+                    ("upstream", options.upstream.is_some()),
+                    ("policy", options.policy.is_some()),
+                ] {
+                    if set {
+                        errors.push(ConfigError::Invalid {
+                            key,
+                            reason: "[[upstreams]] gives each upstream its own; set it there"
+                                .into(),
+                        });
+                    }
+                }
+                UpstreamSettings::resolve_all(tables, &mut errors)
+            }
         };
         let listen = match options.listen.as_deref().map(resolve_listen).transpose() {
             Ok(listen) => listen.unwrap_or(DEFAULT_LISTEN),
@@ -438,9 +467,23 @@ impl Settings {
                     .into(),
             });
         }
+        let policy = options.policy.unwrap_or_default();
+        let upstream = options.upstream.unwrap_or_default();
+        let upstreams = if upstreams.is_empty() {
+            vec![UpstreamSettings::legacy(
+                spec.clone(),
+                options.api_base.clone(),
+                policy.clone(),
+                upstream.clone(),
+            )]
+        } else {
+            upstreams
+        };
+        let spec = upstreams[0].spec.clone();
         let settings = Settings {
             listen,
             spec,
+            upstreams,
             spec_refresh_secs: options
                 .spec_refresh_secs
                 .unwrap_or(DEFAULT_SPEC_REFRESH_SECS),
@@ -452,10 +495,10 @@ impl Settings {
                 .cache_dir
                 .unwrap_or_else(codemode_spec::default_cache_dir),
             sandbox: options.sandbox.unwrap_or_default(),
-            upstream: options.upstream.unwrap_or_default(),
+            upstream,
             http: options.http.unwrap_or_default().resolve(),
             auth: options.auth.unwrap_or_default(),
-            policy: options.policy.unwrap_or_default(),
+            policy,
             limits: options.limits.unwrap_or_default(),
             audit: options.audit.unwrap_or_default(),
             credentials: options.credentials.unwrap_or_default(),
@@ -507,7 +550,9 @@ impl Settings {
                 .map(drop)
                 .map_err(ConfigError::Policy),
         );
-        check(self.spec_problem());
+        for upstream in &self.upstreams {
+            check(spec_problem(&upstream.spec));
+        }
         for (key, path, want_dir) in [
             ("data_dir", Some(&self.data_dir), true),
             ("cache_dir", Some(&self.cache_dir), true),
@@ -517,24 +562,6 @@ impl Settings {
             check(path.map_or(Ok(()), |path| path_problem(key, path, want_dir)));
         }
         problems
-    }
-
-    /// The spec source, checked without reading it: a URL's form, or that a file exists.
-    fn spec_problem(&self) -> Result<(), ConfigError> {
-        let SpecChoice::Source(source) = &self.spec else {
-            return Ok(());
-        };
-        let invalid = |reason: String| ConfigError::Invalid {
-            key: "spec",
-            reason,
-        };
-        match codemode_spec::SpecSource::parse(source).map_err(|e| invalid(e.to_string()))? {
-            codemode_spec::SpecSource::File(path) if !path.is_file() => Err(invalid(format!(
-                "no file at {}; pass a file path or an https:// URL",
-                path.display()
-            ))),
-            _ => Ok(()),
-        }
     }
 
     /// The rules only `serve` has: beyond loopback, allowed hosts must be set and auth on.
@@ -588,6 +615,24 @@ impl Settings {
     /// Whether the demo upstream serves the API instead of the network.
     pub fn is_demo(&self) -> bool {
         self.spec == SpecChoice::Demo
+    }
+}
+
+/// A spec source, checked without reading it: a URL's form, or that a file exists.
+fn spec_problem(spec: &SpecChoice) -> Result<(), ConfigError> {
+    let SpecChoice::Source(source) = spec else {
+        return Ok(());
+    };
+    let invalid = |reason: String| ConfigError::Invalid {
+        key: "spec",
+        reason,
+    };
+    match codemode_spec::SpecSource::parse(source).map_err(|e| invalid(e.to_string()))? {
+        codemode_spec::SpecSource::File(path) if !path.is_file() => Err(invalid(format!(
+            "no file at {}; pass a file path or an https:// URL",
+            path.display()
+        ))),
+        _ => Ok(()),
     }
 }
 
