@@ -89,9 +89,12 @@ mod writer;
 
 pub use approvals::{
     Approval, ApprovalError, ApprovalItem, ApprovalStatus, ApprovalStore, Decision, NewApproval,
-    PendingRequest,
+    PendingRequest, new_id as new_approval_id,
 };
-pub use chain::{BreakKind, ChainBreak, ChainPoint, GENESIS_HASH, VerifyReport, chain_hash};
+pub use append::{StoredPoint, check_signed};
+pub use chain::{
+    BreakKind, ChainBreak, ChainPoint, GENESIS_HASH, VerifyReport, Walker, chain_hash, report,
+};
 pub use db::DatabaseError;
 pub use log::{AuditError, AuditLog};
 pub use mac::{AuditKey, InvalidKey};

@@ -43,5 +43,6 @@ pub mod settings;
 pub mod shown;
 pub mod spec_loading;
 pub mod stdio;
+pub mod stores;
 pub mod tools;
 pub mod wording;

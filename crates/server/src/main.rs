@@ -67,13 +67,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let settings = admin::checked(&args)?;
             announce(&settings, &settings.listen.to_string());
-            let runner = Runner::open(&settings, Secrets::from_env()?)?;
+            let runner = Runner::open(&settings, Secrets::from_env()?).await?;
             Ok(codemode::http::serve(runner, &settings).await?)
         }
         Command::Stdio(args) => {
             let settings = Settings::load(args.config.as_deref(), args.options())?;
             announce(&settings, "stdio");
-            let runner = Runner::open(&settings, Secrets::from_env()?)?;
+            let runner = Runner::open(&settings, Secrets::from_env()?).await?;
             let refresh = codemode::refresh::Triggers::install(settings.spec_refresh());
             let ready = runner.load_spec().await?;
             tracing::info!(operations = ready.operations, origin = ?ready.origin, "ready");
@@ -81,8 +81,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(codemode::stdio::serve(runner).await?)
         }
         Command::Spec(args) => Ok(args.run().await?),
-        Command::Approvals(args) => args.run(),
-        Command::Audit(args) => args.run(),
+        Command::Approvals(args) => args.run().await,
+        Command::Audit(args) => args.run().await,
         Command::Credentials(args) => args.run(),
         Command::Keys(args) => args.run(),
         Command::Config(args) => args.run(),

@@ -11,7 +11,9 @@ use codemode_audit::{
     UpstreamRequest,
 };
 
-use codemode::settings::{AUDIT_KEY_ENV, Secrets};
+use codemode::settings::{AUDIT_KEY_ENV, AuditStoreKind, Secrets, Settings};
+use codemode_audit::VerifyReport;
+use codemode_stores::PgAuditLog;
 use codemode::shown::escaped;
 
 use super::ConfigArg;
@@ -126,8 +128,11 @@ pub struct PruneArgs {
 
 impl AuditArgs {
     /// Runs the subcommand.
-    pub fn run(self) -> anyhow::Result<()> {
+    pub async fn run(self) -> anyhow::Result<()> {
         let settings = self.location.config.settings()?;
+        if settings.audit.store == AuditStoreKind::Postgres && self.location.audit.is_none() {
+            return run_postgres(&settings, self.command).await;
+        }
         let path = self.location.audit.unwrap_or_else(|| settings.audit_path());
         let log = open_existing(&path, Secrets::audit_key_from_env()?)?;
         let result = match self.command {
@@ -160,9 +165,40 @@ fn open_existing(path: &Path, key: Option<AuditKey>) -> anyhow::Result<AuditLog>
         .map_err(|error| anyhow::anyhow!("cannot open the audit log {}: {error}", path.display()))
 }
 
+/// Runs the subcommands the Postgres log has (`verify`, `export`) against it.
+async fn run_postgres(settings: &Settings, command: AuditCommand) -> anyhow::Result<()> {
+    let url = settings
+        .audit
+        .postgres_url
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("set `[audit] postgres_url` to read the Postgres log"))?;
+    let mut log = PgAuditLog::open(url.expose(), Secrets::audit_key_from_env()?).await?;
+    match command {
+        AuditCommand::Verify => print_verified(&log.verify().await?),
+        AuditCommand::Export(args) => {
+            let since = args
+                .since
+                .unwrap_or(Cutoff::BEGINNING)
+                .instant(Timestamp::now());
+            let mut out = BufWriter::new(io::stdout().lock());
+            let written = log.export_since(since, &mut out).await?;
+            eprintln!("exported {} to stdout", records(written));
+            Ok(())
+        }
+        AuditCommand::Sign | AuditCommand::Tail(_) | AuditCommand::Prune(_) => bail!(
+            "the Postgres audit log has `verify` and `export`; sign, tail and prune work on the \
+             SQLite log only for now (read it with `export`)"
+        ),
+    }
+}
+
 /// Walks the chain; an error naming the first break if there is one.
 fn verify(log: &AuditLog) -> anyhow::Result<()> {
-    let report = log.verify()?;
+    print_verified(&log.verify()?)
+}
+
+/// Prints a verification's outcome; an error naming the first break if there is one.
+fn print_verified(report: &VerifyReport) -> anyhow::Result<()> {
     if let Some(broken) = &report.broken {
         bail!(
             "audit log broken: {broken} ({} before it verified)",

@@ -27,17 +27,19 @@ use codemode_audit::{
     ApprovalError, ApprovalStore, AuditError, AuditKey, AuditLog, AuditWriter, Timestamp,
     Tool as AuditTool, WriterConfig,
 };
+use codemode_stores::{PgAuditWriter, PgError, RedisError};
 use codemode_auth::{Principal, Scope, Tool as AuthTool};
 use codemode_credentials::{CredentialStore, CredentialsError};
 use codemode_demo::DemoUpstream;
 use codemode_policy::{Access, ApprovalSummary, Policy, PolicyError};
-use codemode_ratelimit::{Limit, LimitExceeded, Tool as RateTool};
+use codemode_ratelimit::{Limit, Tool as RateTool};
 use codemode_sandbox::CancelToken;
 use codemode_spec::{Origin, Spec, SpecError, SpecLoader};
 use codemode_upstream::{HttpSettings, HttpSetupError, HttpUpstream, Upstream};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
-use crate::settings::{REQUEST_STATE_KEY_ENV, Secrets, Settings, TOKEN_ENV};
+use crate::settings::{AuditStoreKind, REQUEST_STATE_KEY_ENV, Secrets, Settings, TOKEN_ENV};
+use crate::stores::{self, AuditSink};
 use crate::spec_loading::{self, SpecLoadError};
 use crate::tools::ToolLimits;
 use crate::wording;
@@ -96,6 +98,12 @@ pub enum StartError {
         /// What went wrong.
         source: Box<ApprovalError>,
     },
+    /// The Redis store `[store]` names cannot be used.
+    #[error("cannot use the [store] Redis: {0}")]
+    Redis(#[from] RedisError),
+    /// The Postgres audit log `[audit]` names cannot be used.
+    #[error("cannot use the [audit] Postgres log: {0}")]
+    Postgres(#[from] PgError),
     /// Paused calls cannot be kept.
     #[error(
         "cannot keep paused calls: {0}; set {REQUEST_STATE_KEY_ENV} to at least {STATE_KEY_MIN_BYTES} random bytes (e.g. `openssl rand -hex 32`)"
@@ -179,13 +187,13 @@ impl Runner {
     /// Opens the stores and connects the upstream, then loads the spec and starts the
     /// sandbox workers.
     pub async fn start(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
-        let runner = Runner::open(settings, secrets)?;
+        let runner = Runner::open(settings, secrets).await?;
         runner.load_spec().await?;
         Ok(runner)
     }
 
     /// Opens the stores and connects the upstream; calls wait for [`Runner::load_spec`].
-    pub fn open(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
+    pub async fn open(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
         let loader = spec_loading::loader(&settings.spec, &settings.cache_dir)?;
         let (upstream, server_token): (Arc<dyn Upstream>, _) = if settings.is_demo() {
             (Arc::new(DemoUpstream::new()), None)
@@ -202,7 +210,14 @@ impl Runner {
             pool: settings.sandbox.pool_config()?,
         };
         let audit_path = settings.audit_path();
-        let (audit, approvals) = open_audit(settings, &audit_path, secrets.audit_key)?;
+        let redis = stores::redis_link(settings).await?;
+        let (audit, approvals) = open_audit(settings, &audit_path, secrets.audit_key).await?;
+        let approvals = match &redis {
+            Some(link) => stores::Approvals::Redis(Arc::new(
+                codemode_stores::RedisApprovals::new(link.clone()),
+            )),
+            None => stores::Approvals::Sqlite(Arc::new(approvals)),
+        };
         let stored = match secrets.credentials_key {
             None => None,
             Some(key) => {
@@ -217,7 +232,12 @@ impl Runner {
             None => paused::random_key()?,
         };
         let paused = PausedCalls::new(&state_key, settings.approvals.ask_timeout())?;
-        tracing::info!(audit = %audit_path.display(), "audit log open");
+        match (&settings.audit.store, &settings.audit.postgres_url) {
+            (AuditStoreKind::Postgres, Some(url)) => {
+                tracing::info!(audit = %url.shown(), "audit log open in Postgres");
+            }
+            _ => tracing::info!(audit = %audit_path.display(), "audit log open"),
+        }
         Ok(Arc::new(Runner {
             api: CurrentApi::default(),
             parts,
@@ -231,13 +251,16 @@ impl Runner {
             },
             configured_account: settings.account_id.clone(),
             policy: Arc::new(Policy::new(settings.policy.rules.clone())?),
-            admission: Admission::new(settings.auth_enabled().then_some(settings.limits)),
+            admission: Admission::new(
+                settings.auth_enabled().then_some(settings.limits),
+                stores::limit_store(redis.as_ref()),
+            ),
             credentials: Credentials {
                 stored,
                 server: server_token,
             },
             approvals: Approvals {
-                store: Arc::new(approvals),
+                store: approvals,
                 page: OnceLock::new(),
                 ask_timeout: settings.approvals.ask_timeout(),
                 expiry: Duration::from_secs(settings.approvals.expiry_secs),
@@ -305,7 +328,7 @@ impl Runner {
     }
 
     /// The approvals store, for the HTTP approval endpoints.
-    pub fn approvals(&self) -> Arc<ApprovalStore> {
+    pub fn approvals(&self) -> stores::Approvals {
         self.approvals.store.clone()
     }
 
@@ -335,7 +358,7 @@ impl Runner {
             Ok(api) => api,
             Err(error) => return CallOutcome::failed(error, Vec::new()),
         };
-        let admitted = self.admission.admit(caller, RateTool::Search, code);
+        let admitted = self.admission.admit(caller, RateTool::Search, code).await;
         if let Some(flooding) = unaudited(&admitted) {
             return flooding;
         }
@@ -377,7 +400,7 @@ impl Runner {
             Ok(api) => api,
             Err(error) => return (CallOutcome::failed(error, Vec::new()), 0),
         };
-        let admitted = self.admission.admit(&caller, RateTool::Execute, &code);
+        let admitted = self.admission.admit(&caller, RateTool::Execute, &code).await;
         if let Some(flooding) = unaudited(&admitted) {
             return (flooding, 0);
         }
@@ -465,9 +488,11 @@ fn returned(outcome: codemode_sandbox::Outcome) -> CallOutcome {
 /// The refusal of a call past its caller's refusal limit, which the audit does not record: a
 /// flood of refused calls must not fill the disk, and the refusals that reached the limit are
 /// recorded.
-fn unaudited<T>(admitted: &Result<T, LimitExceeded>) -> Option<CallOutcome> {
+fn unaudited<T>(admitted: &Result<T, CallError>) -> Option<CallOutcome> {
     match admitted {
-        Err(refused) if refused.limit == Limit::RefusalsPerSubjectPerHour => {
+        Err(CallError::RateLimited(refused))
+            if refused.limit == Limit::RefusalsPerSubjectPerHour =>
+        {
             Some(CallOutcome::failed(*refused, Vec::new()))
         }
         _ => None,
@@ -499,12 +524,13 @@ fn access(principal: &Principal) -> Access {
     }
 }
 
-/// Opens the audit log (applying retention), starts its writer, and opens the approvals beside it.
-fn open_audit(
+/// Opens the audit log (applying retention) and starts its writer: in Postgres when the
+/// settings say so, else in SQLite; and opens the SQLite approvals beside the SQLite log.
+async fn open_audit(
     settings: &Settings,
     path: &std::path::Path,
     key: Option<AuditKey>,
-) -> Result<(AuditWriter, ApprovalStore), StartError> {
+) -> Result<(AuditSink, ApprovalStore), StartError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
             path: dir.to_path_buf(),
@@ -515,15 +541,22 @@ fn open_audit(
         path: path.to_path_buf(),
         source,
     };
-    let writer = AuditWriter::start(
-        path,
-        WriterConfig {
-            key: key.clone(),
-            ..WriterConfig::default()
-        },
-    )
-    .map_err(audit_error)?;
-    if let Some(days) = settings.audit.retention_days {
+    let writer = match (&settings.audit.store, &settings.audit.postgres_url) {
+        (AuditStoreKind::Postgres, Some(url)) => {
+            AuditSink::Postgres(PgAuditWriter::start(url.expose(), key.clone()).await?)
+        }
+        _ => AuditSink::Sqlite(
+            AuditWriter::start(
+                path,
+                WriterConfig {
+                    key: key.clone(),
+                    ..WriterConfig::default()
+                },
+            )
+            .map_err(audit_error)?,
+        ),
+    };
+    if let (Some(days), AuditSink::Sqlite(_)) = (settings.audit.retention_days, &writer) {
         let cutoff = Timestamp::now().saturating_sub(Duration::from_secs(u64::from(days) * 86_400));
         let log = AuditLog::open_keyed(path, key).map_err(audit_error)?;
         let pruned = log.prune(cutoff).map_err(audit_error)?;

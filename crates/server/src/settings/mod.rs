@@ -5,6 +5,7 @@
 mod combine;
 mod layers;
 mod sections;
+mod stores;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -26,6 +27,7 @@ pub use sections::{
     ApprovalsConfig, AuditConfig, CredentialsConfig, HttpConfig, HttpOptions, PolicyConfig,
 };
 use sections::{DAY_SECS, within};
+pub use stores::{AuditStoreKind, StoreConfig, StoreKind, StoreUrl};
 
 /// The Cloudflare API every path is joined to unless configured otherwise.
 pub const DEFAULT_API_BASE: &str = "https://api.cloudflare.com/client/v4";
@@ -187,6 +189,8 @@ pub struct Options {
     pub credentials: Option<CredentialsConfig>,
     /// `[approvals]`.
     pub approvals: Option<ApprovalsConfig>,
+    /// `[store]`.
+    pub store: Option<StoreConfig>,
 }
 
 impl Combine for Options {
@@ -209,6 +213,7 @@ impl Combine for Options {
             audit: self.audit.or(lower.audit),
             credentials: self.credentials.or(lower.credentials),
             approvals: self.approvals.or(lower.approvals),
+            store: self.store.or(lower.store),
         }
     }
 }
@@ -274,6 +279,8 @@ pub struct Settings {
     pub credentials: CredentialsConfig,
     /// Approval timing.
     pub approvals: ApprovalsConfig,
+    /// Where rate-limit counts and approvals live.
+    pub store: StoreConfig,
     /// Where the databases live unless configured otherwise.
     pub data_dir: PathBuf,
     /// `CODEMODE_` variables that name no setting, worth a warning.
@@ -421,6 +428,7 @@ impl Settings {
             audit: options.audit.unwrap_or_default(),
             credentials: options.credentials.unwrap_or_default(),
             approvals: options.approvals.unwrap_or_default(),
+            store: options.store.unwrap_or_default(),
             data_dir: options.data_dir.unwrap_or_else(default_data_dir),
             unknown_env: Vec::new(),
         };
@@ -474,6 +482,11 @@ impl Settings {
         ] {
             check(path.map_or(Ok(()), |path| path_problem(key, path, want_dir)));
         }
+        problems.extend(self.store.problems());
+        problems.extend(stores::audit_store_problems(
+            self.audit.store,
+            self.audit.postgres_url.as_ref(),
+        ));
         problems
     }
 
