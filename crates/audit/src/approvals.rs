@@ -195,7 +195,10 @@ impl Approval {
             .iter()
             .position(|item| item.consumed_at.is_none() && item.request.matches(request));
         let Some(position) = unused else {
-            let covered = self.requests.iter().any(|item| item.request.matches(request));
+            let covered = self
+                .requests
+                .iter()
+                .any(|item| item.request.matches(request));
             let (id, request) = (self.id.clone(), request.clone());
             return Err(if covered {
                 ApprovalError::AlreadyUsed { id, request }

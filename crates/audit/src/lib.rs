@@ -87,11 +87,11 @@ mod record;
 mod time;
 mod writer;
 
+pub use append::{StoredPoint, check_signed};
 pub use approvals::{
     Approval, ApprovalError, ApprovalItem, ApprovalStatus, ApprovalStore, Decision, NewApproval,
     PendingRequest, new_id as new_approval_id,
 };
-pub use append::{StoredPoint, check_signed};
 pub use chain::{
     BreakKind, ChainBreak, ChainPoint, GENESIS_HASH, VerifyReport, Walker, chain_hash, report,
 };

@@ -33,9 +33,9 @@ mod store;
 
 pub use clock::{Clock, SystemClock};
 pub use exceeded::{Limit, LimitExceeded, Reset, check_code_length};
+pub use limiter::Denied;
 pub use limiter::{CallPermit, Limiter};
 pub use limits::{Limits, Tool};
-pub use limiter::Denied;
 pub use store::{
     AcquireFuture, AcquireResult, Acquired, Full, LimitKey, LimitStore, MemoryStore,
     StoreUnavailable, Window,

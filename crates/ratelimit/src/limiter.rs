@@ -91,13 +91,14 @@ impl Limiter {
         code: &str,
     ) -> Result<CallPermit, Denied> {
         // Held as if the call were refused; given back when it is let through.
-        let refusal = self.hold(
-            LimitKey::refusals(subject),
-            Limit::RefusalsPerSubjectPerHour,
-            self.limits.refusals_per_subject_per_hour,
-            self.this_hour(),
-        )
-        .await?;
+        let refusal = self
+            .hold(
+                LimitKey::refusals(subject),
+                Limit::RefusalsPerSubjectPerHour,
+                self.limits.refusals_per_subject_per_hour,
+                self.this_hour(),
+            )
+            .await?;
         let admitted = self.admit(subject, session, tool, code).await;
         if matches!(admitted, Err(Denied::Limit(_))) {
             refusal.keep();
@@ -114,13 +115,14 @@ impl Limiter {
         code: &str,
     ) -> Result<CallPermit, Denied> {
         check_code_length(code, self.limits.max_code_chars)?;
-        let slot = self.hold(
-            LimitKey::concurrent_calls(subject),
-            Limit::ConcurrentPerSubject,
-            self.limits.concurrent_per_subject,
-            Window::Open,
-        )
-        .await?;
+        let slot = self
+            .hold(
+                LimitKey::concurrent_calls(subject),
+                Limit::ConcurrentPerSubject,
+                self.limits.concurrent_per_subject,
+                Window::Open,
+            )
+            .await?;
         let session_call = match session {
             Some(session) => Some(
                 self.hold(

@@ -89,8 +89,12 @@ pub type AcquireFuture<'a> = Pin<Box<dyn Future<Output = AcquireResult> + Send +
 pub trait LimitStore: Send + Sync {
     /// Counts one use of `key` in `window`, unless it already counts `limit` or more; atomic,
     /// so replicas sharing the store never let more than `limit` uses through between them.
-    fn try_acquire<'a>(&'a self, key: &'a LimitKey, limit: u64, window: Window)
-    -> AcquireFuture<'a>;
+    fn try_acquire<'a>(
+        &'a self,
+        key: &'a LimitKey,
+        limit: u64,
+        window: Window,
+    ) -> AcquireFuture<'a>;
 
     /// Uncounts the use `acquired`, unless the key's window has moved on since; a remote store
     /// does it in the background, so dropping a permit never waits.

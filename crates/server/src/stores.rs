@@ -105,9 +105,11 @@ impl Approvals {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApprovalError> + Send + 'static,
 ) -> Result<T, ApprovalError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|_| Err(ApprovalError::Unavailable("the approval store stopped".into())))
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
+        Err(ApprovalError::Unavailable(
+            "the approval store stopped".into(),
+        ))
+    })
 }
 
 /// Where call records and request intents are appended.
@@ -137,7 +139,9 @@ impl AuditSink {
 }
 
 /// The Redis connection `[store]` names, when it names one.
-pub async fn redis_link(settings: &Settings) -> Result<Option<RedisLink>, codemode_stores::RedisError> {
+pub async fn redis_link(
+    settings: &Settings,
+) -> Result<Option<RedisLink>, codemode_stores::RedisError> {
     match (&settings.store.kind, &settings.store.redis_url) {
         (StoreKind::Redis, Some(url)) => {
             let link = RedisLink::connect(url.expose(), settings.store.redis_prefix()).await?;

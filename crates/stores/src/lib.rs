@@ -16,7 +16,7 @@ mod url_text;
 
 pub use postgres::log::PgAuditLog;
 pub use postgres::writer::PgAuditWriter;
-pub use postgres::{PgError, POSTGRES_TIMEOUT};
+pub use postgres::{POSTGRES_TIMEOUT, PgError};
 pub use redis_approvals::RedisApprovals;
 pub use redis_limits::RedisLimitStore;
 pub use redis_link::{REDIS_TIMEOUT, RedisError, RedisLink};

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use codemode_ratelimit::{AcquireFuture, Acquired, Full, LimitKey, LimitStore, StoreUnavailable, Window};
+use codemode_ratelimit::{
+    AcquireFuture, Acquired, Full, LimitKey, LimitStore, StoreUnavailable, Window,
+};
 use redis::Script;
 
 use crate::redis_link::RedisLink;
@@ -58,11 +60,10 @@ impl RedisLimitStore {
     fn redis_key(&self, key: &LimitKey, window: Window) -> String {
         match window {
             Window::Open => self.link.key(&format!("limit:{}", key.as_str())),
-            Window::Period { start, .. } => self.link.key(&format!(
-                "limit:{}@{}",
-                key.as_str(),
-                start.timestamp()
-            )),
+            Window::Period { start, .. } => {
+                self.link
+                    .key(&format!("limit:{}@{}", key.as_str(), start.timestamp()))
+            }
         }
     }
 }

@@ -12,9 +12,9 @@ use codemode_audit::{
 };
 
 use codemode::settings::{AUDIT_KEY_ENV, AuditStoreKind, Secrets, Settings};
+use codemode::shown::escaped;
 use codemode_audit::VerifyReport;
 use codemode_stores::PgAuditLog;
-use codemode::shown::escaped;
 
 use super::ConfigArg;
 use super::cutoff::Cutoff;
@@ -167,11 +167,10 @@ fn open_existing(path: &Path, key: Option<AuditKey>) -> anyhow::Result<AuditLog>
 
 /// Runs the subcommands the Postgres log has (`verify`, `export`) against it.
 async fn run_postgres(settings: &Settings, command: AuditCommand) -> anyhow::Result<()> {
-    let url = settings
-        .audit
-        .postgres_url
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("set `[audit] postgres_url` to read the Postgres log"))?;
+    let url =
+        settings.audit.postgres_url.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("set `[audit] postgres_url` to read the Postgres log")
+        })?;
     let mut log = PgAuditLog::open(url.expose(), Secrets::audit_key_from_env()?).await?;
     match command {
         AuditCommand::Verify => print_verified(&log.verify().await?),

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use codemode_audit::{
-    ApprovalDecision, ApprovalError, ApprovalStatus, NewApproval, PendingRequest,
-    RequestDecision, Timestamp,
+    ApprovalDecision, ApprovalError, ApprovalStatus, NewApproval, PendingRequest, RequestDecision,
+    Timestamp,
 };
 use codemode_sandbox::CancelToken;
 use codemode_upstream::{CheckedRequest, sha256_hex};
@@ -228,11 +228,11 @@ impl Approver {
                 stop,
             } => {
                 if let Some(id) = approval_id {
-                    let consumed = match store.consume(id, subject, &pending, Timestamp::now()).await
-                    {
-                        Ok(()) => store.get(id).await,
-                        Err(error) => Err(error),
-                    };
+                    let consumed =
+                        match store.consume(id, subject, &pending, Timestamp::now()).await {
+                            Ok(()) => store.get(id).await,
+                            Err(error) => Err(error),
+                        };
                     if let Ok(approval) = consumed {
                         return Ok(RequestDecision::Approved {
                             by: approval.decided_by.unwrap_or_default(),

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use codemode_audit::{
-    ApprovalDecision, CallRecord, NoAnswer, Outcome, RecordId, RequestDecision,
-    RequestIntent, Timestamp, Tool, UpstreamRequest,
+    ApprovalDecision, CallRecord, NoAnswer, Outcome, RecordId, RequestDecision, RequestIntent,
+    Timestamp, Tool, UpstreamRequest,
 };
 use codemode_sandbox::SandboxError;
 use codemode_upstream::{CheckedRequest, Journal, RequestRecord, sha256_hex};

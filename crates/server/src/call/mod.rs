@@ -27,7 +27,6 @@ use codemode_audit::{
     ApprovalError, ApprovalStore, AuditError, AuditKey, AuditLog, AuditWriter, Timestamp,
     Tool as AuditTool, WriterConfig,
 };
-use codemode_stores::{PgAuditWriter, PgError, RedisError};
 use codemode_auth::{Principal, Scope, Tool as AuthTool};
 use codemode_credentials::{CredentialStore, CredentialsError};
 use codemode_demo::DemoUpstream;
@@ -35,12 +34,13 @@ use codemode_policy::{Access, ApprovalSummary, Policy, PolicyError};
 use codemode_ratelimit::{Limit, Tool as RateTool};
 use codemode_sandbox::CancelToken;
 use codemode_spec::{Origin, Spec, SpecError, SpecLoader};
+use codemode_stores::{PgAuditWriter, PgError, RedisError};
 use codemode_upstream::{HttpSettings, HttpSetupError, HttpUpstream, Upstream};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 use crate::settings::{AuditStoreKind, REQUEST_STATE_KEY_ENV, Secrets, Settings, TOKEN_ENV};
-use crate::stores::{self, AuditSink};
 use crate::spec_loading::{self, SpecLoadError};
+use crate::stores::{self, AuditSink};
 use crate::tools::ToolLimits;
 use crate::wording;
 use api::{ApiParts, CurrentApi, ServeApiError, ServedApi};
@@ -213,9 +213,9 @@ impl Runner {
         let redis = stores::redis_link(settings).await?;
         let (audit, approvals) = open_audit(settings, &audit_path, secrets.audit_key).await?;
         let approvals = match &redis {
-            Some(link) => stores::Approvals::Redis(Arc::new(
-                codemode_stores::RedisApprovals::new(link.clone()),
-            )),
+            Some(link) => stores::Approvals::Redis(Arc::new(codemode_stores::RedisApprovals::new(
+                link.clone(),
+            ))),
             None => stores::Approvals::Sqlite(Arc::new(approvals)),
         };
         let stored = match secrets.credentials_key {
@@ -400,7 +400,10 @@ impl Runner {
             Ok(api) => api,
             Err(error) => return (CallOutcome::failed(error, Vec::new()), 0),
         };
-        let admitted = self.admission.admit(&caller, RateTool::Execute, &code).await;
+        let admitted = self
+            .admission
+            .admit(&caller, RateTool::Execute, &code)
+            .await;
         if let Some(flooding) = unaudited(&admitted) {
             return (flooding, 0);
         }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use codemode_policy::Rule;
 use serde::Deserialize;
 
+use crate::settings::ConfigError;
 use crate::settings::combine::Combine;
 use crate::settings::stores::{AuditStoreKind, StoreUrl};
-use crate::settings::ConfigError;
 
 /// `[policy]`: the operator's rules, checked before the built-in defaults.
 #[derive(Debug, Clone, Default, Deserialize)]

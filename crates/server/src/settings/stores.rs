@@ -144,7 +144,11 @@ mod tests {
     #[test]
     fn redis_needs_a_redis_url_and_never_shows_its_password() {
         let missing = store("kind = \"redis\"").problems();
-        assert!(missing[0].to_string().contains("store.redis_url"), "{}", missing[0]);
+        assert!(
+            missing[0].to_string().contains("store.redis_url"),
+            "{}",
+            missing[0]
+        );
         let wrong = store("kind = \"redis\"\nredis_url = \"http://:pw-7781@host\"").problems();
         let message = wrong[0].to_string();
         assert!(message.contains("redis"), "{message}");

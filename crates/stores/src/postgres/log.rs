@@ -76,7 +76,8 @@ impl PgAuditLog {
         while let Some(row) = rows.next().await {
             let entry = decode(&row?)?;
             serde_json::to_writer(&mut *out, &entry)?;
-            out.write_all(b"\n").map_err(codemode_audit::AuditError::Io)?;
+            out.write_all(b"\n")
+                .map_err(codemode_audit::AuditError::Io)?;
             written += 1;
         }
         out.flush().map_err(codemode_audit::AuditError::Io)?;

@@ -9,8 +9,8 @@ pub mod writer;
 
 use std::time::Duration;
 
-use codemode_audit::{ChainPoint, GENESIS_HASH, RecordId, StoredPoint};
 use codemode_audit::AuditKey;
+use codemode_audit::{ChainPoint, GENESIS_HASH, RecordId, StoredPoint};
 use tokio_postgres::{Client, GenericClient, NoTls};
 
 use crate::url_text::redacted;
@@ -73,12 +73,12 @@ CREATE TABLE IF NOT EXISTS codemode_audit_chain (
 /// Postgres on a private network or loopback.
 pub(crate) async fn connect(url: &str) -> Result<Client, PgError> {
     let shown = redacted(url);
-    let config: tokio_postgres::Config = url.parse().map_err(|error: tokio_postgres::Error| {
-        PgError::Url {
-            url: shown.clone(),
-            reason: error.to_string(),
-        }
-    })?;
+    let config: tokio_postgres::Config =
+        url.parse()
+            .map_err(|error: tokio_postgres::Error| PgError::Url {
+                url: shown.clone(),
+                reason: error.to_string(),
+            })?;
     let connect_error = |reason: String| PgError::Connect {
         url: shown.clone(),
         reason,
@@ -96,10 +96,16 @@ pub(crate) async fn connect(url: &str) -> Result<Client, PgError> {
 }
 
 /// Creates the tables and the genesis points if they are missing, one replica at a time.
-pub(crate) async fn ensure_schema(client: &mut Client, key: Option<&AuditKey>) -> Result<(), PgError> {
+pub(crate) async fn ensure_schema(
+    client: &mut Client,
+    key: Option<&AuditKey>,
+) -> Result<(), PgError> {
     let transaction = client.transaction().await?;
     transaction
-        .execute("SELECT pg_advisory_xact_lock(hashtext('codemode_audit_schema'))", &[])
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtext('codemode_audit_schema'))",
+            &[],
+        )
         .await?;
     transaction.batch_execute(SCHEMA).await?;
     let genesis = ChainPoint {

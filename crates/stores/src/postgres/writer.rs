@@ -100,7 +100,9 @@ async fn run(
 fn fail(batch: Vec<Job>, why: &str) {
     tracing::error!(error = why, "Postgres audit append failed");
     for job in batch {
-        let _ = job.done.send(Err(StoreUnavailable::Failed(why.to_string())));
+        let _ = job
+            .done
+            .send(Err(StoreUnavailable::Failed(why.to_string())));
     }
 }
 

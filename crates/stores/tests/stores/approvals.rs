@@ -1,6 +1,8 @@
 //! Approvals in Redis: asked through one handle (replica), decided and used through another.
 
-use codemode_audit::{ApprovalError, ApprovalStatus, Decision, NewApproval, PendingRequest, Timestamp};
+use codemode_audit::{
+    ApprovalError, ApprovalStatus, Decision, NewApproval, PendingRequest, Timestamp,
+};
 use codemode_stores::{RedisApprovals, RedisLink};
 
 use crate::{server_url, unique};
@@ -37,12 +39,21 @@ async fn an_approval_asked_on_one_replica_is_decided_and_used_on_another() {
     let now = Timestamp::now();
     let created = a.create(asked(now), now).await.expect("stored");
     let pending = b.pending(now).await.expect("listed");
-    assert_eq!(pending.iter().map(|p| &p.id).collect::<Vec<_>>(), [&created.id]);
+    assert_eq!(
+        pending.iter().map(|p| &p.id).collect::<Vec<_>>(),
+        [&created.id]
+    );
 
     let own = b.decide(&created.id, "agent", Decision::Approve, now).await;
-    assert!(matches!(own, Err(ApprovalError::SelfApproval(_))), "{own:?}");
+    assert!(
+        matches!(own, Err(ApprovalError::SelfApproval(_))),
+        "{own:?}"
+    );
     let early = a.consume(&created.id, "agent", &delete_zone(), now).await;
-    assert!(matches!(early, Err(ApprovalError::NotApproved(_))), "{early:?}");
+    assert!(
+        matches!(early, Err(ApprovalError::NotApproved(_))),
+        "{early:?}"
+    );
 
     let decided = b
         .decide(&created.id, "alice", Decision::Approve, now)
@@ -51,13 +62,19 @@ async fn an_approval_asked_on_one_replica_is_decided_and_used_on_another() {
     assert_eq!(decided.status, ApprovalStatus::Approved);
     assert!(b.pending(now).await.expect("listed").is_empty());
     let again = a.decide(&created.id, "bob", Decision::Reject, now).await;
-    assert!(matches!(again, Err(ApprovalError::AlreadyDecided { .. })), "{again:?}");
+    assert!(
+        matches!(again, Err(ApprovalError::AlreadyDecided { .. })),
+        "{again:?}"
+    );
 
     a.consume(&created.id, "agent", &delete_zone(), now)
         .await
         .expect("let through once");
     let replay = b.consume(&created.id, "agent", &delete_zone(), now).await;
-    assert!(matches!(replay, Err(ApprovalError::AlreadyUsed { .. })), "{replay:?}");
+    assert!(
+        matches!(replay, Err(ApprovalError::AlreadyUsed { .. })),
+        "{replay:?}"
+    );
     let stored = b.get(&created.id).await.expect("still there");
     assert!(stored.requests[0].consumed_at.is_some());
 }
@@ -77,7 +94,10 @@ async fn racing_replicas_let_an_approved_request_through_once() {
         b.consume(&created.id, "agent", &request, now),
     );
     assert_eq!(
-        [first.is_ok(), second.is_ok()].iter().filter(|ok| **ok).count(),
+        [first.is_ok(), second.is_ok()]
+            .iter()
+            .filter(|ok| **ok)
+            .count(),
         1,
         "{first:?} {second:?}"
     );
@@ -90,9 +110,14 @@ async fn expired_and_unknown_approvals_are_refused() {
     let now = Timestamp::now();
     let created = store.create(asked(now), now).await.expect("stored");
     let later = now.saturating_add(std::time::Duration::from_secs(601));
-    let late = store.decide(&created.id, "alice", Decision::Approve, later).await;
+    let late = store
+        .decide(&created.id, "alice", Decision::Approve, later)
+        .await;
     assert!(matches!(late, Err(ApprovalError::Expired(_))), "{late:?}");
     assert!(store.pending(later).await.expect("listed").is_empty());
     let unknown = store.get("0123456789abcdef0123456789abcdef").await;
-    assert!(matches!(unknown, Err(ApprovalError::NotFound(_))), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(ApprovalError::NotFound(_))),
+        "{unknown:?}"
+    );
 }

@@ -45,7 +45,10 @@ fn record(subject: &str, n: usize) -> CallRecord {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_writers_append_one_chain_that_verifies() {
     let url = database().await;
-    let (a, b) = tokio::join!(PgAuditWriter::start(&url, None), PgAuditWriter::start(&url, None));
+    let (a, b) = tokio::join!(
+        PgAuditWriter::start(&url, None),
+        PgAuditWriter::start(&url, None)
+    );
     let (a, b) = (a.expect("writer a"), b.expect("writer b"));
     let mut commits = Vec::new();
     for n in 0..60 {
@@ -57,7 +60,11 @@ async fn two_writers_append_one_chain_that_verifies() {
         ids.push(commit.await.expect("committed").0);
     }
     ids.sort_unstable();
-    assert_eq!(ids, (1..=120).collect::<Vec<i64>>(), "one sequence, no gaps");
+    assert_eq!(
+        ids,
+        (1..=120).collect::<Vec<i64>>(),
+        "one sequence, no gaps"
+    );
 
     let mut log = PgAuditLog::open(&url, None).await.expect("opens");
     let report = log.verify().await.expect("verifies");
@@ -66,7 +73,10 @@ async fn two_writers_append_one_chain_that_verifies() {
 
     let mut exported = Vec::new();
     let written = log
-        .export_since(codemode_audit::Timestamp::from_unix_millis(0).expect("epoch"), &mut exported)
+        .export_since(
+            codemode_audit::Timestamp::from_unix_millis(0).expect("epoch"),
+            &mut exported,
+        )
         .await
         .expect("exports");
     assert_eq!(written, 120);

@@ -25,12 +25,18 @@ async fn a_daily_quota_is_the_sum_over_replicas() {
         execute_per_subject_per_day: 5,
         ..Limits::default()
     };
-    let (a, b) = (replica(&prefix, limits).await, replica(&prefix, limits).await);
+    let (a, b) = (
+        replica(&prefix, limits).await,
+        replica(&prefix, limits).await,
+    );
     let mut let_through = 0;
     let mut refused = None;
     for call in 0..8 {
         let replica = if call % 2 == 0 { &a } else { &b };
-        match replica.begin("alice", None, Tool::Execute, "async () => 1").await {
+        match replica
+            .begin("alice", None, Tool::Execute, "async () => 1")
+            .await
+        {
             Ok(_permit) => let_through += 1,
             Err(Denied::Limit(exceeded)) => refused = Some(exceeded),
             Err(Denied::Store(error)) => panic!("Redis failed: {error}"),
@@ -82,7 +88,10 @@ async fn a_freed_slot_is_free_on_the_other_replica() {
         concurrent_per_subject: 1,
         ..Limits::default()
     };
-    let (a, b) = (replica(&prefix, limits).await, replica(&prefix, limits).await);
+    let (a, b) = (
+        replica(&prefix, limits).await,
+        replica(&prefix, limits).await,
+    );
     let held = a
         .begin("dave", None, Tool::Search, "async () => 1")
         .await
@@ -95,7 +104,10 @@ async fn a_freed_slot_is_free_on_the_other_replica() {
     drop(held);
     // The release runs in the background: wait for it, a bounded number of times.
     for _ in 0..200 {
-        if b.begin("dave", None, Tool::Search, "async () => 1").await.is_ok() {
+        if b.begin("dave", None, Tool::Search, "async () => 1")
+            .await
+            .is_ok()
+        {
             return;
         }
         tokio::task::yield_now().await;
