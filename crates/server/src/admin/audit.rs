@@ -179,9 +179,9 @@ async fn run_postgres(settings: &Settings, command: AuditCommand) -> anyhow::Res
                 .since
                 .unwrap_or(Cutoff::BEGINNING)
                 .instant(Timestamp::now());
-            let mut out = BufWriter::new(io::stdout().lock());
+            let (mut out, destination) = export_destination(&args)?;
             let written = log.export_since(since, &mut out).await?;
-            eprintln!("exported {} to stdout", records(written));
+            eprintln!("exported {} to {destination}", records(written));
             Ok(())
         }
         AuditCommand::Sign | AuditCommand::Tail(_) | AuditCommand::Prune(_) => bail!(
@@ -263,6 +263,16 @@ fn export(log: &AuditLog, args: &ExportArgs) -> anyhow::Result<()> {
         .since
         .unwrap_or(Cutoff::BEGINNING)
         .instant(Timestamp::now());
+    let (mut out, destination) = export_destination(args)?;
+    let written = match args.format {
+        ExportFormat::Jsonl => log.export_since(since, &mut out)?,
+    };
+    eprintln!("exported {} to {destination}", records(written));
+    Ok(())
+}
+
+/// Where an export goes (`--output`, else stdout), and its name for the closing line.
+fn export_destination(args: &ExportArgs) -> anyhow::Result<(BufWriter<Box<dyn Write>>, String)> {
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
             File::create(path)
@@ -270,15 +280,11 @@ fn export(log: &AuditLog, args: &ExportArgs) -> anyhow::Result<()> {
         ),
         None => Box::new(io::stdout().lock()),
     };
-    let written = match args.format {
-        ExportFormat::Jsonl => log.export_since(since, &mut BufWriter::new(out))?,
-    };
     let destination = args
         .output
         .as_ref()
         .map_or_else(|| "stdout".to_string(), |path| path.display().to_string());
-    eprintln!("exported {} to {destination}", records(written));
-    Ok(())
+    Ok((BufWriter::new(out), destination))
 }
 
 /// Deletes the records older than `cutoff`.

@@ -117,11 +117,7 @@ async fn a_freed_slot_is_free_on_the_other_replica() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_unreachable_redis_refuses_calls_as_unavailable() {
-    let link = RedisLink::connect(&server_url("CODEMODE_TEST_REDIS_URL"), "unused:")
-        .await
-        .expect("Redis answers");
-    drop(link);
+async fn an_unreachable_redis_is_named_without_its_password() {
     let refused = RedisLink::connect("redis://127.0.0.1:1", "x:").await;
     let Err(error) = refused else {
         panic!("nothing listens on port 1");
@@ -130,4 +126,59 @@ async fn an_unreachable_redis_refuses_calls_as_unavailable() {
     let hidden = RedisLink::connect("redis://:pw-90210@127.0.0.1:1", "x:").await;
     let message = hidden.err().expect("refused").to_string();
     assert!(!message.contains("pw-90210"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_are_refused_not_let_through_when_redis_stops() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let mut redis = std::process::Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server starts (tests/stores/with-servers.sh installs it)");
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut link = None;
+    for _ in 0..100 {
+        if let Ok(connected) = RedisLink::connect(&url, "stops:").await {
+            link = Some(connected);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let limiter = Limiter::with_store(
+        Limits::default(),
+        Arc::new(RedisLimitStore::new(
+            link.expect("the private Redis answers"),
+        )),
+        Arc::new(SystemClock),
+    );
+    limiter
+        .begin("erin", None, Tool::Execute, "async () => 1")
+        .await
+        .expect("counted while Redis runs");
+    redis.kill().expect("stopped");
+    redis.wait().expect("reaped");
+    let refused = limiter
+        .begin("erin", None, Tool::Execute, "async () => 1")
+        .await
+        .map(drop);
+    let Err(Denied::Store(unavailable)) = refused else {
+        panic!("a call with no store to count it must be refused: {refused:?}");
+    };
+    assert!(
+        unavailable
+            .to_string()
+            .contains("rate-limit store is unavailable"),
+        "{unavailable}"
+    );
 }
