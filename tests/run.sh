@@ -3,7 +3,8 @@
 # the end-to-end tests that drive the real binary through the official MCP TypeScript and Python
 # SDKs, the MCP Inspector CLI, Claude Code and headless Chromium (the approval page), over
 # Streamable HTTP and stdio; and fuzzes every parser an attacker reaches for a bounded time
-# (fuzz/run.sh).
+# (fuzz/run.sh). The Rust tests and the e2e tests run beside a real Redis and Postgres on
+# loopback (tests/stores/with-servers.sh installs, starts and stops them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ echo "== npm ci (the e2e clients, and GitHub's spec for the spec crate's find te
 
 echo "== cargo test (release)"
 cargo build --release --locked --bin codemode
-cargo test --release --locked --workspace
+tests/stores/with-servers.sh cargo test --release --locked --workspace
 
 echo "== MCP conformance suite (official, stable + alpha)"
 tests/conformance/run.sh
@@ -35,4 +36,4 @@ if ! command -v chromium >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 (cd examples/agent-platform && npm ci --no-audit --no-fund --loglevel=error)
-(cd tests && node --test --test-concurrency=2 e2e/)
+(cd tests && stores/with-servers.sh node --test --test-concurrency=2 e2e/)

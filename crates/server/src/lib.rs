@@ -43,6 +43,7 @@ pub mod settings;
 pub mod shown;
 pub mod spec_loading;
 pub mod stdio;
+pub mod stores;
 pub mod telemetry;
 pub mod tools;
 pub mod wording;

@@ -91,7 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if settings.metrics.enabled {
                 Exporter::install()?;
             }
-            let runner = Runner::open(&settings, Secrets::from_env()?)?;
+            let runner = Runner::open(&settings, Secrets::from_env()?).await?;
             let served = codemode::http::serve(runner, &settings).await;
             if let Some(traces) = traces {
                 traces.shutdown();
@@ -102,7 +102,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::load(args.config.as_deref(), args.options())?;
             let traces = init_logging(format, settings.traces.as_ref())?;
             announce(&settings, "stdio");
-            let runner = Runner::open(&settings, Secrets::from_env()?)?;
+            let runner = Runner::open(&settings, Secrets::from_env()?).await?;
             let refresh = codemode::refresh::Triggers::install(settings.spec_refresh());
             let ready = runner.load_spec().await?;
             tracing::info!(operations = ready.operations, origin = ?ready.origin, "ready");
@@ -114,8 +114,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(served?)
         }
         Command::Spec(args) => Ok(args.run().await?),
-        Command::Approvals(args) => args.run(),
-        Command::Audit(args) => args.run(),
+        Command::Approvals(args) => args.run().await,
+        Command::Audit(args) => args.run().await,
         Command::Credentials(args) => args.run(),
         Command::Keys(args) => args.run(),
         Command::Config(args) => args.run(),

@@ -31,15 +31,19 @@ use codemode_auth::{Principal, Scope, Tool as AuthTool};
 use codemode_credentials::{CredentialStore, CredentialsError};
 use codemode_demo::DemoUpstream;
 use codemode_policy::{Access, ApprovalSummary, Policy, PolicyError};
-use codemode_ratelimit::{Limit, LimitExceeded, Tool as RateTool};
+use codemode_ratelimit::{Limit, Tool as RateTool};
 use codemode_sandbox::CancelToken;
 use codemode_spec::{Origin, Spec, SpecError, SpecLoader};
+use codemode_stores::{PgAuditWriter, PgError, RedisError};
 use codemode_upstream::{Credential, CredentialError, HttpSetupError, HttpUpstream, Upstream};
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::sync::watch;
 
-use crate::settings::{REQUEST_STATE_KEY_ENV, Secrets, Settings, TOKEN_ENV, UpstreamSettings};
+use crate::settings::{
+    AuditStoreKind, REQUEST_STATE_KEY_ENV, Secrets, Settings, TOKEN_ENV, UpstreamSettings,
+};
 use crate::spec_loading::{self, SpecLoadError};
+use crate::stores::{self, AuditSink};
 use crate::telemetry::{self, ToolName, UpstreamMeters, traces};
 use crate::tools::ToolLimits;
 use crate::wording;
@@ -119,6 +123,12 @@ pub enum StartError {
         /// What went wrong.
         source: Box<ApprovalError>,
     },
+    /// The Redis store `[store]` names cannot be used.
+    #[error("cannot use the [store] Redis: {0}")]
+    Redis(#[from] RedisError),
+    /// The Postgres audit log `[audit]` names cannot be used.
+    #[error("cannot use the [audit] Postgres log: {0}")]
+    Postgres(#[from] PgError),
     /// Paused calls cannot be kept.
     #[error(
         "cannot keep paused calls: {0}; set {REQUEST_STATE_KEY_ENV} to at least {STATE_KEY_MIN_BYTES} random bytes (e.g. `openssl rand -hex 32`)"
@@ -209,13 +219,13 @@ impl Runner {
     /// Opens the stores and connects the upstream, then loads the spec and starts the
     /// sandbox workers.
     pub async fn start(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
-        let runner = Runner::open(settings, secrets)?;
+        let runner = Runner::open(settings, secrets).await?;
         runner.load_spec().await?;
         Ok(runner)
     }
 
     /// Opens the stores and connects the upstream; calls wait for [`Runner::load_spec`].
-    pub fn open(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
+    pub async fn open(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
         let first = &settings.upstreams[0];
         let loader = spec_loading::loader(&first.spec, &settings.cache_dir)?;
         let upstream = OnceLock::new();
@@ -243,7 +253,14 @@ impl Runner {
             others: OnceLock::new(),
         };
         let audit_path = settings.audit_path();
-        let (audit, approvals) = open_audit(settings, &audit_path, secrets.audit_key)?;
+        let redis = stores::redis_link(settings).await?;
+        let (audit, approvals) = open_audit(settings, &audit_path, secrets.audit_key).await?;
+        let approvals = match &redis {
+            Some(link) => stores::Approvals::Redis(Arc::new(codemode_stores::RedisApprovals::new(
+                link.clone(),
+            ))),
+            None => stores::Approvals::Sqlite(Arc::new(approvals)),
+        };
         let stored = match secrets.credentials_key {
             None => None,
             Some(key) => {
@@ -258,7 +275,12 @@ impl Runner {
             None => paused::random_key()?,
         };
         let paused = PausedCalls::new(&state_key, settings.approvals.ask_timeout())?;
-        tracing::info!(audit = %audit_path.display(), "audit log open");
+        match (&settings.audit.store, &settings.audit.postgres_url) {
+            (AuditStoreKind::Postgres, Some(url)) => {
+                tracing::info!(audit = %url.shown(), "audit log open in Postgres");
+            }
+            _ => tracing::info!(audit = %audit_path.display(), "audit log open"),
+        }
         Ok(Arc::new(Runner {
             api: CurrentApi::default(),
             parts,
@@ -274,14 +296,17 @@ impl Runner {
             },
             configured_account: settings.account_id.clone(),
             policy: Arc::new(Policy::new(first.policy.rules.clone())?),
-            admission: Admission::new(settings.auth_enabled().then_some(settings.limits)),
+            admission: Admission::new(
+                settings.auth_enabled().then_some(settings.limits),
+                stores::limit_store(redis.as_ref()),
+            ),
             credentials: Credentials {
                 upstream: first.name.clone(),
                 stored,
                 server: server_token,
             },
             approvals: Approvals {
-                store: Arc::new(approvals),
+                store: approvals,
                 page: OnceLock::new(),
                 ask_timeout: settings.approvals.ask_timeout(),
                 expiry: Duration::from_secs(settings.approvals.expiry_secs),
@@ -443,7 +468,7 @@ impl Runner {
     }
 
     /// The approvals store, for the HTTP approval endpoints.
-    pub fn approvals(&self) -> Arc<ApprovalStore> {
+    pub fn approvals(&self) -> stores::Approvals {
         self.approvals.store.clone()
     }
 
@@ -474,7 +499,7 @@ impl Runner {
             Ok(api) => api,
             Err(error) => return CallOutcome::failed(error, Vec::new()),
         };
-        let admitted = self.admission.admit(caller, RateTool::Search, code);
+        let admitted = self.admission.admit(caller, RateTool::Search, code).await;
         if let Some(flooding) = unaudited(&admitted) {
             return flooding;
         }
@@ -517,7 +542,10 @@ impl Runner {
             Ok(api) => api,
             Err(error) => return (CallOutcome::failed(error, Vec::new()), 0),
         };
-        let admitted = self.admission.admit(&caller, RateTool::Execute, &code);
+        let admitted = self
+            .admission
+            .admit(&caller, RateTool::Execute, &code)
+            .await;
         if let Some(flooding) = unaudited(&admitted) {
             return (flooding, 0);
         }
@@ -628,9 +656,11 @@ fn returned(outcome: codemode_sandbox::Outcome) -> CallOutcome {
 /// The refusal of a call past its caller's refusal limit, which the audit does not record: a
 /// flood of refused calls must not fill the disk, and the refusals that reached the limit are
 /// recorded.
-fn unaudited<T>(admitted: &Result<T, LimitExceeded>) -> Option<CallOutcome> {
+fn unaudited<T>(admitted: &Result<T, CallError>) -> Option<CallOutcome> {
     match admitted {
-        Err(refused) if refused.limit == Limit::RefusalsPerSubjectPerHour => {
+        Err(CallError::RateLimited(refused))
+            if refused.limit == Limit::RefusalsPerSubjectPerHour =>
+        {
             Some(CallOutcome::failed(*refused, Vec::new()))
         }
         _ => None,
@@ -709,12 +739,13 @@ fn token_from_env(settings: &UpstreamSettings) -> Result<Option<Credential>, Sta
     }
 }
 
-/// Opens the audit log (applying retention), starts its writer, and opens the approvals beside it.
-fn open_audit(
+/// Opens the audit log (applying retention) and starts its writer: in Postgres when the
+/// settings say so, else in SQLite; and opens the SQLite approvals beside the SQLite log.
+async fn open_audit(
     settings: &Settings,
     path: &std::path::Path,
     key: Option<AuditKey>,
-) -> Result<(AuditWriter, ApprovalStore), StartError> {
+) -> Result<(AuditSink, ApprovalStore), StartError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
             path: dir.to_path_buf(),
@@ -725,15 +756,22 @@ fn open_audit(
         path: path.to_path_buf(),
         source,
     };
-    let writer = AuditWriter::start(
-        path,
-        WriterConfig {
-            key: key.clone(),
-            ..WriterConfig::default()
-        },
-    )
-    .map_err(audit_error)?;
-    if let Some(days) = settings.audit.retention_days {
+    let writer = match (&settings.audit.store, &settings.audit.postgres_url) {
+        (AuditStoreKind::Postgres, Some(url)) => {
+            AuditSink::Postgres(PgAuditWriter::start(url.expose(), key.clone()).await?)
+        }
+        _ => AuditSink::Sqlite(
+            AuditWriter::start(
+                path,
+                WriterConfig {
+                    key: key.clone(),
+                    ..WriterConfig::default()
+                },
+            )
+            .map_err(audit_error)?,
+        ),
+    };
+    if let (Some(days), AuditSink::Sqlite(_)) = (settings.audit.retention_days, &writer) {
         let cutoff = Timestamp::now().saturating_sub(Duration::from_secs(u64::from(days) * 86_400));
         let log = AuditLog::open_keyed(path, key).map_err(audit_error)?;
         let pruned = log.prune(cutoff).map_err(audit_error)?;

@@ -5,6 +5,7 @@
 mod combine;
 mod layers;
 mod sections;
+mod stores;
 mod upstreams;
 
 use std::fmt;
@@ -28,6 +29,7 @@ pub use sections::{
     PolicyConfig, TracesConfig,
 };
 use sections::{DAY_SECS, within};
+pub use stores::{AuditStoreKind, StoreConfig, StoreKind, StoreUrl};
 pub use upstreams::{UpstreamOptions, UpstreamSettings};
 
 /// The Cloudflare API every path is joined to unless configured otherwise.
@@ -196,6 +198,8 @@ pub struct Options {
     pub traces: Option<TracesConfig>,
     /// `[[upstreams]]`: several APIs, in place of `spec`, `api_base`, `[upstream]` and `[policy]`.
     pub upstreams: Option<Vec<UpstreamOptions>>,
+    /// `[store]`.
+    pub store: Option<StoreConfig>,
 }
 
 impl Combine for Options {
@@ -221,6 +225,7 @@ impl Combine for Options {
             metrics: self.metrics.or(lower.metrics),
             traces: self.traces.or(lower.traces),
             upstreams: self.upstreams.or(lower.upstreams),
+            store: self.store.or(lower.store),
         }
     }
 }
@@ -295,6 +300,8 @@ pub struct Settings {
     pub metrics_listen: Option<SocketAddr>,
     /// Where traces go, if anywhere.
     pub traces: Option<TracesConfig>,
+    /// Where rate-limit counts and approvals live.
+    pub store: StoreConfig,
     /// Where the databases live unless configured otherwise.
     pub data_dir: PathBuf,
     /// `CODEMODE_` variables that name no setting, worth a warning.
@@ -506,6 +513,7 @@ impl Settings {
             metrics,
             metrics_listen,
             traces: options.traces,
+            store: options.store.unwrap_or_default(),
             data_dir: options.data_dir.unwrap_or_else(default_data_dir),
             unknown_env: Vec::new(),
         };
@@ -561,6 +569,11 @@ impl Settings {
         ] {
             check(path.map_or(Ok(()), |path| path_problem(key, path, want_dir)));
         }
+        problems.extend(self.store.problems());
+        problems.extend(stores::audit_store_problems(
+            self.audit.store,
+            self.audit.postgres_url.as_ref(),
+        ));
         problems
     }
 

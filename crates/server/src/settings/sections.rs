@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::settings::ConfigError;
 use crate::settings::combine::Combine;
+use crate::settings::stores::{AuditStoreKind, StoreUrl};
 
 /// `[policy]`: the operator's rules, checked before the built-in defaults.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,6 +31,10 @@ pub struct AuditConfig {
     pub store_code: bool,
     /// Delete records older than this many days at start-up; unset keeps everything.
     pub retention_days: Option<u32>,
+    /// `sqlite` (default, the file at `path`) or `postgres` (shared by replicas).
+    pub store: AuditStoreKind,
+    /// `postgres://user[:password]@host[:port]/database`, for `store = "postgres"`.
+    pub postgres_url: Option<StoreUrl>,
 }
 
 impl Default for AuditConfig {
@@ -38,6 +43,8 @@ impl Default for AuditConfig {
             path: None,
             store_code: true,
             retention_days: None,
+            store: AuditStoreKind::default(),
+            postgres_url: None,
         }
     }
 }

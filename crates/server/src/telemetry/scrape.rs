@@ -116,9 +116,7 @@ async fn set_gauges(runner: &Runner) {
     if let Some(age) = runner.spec_age() {
         gauge!(names::SPEC_AGE_SECONDS).set(age.as_secs_f64());
     }
-    let store = runner.approvals();
-    let pending = tokio::task::spawn_blocking(move || store.pending(Timestamp::now())).await;
-    if let Ok(Ok(pending)) = pending {
+    if let Ok(pending) = runner.approvals().pending(Timestamp::now()).await {
         gauge!(names::APPROVALS_PENDING).set(pending.len() as f64);
     }
 }
