@@ -11,8 +11,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use crate::budget::{ResponseBudget, Share};
 use crate::credential::{Credential, CredentialId, sha256_hex};
-use crate::envelope::{envelope, error_summary};
+use crate::envelope::{MalformedBody, envelope, error_summary};
 use crate::journal::Journal;
 use crate::options::{OptionsError, RequestOptions};
 use crate::retry::{GiveUp, RetryPolicy, is_retryable};
@@ -33,7 +34,8 @@ pub fn joined(problems: &[Problem]) -> String {
 
 /// Limits and checks applied to every request: the `[upstream]` config section, where each key
 /// left out keeps its default (`max_subrequests = 50`, `max_concurrent_subrequests = 6`,
-/// `enforce_spec = true`, `check_requests = "warn"`).
+/// `enforce_spec = true`, `check_requests = "warn"`, `max_response_mib = 32`,
+/// `max_call_responses_mib = 64`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
@@ -45,6 +47,11 @@ pub struct GatewayConfig {
     pub max_concurrent_subrequests: usize,
     /// What to do with a request whose query or body breaks its operation's schema.
     pub check_requests: RequestChecks,
+    /// The most one response body may hold, in MiB; a larger one rejects its request.
+    pub max_response_mib: usize,
+    /// The most one call's response bodies may hold together, in MiB, from their first byte
+    /// until the code has them; a response that would pass it rejects its request.
+    pub max_call_responses_mib: usize,
     /// When to retry 429 and 503 responses; not a config key.
     #[serde(skip)]
     pub retry: RetryPolicy,
@@ -57,6 +64,8 @@ impl Default for GatewayConfig {
             max_subrequests: 50,
             max_concurrent_subrequests: 6,
             check_requests: RequestChecks::Warn,
+            max_response_mib: 32,
+            max_call_responses_mib: 64,
             retry: RetryPolicy::default(),
         }
     }
@@ -80,6 +89,12 @@ pub enum GatewayConfigError {
     /// No request could ever be in flight.
     #[error("max_concurrent_subrequests must be at least 1, or no request could ever be sent")]
     NoConcurrency,
+    /// No response could ever be received.
+    #[error(
+        "max_response_mib and max_call_responses_mib must be at least 1, or no response could \
+         ever be read"
+    )]
+    NoResponseRoom,
 }
 
 impl GatewayConfig {
@@ -88,7 +103,18 @@ impl GatewayConfig {
         if self.max_concurrent_subrequests == 0 {
             return Err(GatewayConfigError::NoConcurrency);
         }
+        if self.max_response_mib == 0 || self.max_call_responses_mib == 0 {
+            return Err(GatewayConfigError::NoResponseRoom);
+        }
         Ok(())
+    }
+
+    /// A fresh budget for one call's response bodies.
+    fn response_budget(&self) -> ResponseBudget {
+        ResponseBudget::new(
+            self.max_response_mib.saturating_mul(1 << 20),
+            self.max_call_responses_mib.saturating_mul(1 << 20),
+        )
     }
 }
 
@@ -184,6 +210,19 @@ pub enum RequestError {
         /// Why the journal refused.
         reason: String,
     },
+    /// The API answered with a body its `Content-Type` calls JSON that does not parse.
+    #[error(
+        "{method} {path}: {source}. The API answered, so the request reached it; check what it \
+         did before sending it again"
+    )]
+    MalformedBody {
+        /// The method.
+        method: Method,
+        /// The path.
+        path: String,
+        /// The status, the parse failure and the start of the body.
+        source: MalformedBody,
+    },
     /// No response at all.
     #[error("{method} {path}: {source}")]
     Upstream {
@@ -222,6 +261,7 @@ impl RequestError {
         match self {
             RequestError::Authentication { status, .. }
             | RequestError::RetriesExhausted { status, .. } => Some(*status),
+            RequestError::MalformedBody { source, .. } => Some(source.status),
             _ => None,
         }
     }
@@ -355,8 +395,19 @@ struct CallState<D> {
     journal: Option<Arc<dyn Journal>>,
     sent: AtomicUsize,
     in_flight: Semaphore,
+    /// Bytes its response bodies may hold.
+    budget: ResponseBudget,
     /// Each entry, with when it was checked while it is still in flight.
     records: Mutex<Vec<(RequestRecord<D>, Option<Instant>)>>,
+}
+
+/// An envelope, and the share of its call's response budget it holds until dropped.
+#[derive(Debug)]
+pub struct Received {
+    /// The API's envelope.
+    pub envelope: Value,
+    /// Counts the response against its call's budget; drop it once the code has the envelope.
+    pub held: Share,
 }
 
 /// What sending, with retries, came to.
@@ -428,6 +479,7 @@ impl<D: Clone + Send + 'static> Call<D> {
         journal: Option<Arc<dyn Journal>>,
     ) -> Call<D> {
         let concurrency = shared.config.max_concurrent_subrequests;
+        let budget = shared.config.response_budget();
         Call {
             shared,
             state: Arc::new(CallState {
@@ -435,6 +487,7 @@ impl<D: Clone + Send + 'static> Call<D> {
                 journal,
                 sent: AtomicUsize::new(0),
                 in_flight: Semaphore::new(concurrency),
+                budget,
                 records: Mutex::new(Vec::new()),
             }),
         }
@@ -444,7 +497,7 @@ impl<D: Clone + Send + 'static> Call<D> {
     /// entry has no decision.
     pub async fn request(&self, options: &Value) -> Result<Value, RequestError> {
         let checked = self.check(options)?;
-        self.send_deciding(checked, None).await
+        Ok(self.send_deciding(checked, None).await?.envelope)
     }
 
     /// Checks options, path and spec route, then counts the request against the call's budget,
@@ -490,6 +543,16 @@ impl<D: Clone + Send + 'static> Call<D> {
     /// Sends a checked request and returns the API's envelope; the ledger entry carries
     /// `decision`.
     pub async fn send(&self, checked: CheckedRequest, decision: D) -> Result<Value, RequestError> {
+        Ok(self.send_deciding(checked, Some(decision)).await?.envelope)
+    }
+
+    /// Like [`Call::send`], and the envelope keeps its share of the call's response budget
+    /// until the caller drops it (once the code has it).
+    pub async fn send_held(
+        &self,
+        checked: CheckedRequest,
+        decision: D,
+    ) -> Result<Received, RequestError> {
         self.send_deciding(checked, Some(decision)).await
     }
 
@@ -520,7 +583,7 @@ impl<D: Clone + Send + 'static> Call<D> {
         &self,
         checked: CheckedRequest,
         decision: Option<D>,
-    ) -> Result<Value, RequestError> {
+    ) -> Result<Received, RequestError> {
         // The semaphore is never closed, so acquiring only ever waits.
         let _permit = self.state.in_flight.acquire().await.ok();
         let intent = match &self.state.journal {
@@ -550,6 +613,7 @@ impl<D: Clone + Send + 'static> Call<D> {
                 query: checked.options.query.clone(),
                 body: checked.options.body.clone(),
                 credential: self.state.credential.clone(),
+                budget: self.state.budget.clone(),
             })
             .await;
         let status = sent.response.as_ref().ok().map(|r| r.status);
@@ -667,7 +731,7 @@ impl<D: Clone + Send + 'static> Call<D> {
         }
     }
 
-    fn outcome(&self, method: Method, path: String, sent: Sent) -> Result<Value, RequestError> {
+    fn outcome(&self, method: Method, path: String, sent: Sent) -> Result<Received, RequestError> {
         let response = match sent.response {
             Ok(response) => response,
             Err(source) => {
@@ -678,7 +742,18 @@ impl<D: Clone + Send + 'static> Call<D> {
                 });
             }
         };
-        let body = envelope(&response, self.state.credential.as_slice());
+        let status = response.status;
+        let held = self.state.budget.hold(response.body.len());
+        let body = match envelope(response, self.state.credential.as_slice()) {
+            Ok(body) => body,
+            Err(source) => {
+                return Err(RequestError::MalformedBody {
+                    method,
+                    path,
+                    source,
+                });
+            }
+        };
         let api = error_summary(&body)
             .map(|e| format!(". The API said: {e}"))
             .unwrap_or_default();
@@ -686,8 +761,8 @@ impl<D: Clone + Send + 'static> Call<D> {
             return Err(RequestError::RetriesExhausted {
                 method,
                 path,
-                status: response.status,
-                meaning: if response.status == 429 {
+                status: status,
+                meaning: if status == 429 {
                     "rate limited"
                 } else {
                     "unavailable"
@@ -697,16 +772,19 @@ impl<D: Clone + Send + 'static> Call<D> {
                 api,
             });
         }
-        if let Some(failure) = self.auth_failure(response.status) {
+        if let Some(failure) = self.auth_failure(status) {
             return Err(RequestError::Authentication {
-                status: response.status,
+                status: status,
                 method,
                 path,
                 failure,
                 api,
             });
         }
-        Ok(body)
+        Ok(Received {
+            envelope: body,
+            held,
+        })
     }
 
     /// Why a 401 or 403 happened; `None` for any other status.

@@ -12,15 +12,14 @@ use reqwest::redirect;
 use crate::path_guard::{ApiBase, BaseUrlError};
 use crate::upstream::{PreparedRequest, RawResponse, Upstream, UpstreamError};
 
-/// Timeouts and size limits of the HTTP upstream.
+/// Timeouts of the HTTP upstream (each request's [`ResponseBudget`](crate::ResponseBudget)
+/// bounds its body).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
     /// Longest wait for a connection.
     pub connect_timeout: Duration,
     /// Longest wait for a whole request, body included.
     pub request_timeout: Duration,
-    /// Largest response body accepted.
-    pub max_response_bytes: usize,
 }
 
 impl Default for HttpSettings {
@@ -28,7 +27,6 @@ impl Default for HttpSettings {
         Self {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
-            max_response_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -88,6 +86,7 @@ impl Upstream for HttpUpstream {
                 .body(body.bytes);
         }
         let settings = self.settings.clone();
+        let budget = request.budget;
         Box::pin(async move {
             let mut response = builder
                 .send()
@@ -96,18 +95,25 @@ impl Upstream for HttpUpstream {
             let status = response.status().as_u16();
             let content_type = header_text(response.headers(), &CONTENT_TYPE);
             let retry_after = header_text(response.headers(), &RETRY_AFTER);
-            let limit = settings.max_response_bytes;
-            if response.content_length().is_some_and(|n| n > limit as u64) {
-                return Err(UpstreamError::ResponseTooLarge(limit));
-            }
+            let mut share = budget.share();
+            let declared = response.content_length().map(|n| usize::try_from(n).unwrap_or(usize::MAX));
             let mut body = BytesMut::new();
+            // A declared length is counted whole before anything is read, so a body that
+            // could not fit is refused without reading it, and one that can is read into one
+            // allocation.
+            if let Some(length) = declared {
+                share.grow(length)?;
+                body.reserve(length);
+            }
             while let Some(chunk) = response
                 .chunk()
                 .await
                 .map_err(|e| transport_error(e, &settings))?
             {
-                if body.len() + chunk.len() > limit {
-                    return Err(UpstreamError::ResponseTooLarge(limit));
+                let past = (body.len() + chunk.len()).saturating_sub(declared.unwrap_or(0));
+                let new = past.min(chunk.len());
+                if new > 0 {
+                    share.grow(new)?;
                 }
                 body.extend_from_slice(&chunk);
             }

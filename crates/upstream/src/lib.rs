@@ -48,6 +48,7 @@
 //! ```
 
 pub mod account;
+pub mod budget;
 pub mod credential;
 pub mod envelope;
 pub mod gateway;
@@ -60,12 +61,13 @@ pub mod scrub;
 pub mod upstream;
 
 pub use account::{AccountError, resolve_account};
+pub use budget::{ResponseBudget, Share};
 pub use codemode_spec::RouteTable;
 pub use credential::{Credential, CredentialError, CredentialId, sha256_hex};
-pub use envelope::envelope;
+pub use envelope::{EMPTY_NOTE, MalformedBody, envelope};
 pub use gateway::{
-    AuthFailure, Call, CheckedRequest, Gateway, GatewayConfig, GatewayConfigError, RequestChecks,
-    RequestError, RequestRecord, joined,
+    AuthFailure, Call, CheckedRequest, Gateway, GatewayConfig, GatewayConfigError, Received,
+    RequestChecks, RequestError, RequestRecord, joined,
 };
 pub use http::{HttpSettings, HttpSetupError, HttpUpstream};
 pub use journal::Journal;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
-use codemode_sandbox::{Host, LogLine, Rejection};
-use codemode_upstream::{Call, CheckedRequest, RequestRecord, joined, resolve_account};
+use codemode_sandbox::{Delivery, Host, LogLine, Rejection};
+use codemode_upstream::{Call, CheckedRequest, Received, RequestRecord, joined, resolve_account};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -106,13 +106,17 @@ impl ExecuteHost {
 }
 
 impl Host for ExecuteHost {
-    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, Rejection>> {
+    fn request(&self, options: Value) -> BoxFuture<'static, Result<Delivery, Rejection>> {
         let shared = self.shared.clone();
         async move {
-            shared
-                .request(options)
+            let received = shared
+                .request_held(options)
                 .await
-                .map_err(|e| Rejection::new(e.to_string()))
+                .map_err(|e| Rejection::new(e.to_string()))?;
+            Ok(Delivery {
+                envelope: received.envelope,
+                held: Some(Box::new(received.held)),
+            })
         }
         .boxed()
     }
@@ -124,7 +128,15 @@ impl Host for ExecuteHost {
             let account = resolve_account(
                 parts.explicit_account.as_deref(),
                 parts.configured_account.as_deref(),
-                |discovery| shared.request(discovery),
+                |discovery| {
+                    let shared = Arc::clone(&shared);
+                    async move {
+                        shared
+                            .request_held(discovery)
+                            .await
+                            .map(|received| received.envelope)
+                    }
+                },
             )
             .await
             .map_err(|e| Rejection::new(wording::account_error(&e)))?;
@@ -146,8 +158,9 @@ impl Host for ExecuteHost {
 
 impl Shared {
     /// Checks, decides, maybe asks, then sends one request; the call's ledger keeps it with
-    /// the decision, sent or refused.
-    async fn request(&self, options: Value) -> Result<Value, RequestRefused> {
+    /// the decision, sent or refused. The envelope holds its share of the call's response
+    /// budget.
+    async fn request_held(&self, options: Value) -> Result<Received, RequestRefused> {
         let parts = &self.parts;
         let checked = parts.call.check(&options)?;
         if !checked.problems().is_empty() {
@@ -184,9 +197,9 @@ impl Shared {
             }
         };
         let request = format!("{} {}", checked.method(), checked.path());
-        let outcome = parts.call.send(checked, decision).await;
+        let outcome = parts.call.send_held(checked, decision).await;
         let status = match &outcome {
-            Ok(envelope) => envelope["status"]
+            Ok(received) => received.envelope["status"]
                 .as_u64()
                 .and_then(|status| u16::try_from(status).ok()),
             Err(error) => error.status(),
