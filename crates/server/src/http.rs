@@ -120,8 +120,8 @@ pub async fn serve(runner: Arc<Runner>, settings: &Settings) -> Result<(), Serve
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-        .with_graceful_shutdown(stopping)
-        .into_future();
+    .with_graceful_shutdown(stopping)
+    .into_future();
     tokio::pin!(serving);
     let loading = Instant::now();
     let loaded = tokio::select! {
@@ -188,11 +188,8 @@ pub fn router(
         auth.sessions.clone(),
     );
     sessions.close_idle();
-    let mcp = StreamableHttpService::new(
-        move || Ok(CodeMode::new(shared.clone())),
-        manager,
-        config,
-    );
+    let mcp =
+        StreamableHttpService::new(move || Ok(CodeMode::new(shared.clone())), manager, config);
     let mut mcp = Router::new()
         .fallback_service(mcp)
         .layer(middleware::from_fn(session_ended));

@@ -255,7 +255,11 @@ impl Cap {
 
 /// Axum middleware for `/mcp` (inside authentication): refuses a new session past a cap, and
 /// keeps each session's open requests and last activity for closing idle ones.
-pub async fn track(State(sessions): State<Arc<Sessions>>, request: Request, next: Next) -> Response {
+pub async fn track(
+    State(sessions): State<Arc<Sessions>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let session = request
         .headers()
         .get(&SESSION_HEADER)

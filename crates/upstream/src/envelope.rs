@@ -88,7 +88,11 @@ fn parsed(response: RawResponse) -> Result<Value, MalformedBody> {
 fn malformed(response: &RawResponse, error: &serde_json::Error) -> MalformedBody {
     let text = String::from_utf8_lossy(&response.body[..response.body.len().min(PREFIX_CHARS * 4)]);
     let start: String = text.chars().take(PREFIX_CHARS).collect();
-    let cut = if start.len() < response.body.len() { "..." } else { "" };
+    let cut = if start.len() < response.body.len() {
+        "..."
+    } else {
+        ""
+    };
     MalformedBody {
         status: response.status,
         content_type: format!("{:?}", response.content_type.as_deref().unwrap_or_default()),
@@ -296,7 +300,10 @@ mod tests {
             error.prefix
         );
         let message = error.to_string();
-        assert!(!message.contains('\u{202e}') && !message.contains('\n'), "{message}");
+        assert!(
+            !message.contains('\u{202e}') && !message.contains('\n'),
+            "{message}"
+        );
         assert!(message.starts_with("HTTP 502 with Content-Type \"application/json\""));
     }
 
@@ -330,6 +337,9 @@ mod tests {
             json!({"success": true, "status": 204, "result": null, "errors": [], "messages": [], "note": EMPTY_NOTE})
         );
         let declared = envelope(response(200, Some("application/json"), ""), &[]);
-        assert_eq!((&declared["result"], &declared["note"]), (&json!(null), &json!(EMPTY_NOTE)));
+        assert_eq!(
+            (&declared["result"], &declared["note"]),
+            (&json!(null), &json!(EMPTY_NOTE))
+        );
     }
 }

@@ -34,8 +34,8 @@ pub fn joined(problems: &[Problem]) -> String {
 
 /// Limits and checks applied to every request: the `[upstream]` config section, where each key
 /// left out keeps its default (`max_subrequests = 50`, `max_concurrent_subrequests = 6`,
-/// `enforce_spec = true`, `check_requests = "warn"`, `max_response_mib = 32`,
-/// `max_call_responses_mib = 64`).
+/// `enforce_spec = true`, `check_requests = "warn"`, `max_response_mib = 16`,
+/// `max_call_responses_mib = 32`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
@@ -64,8 +64,8 @@ impl Default for GatewayConfig {
             max_subrequests: 50,
             max_concurrent_subrequests: 6,
             check_requests: RequestChecks::Warn,
-            max_response_mib: 32,
-            max_call_responses_mib: 64,
+            max_response_mib: 16,
+            max_call_responses_mib: 32,
             retry: RetryPolicy::default(),
         }
     }

@@ -96,7 +96,9 @@ impl Upstream for HttpUpstream {
             let content_type = header_text(response.headers(), &CONTENT_TYPE);
             let retry_after = header_text(response.headers(), &RETRY_AFTER);
             let mut share = budget.share();
-            let declared = response.content_length().map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+            let declared = response
+                .content_length()
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
             let mut body = BytesMut::new();
             // A declared length is counted whole before anything is read, so a body that
             // could not fit is refused without reading it, and one that can is read into one

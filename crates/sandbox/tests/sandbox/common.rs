@@ -257,7 +257,9 @@ impl Host for Shared {
             let path = options["path"].as_str().unwrap_or_default().to_owned();
             if let Some(size) = path.strip_prefix("/large/") {
                 let size: usize = size.parse().unwrap_or(0);
-                let items: Vec<Value> = (0..size).map(|i| json!({ "i": i, "name": "item" })).collect();
+                let items: Vec<Value> = (0..size)
+                    .map(|i| json!({ "i": i, "name": "item" }))
+                    .collect();
                 return Ok(Delivery::from(
                     json!({ "success": true, "status": 200, "result": items, "errors": [], "messages": [] }),
                 ));

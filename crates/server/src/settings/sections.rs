@@ -174,9 +174,7 @@ impl HttpOptions {
             max_sessions_per_client: self
                 .max_sessions_per_client
                 .unwrap_or(defaults.max_sessions_per_client),
-            session_idle_secs: self
-                .session_idle_secs
-                .unwrap_or(defaults.session_idle_secs),
+            session_idle_secs: self.session_idle_secs.unwrap_or(defaults.session_idle_secs),
         }
     }
 }

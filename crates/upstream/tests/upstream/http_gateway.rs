@@ -293,7 +293,9 @@ async fn transport_failures_are_errors() {
         ..open_config()
     };
     let gateway = Api::new(upstream, Some(TOKEN), &[], one_mib);
-    let too_large = get(&gateway, "/big").await.expect_err("2 MiB is past 1 MiB");
+    let too_large = get(&gateway, "/big")
+        .await
+        .expect_err("2 MiB is past 1 MiB");
     assert!(matches!(
         too_large,
         RequestError::Upstream {
