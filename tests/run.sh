@@ -7,15 +7,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Fuzzing first, then its build removed when FUZZ_CLEAN is set (CI does): the fuzz build (about
+# 2 GB) never shares the disk with the release build and the e2e clients (about 1.5 GB and 1 GB).
+echo "== fuzz"
+fuzz/run.sh
+if [[ -n ${FUZZ_CLEAN:-} ]]; then
+  rm -rf fuzz/target
+fi
+
 echo "== npm ci (the e2e clients, and GitHub's spec for the spec crate's find tests)"
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== cargo test (release)"
 cargo build --release --locked --bin codemode
 cargo test --release --locked --workspace
-
-echo "== fuzz"
-fuzz/run.sh
 
 echo "== MCP conformance suite (official, stable + alpha)"
 tests/conformance/run.sh
