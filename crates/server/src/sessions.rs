@@ -137,16 +137,16 @@ impl Sessions {
     }
 
     /// Takes a place for a new session of `client`, or says which cap refuses it.
-    fn reserve(&self, client: &str) -> Result<(), Response> {
+    fn reserve(&self, client: &str) -> Result<(), Cap> {
         let mut state = self.state();
         let opening: usize = state.opening.values().sum();
         if state.open.len() + opening >= self.limits.total {
-            return Err(self.refused(Cap::Server));
+            return Err(Cap::Server);
         }
         let held = state.open.values().filter(|o| o.client == client).count()
             + state.opening.get(client).copied().unwrap_or(0);
         if held >= self.limits.per_client {
-            return Err(self.refused(Cap::Client));
+            return Err(Cap::Client);
         }
         *state.opening.entry(client.to_string()).or_default() += 1;
         Ok(())
@@ -268,9 +268,9 @@ pub async fn track(
     match session {
         None if request.method() == Method::POST => {
             let client = client_of(&request, sessions.limits.by_address);
-            if let Err(refused) = sessions.reserve(&client) {
+            if let Err(cap) = sessions.reserve(&client) {
                 tracing::info!(%client, "MCP session refused: a session cap is reached");
-                return refused;
+                return sessions.refused(cap);
             }
             let response = next.run(request).await;
             let opened = response

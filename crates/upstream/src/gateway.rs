@@ -761,7 +761,7 @@ impl<D: Clone + Send + 'static> Call<D> {
             return Err(RequestError::RetriesExhausted {
                 method,
                 path,
-                status: status,
+                status,
                 meaning: if status == 429 {
                     "rate limited"
                 } else {
@@ -774,7 +774,7 @@ impl<D: Clone + Send + 'static> Call<D> {
         }
         if let Some(failure) = self.auth_failure(status) {
             return Err(RequestError::Authentication {
-                status: status,
+                status,
                 method,
                 path,
                 failure,
