@@ -7,5 +7,5 @@ declare const cloudflare: {
     body?: unknown; // JSON unless rawBody
     contentType?: string;
     rawBody?: boolean;
-  }): Promise<{ success: boolean; status: number; result: any; errors: { code: number; message: string }[]; messages: any[]; result_info?: any; note?: string }>;
-}; // rejects with the API's error codes and messages when success is false, and when a JSON body is malformed or too large; an empty body gives result null and a note
+  }): Promise<{ success: boolean; status: number; result: any; errors: { code: number; message: string }[]; messages: any[]; result_info?: any }>;
+}; // rejects with the API's error codes and messages when success is false
