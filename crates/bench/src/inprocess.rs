@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use codemode_sandbox::{CancelToken, Host, LogLine, Pool, PoolConfig, Rejection};
+use codemode_sandbox::{CancelToken, Delivery, Host, LogLine, Pool, PoolConfig, Rejection};
 use codemode_spec::Spec;
 use codemode_upstream::{Call, Gateway, GatewayConfig, HttpSettings, HttpUpstream};
 use futures::FutureExt;
@@ -114,11 +114,12 @@ pub async fn measure(
 struct BenchHost(Call);
 
 impl Host for BenchHost {
-    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, Rejection>> {
+    fn request(&self, options: Value) -> BoxFuture<'static, Result<Delivery, Rejection>> {
         let call = self.0.clone();
         async move {
             call.request(&options)
                 .await
+                .map(Delivery::from)
                 .map_err(|e| Rejection::new(e.to_string()))
         }
         .boxed()

@@ -14,7 +14,7 @@ pub trait Host: Send + Sync + 'static {
     fn request(
         &self,
         options: serde_json::Value,
-    ) -> BoxFuture<'static, Result<serde_json::Value, Rejection>>;
+    ) -> BoxFuture<'static, Result<Delivery, Rejection>>;
 
     /// Carries out `request(options)` of the API reached as the global `api`, when the pool
     /// serves several; the first API's by default, as [`Host::request`].
@@ -22,7 +22,7 @@ pub trait Host: Send + Sync + 'static {
         &self,
         api: &str,
         options: serde_json::Value,
-    ) -> BoxFuture<'static, Result<serde_json::Value, Rejection>> {
+    ) -> BoxFuture<'static, Result<Delivery, Rejection>> {
         let _ = api;
         self.request(options)
     }
@@ -37,6 +37,24 @@ pub trait Host: Send + Sync + 'static {
     /// timeout, which bounds the code, not the people.
     fn waiting_for_people(&self) -> Duration {
         Duration::ZERO
+    }
+}
+
+/// An envelope on its way to the code, and what keeps its memory counted until the code has
+/// it (it is dropped as the envelope becomes JavaScript values).
+pub struct Delivery {
+    /// The API envelope the promise resolves to.
+    pub envelope: serde_json::Value,
+    /// Held until the envelope is delivered, then dropped.
+    pub held: Option<Box<dyn Send>>,
+}
+
+impl From<serde_json::Value> for Delivery {
+    fn from(envelope: serde_json::Value) -> Delivery {
+        Delivery {
+            envelope,
+            held: None,
+        }
     }
 }
 

@@ -43,7 +43,7 @@ mod worker;
 pub use cancel::{CancelToken, Listening};
 pub use config::{ConfigError, DEFAULT_API_GLOBAL, SandboxConfig};
 pub use error::SandboxError;
-pub use host::{Host, Rejection};
+pub use host::{Delivery, Host, Rejection};
 pub use limits::{Limits, PoolConfig};
 pub use outcome::{LogLevel, LogLine, Outcome, Truncation};
 pub use pool::{Pool, PoolLoad};

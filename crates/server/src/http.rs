@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt as _;
 use axum::{Json, Router, middleware};
-use codemode_auth::Authenticator;
+use codemode_auth::{AuthMode, Authenticator};
 use rmcp::transport::streamable_http_server::session::local::{LocalSessionManager, SessionConfig};
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use serde_json::{Value, json};
@@ -31,6 +31,7 @@ use crate::call::{CallError, Runner, StartError};
 use crate::handler::{CodeMode, McpShared};
 use crate::in_flight::{self, InFlight};
 use crate::refresh;
+use crate::sessions::{self, SessionLimits, Sessions};
 use crate::settings::Settings;
 use crate::telemetry::{Exporter, Scrape, scrape};
 
@@ -122,9 +123,12 @@ pub async fn serve(runner: Arc<Runner>, settings: &Settings) -> Result<(), Serve
         });
     };
     let refresh = refresh::Triggers::install(settings.spec_refresh());
-    let serving = axum::serve(listener, router)
-        .with_graceful_shutdown(stopping)
-        .into_future();
+    let serving = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stopping)
+    .into_future();
     tokio::pin!(serving);
     let loading = Instant::now();
     let loaded = tokio::select! {
@@ -219,14 +223,27 @@ pub fn router(
         .enforce_origin_validation()
         .with_max_request_body_bytes(http.max_body_kib * 1024);
     let shared = McpShared::new(runner.clone());
-    let mcp = StreamableHttpService::new(
-        move || Ok(CodeMode::new(shared.clone())),
-        Arc::new(session_manager()),
-        config,
+    let manager = Arc::new(session_manager());
+    let sessions = Sessions::new(
+        SessionLimits {
+            total: http.max_sessions,
+            per_client: http.max_sessions_per_client,
+            idle: http.session_idle(),
+            by_address: auth.authenticator.mode() == AuthMode::None,
+        },
+        manager.clone(),
+        auth.sessions.clone(),
     );
-    let mcp = Router::new()
+    sessions.close_idle();
+    let mcp =
+        StreamableHttpService::new(move || Ok(CodeMode::new(shared.clone())), manager, config);
+    let mut mcp = Router::new()
         .fallback_service(mcp)
-        .layer(middleware::from_fn(session_ended))
+        .layer(middleware::from_fn(session_ended));
+    if !http.stateless {
+        mcp = mcp.layer(middleware::from_fn_with_state(sessions, sessions::track));
+    }
+    let mcp = mcp
         .layer(middleware::from_fn_with_state(runner.clone(), until_loaded))
         .layer(middleware::from_fn_with_state(in_flight, in_flight::track))
         .layer(middleware::from_fn_with_state(

@@ -39,6 +39,7 @@ pub mod in_flight;
 pub mod live;
 pub mod refresh;
 pub mod results;
+pub mod sessions;
 pub mod settings;
 pub mod shown;
 pub mod spec_loading;

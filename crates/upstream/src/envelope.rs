@@ -26,7 +26,11 @@ pub enum EnvelopeShape {
 
 impl EnvelopeShape {
     /// The envelope of `response` in this shape, scrubbed of each of `secrets`.
-    pub fn envelope(self, response: &RawResponse, secrets: &[Credential]) -> Value {
+    pub fn envelope(
+        self,
+        response: RawResponse,
+        secrets: &[Credential],
+    ) -> Result<Value, MalformedBody> {
         match self {
             EnvelopeShape::Cloudflare => envelope(response, secrets),
             EnvelopeShape::Generic => generic_envelope(response, secrets),
@@ -44,15 +48,13 @@ impl EnvelopeShape {
 
 /// The generic envelope for a response: `{ok, status, headers, data}`, where `ok` says
 /// whether the status is 2xx, `headers` holds the response's headers by lower-case name, and
-/// `data` is the parsed JSON body, else its text, else `null` for an empty one. Scrubbed of
-/// each of `secrets` as [`envelope`] is.
-pub fn generic_envelope(response: &RawResponse, secrets: &[Credential]) -> Value {
-    let data = if response.body.is_empty() {
-        Value::Null
-    } else {
-        parse_json(response)
-            .unwrap_or_else(|| Value::String(String::from_utf8_lossy(&response.body).into_owned()))
-    };
+/// `data` is the parsed JSON body, else its text, else `null` with a `note` for an empty one. A
+/// body whose `Content-Type` says JSON but which does not parse is a [`MalformedBody`]. Scrubbed
+/// of each of `secrets` as [`envelope`] is.
+pub fn generic_envelope(
+    response: RawResponse,
+    secrets: &[Credential],
+) -> Result<Value, MalformedBody> {
     let mut headers = Map::new();
     for (name, value) in &response.headers {
         headers.insert(name.clone(), Value::String(value.clone()));
@@ -61,10 +63,30 @@ pub fn generic_envelope(response: &RawResponse, secrets: &[Credential]) -> Value
         "ok": (200..300).contains(&response.status),
         "status": response.status,
         "headers": headers,
-        "data": data,
+        "data": null,
     });
+    if response.body.is_empty() {
+        envelope["note"] = Value::String(EMPTY_NOTE.into());
+    } else {
+        let declared = declared_json(response.content_type.as_deref());
+        let parsed = match declared {
+            Declared::Other => None,
+            Declared::Json | Declared::Unsaid => {
+                Some(serde_json::from_slice::<Value>(&response.body))
+            }
+        };
+        envelope["data"] = match parsed {
+            Some(Ok(data)) => data,
+            Some(Err(error)) if declared == Declared::Json => {
+                return Err(malformed(&response, &error));
+            }
+            Some(Err(_)) | None => {
+                Value::String(String::from_utf8_lossy(&response.body).into_owned())
+            }
+        };
+    }
     scrub_value(&mut envelope, secrets);
-    envelope
+    Ok(envelope)
 }
 
 /// A generic envelope's body as one line: its `message` or `error` text, else the body.
@@ -82,36 +104,92 @@ fn body_summary(envelope: &Value) -> Option<String> {
     (!text.is_empty()).then(|| shorten(&text))
 }
 
+/// How many characters of a body that does not parse its error quotes.
+const PREFIX_CHARS: usize = 80;
+
+/// The note an envelope carries when the response had no body.
+pub const EMPTY_NOTE: &str = "the API sent an empty body, so result is null";
+
+/// A body whose `Content-Type` says JSON but which does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "HTTP {status} with Content-Type {content_type}, but the body ({bytes} bytes) is not JSON: \
+     {reason}; it begins {prefix}"
+)]
+pub struct MalformedBody {
+    /// The HTTP status.
+    pub status: u16,
+    /// The declared content type, escaped.
+    pub content_type: String,
+    /// The body's length.
+    pub bytes: usize,
+    /// Where and why parsing failed.
+    pub reason: String,
+    /// The body's first characters, quoted with control and bidi characters escaped.
+    pub prefix: String,
+}
+
 /// The envelope for a response.
 ///
 /// A Cloudflare envelope passes through with `status` added (and `result`, `errors`, `messages`
 /// filled in when absent). Other JSON becomes `result` of an envelope whose `success` says whether
-/// the status is 2xx. A non-JSON body becomes `{success, status, result: <text>}`. Every string
-/// of it, keys, text and error messages included, is then scrubbed of each of `secrets` in every
+/// the status is 2xx. An empty body becomes `result: null` with a `note` saying the body was
+/// empty. A body of another type becomes `{success, status, result: <text>}`; one whose
+/// `Content-Type` says JSON but which does not parse is a [`MalformedBody`]. Every string of
+/// it, keys, text and error messages included, is then scrubbed of each of `secrets` in every
 /// spelling JSON allows (see [`crate::scrub`]), so nothing derived from it can hold one.
-pub fn envelope(response: &RawResponse, secrets: &[Credential]) -> Value {
-    let mut envelope = parsed(response);
+///
+/// The response is consumed: its bytes are freed as soon as they are parsed.
+pub fn envelope(response: RawResponse, secrets: &[Credential]) -> Result<Value, MalformedBody> {
+    let mut envelope = parsed(response)?;
     scrub_value(&mut envelope, secrets);
-    envelope
+    Ok(envelope)
 }
 
 /// The envelope of `response`, as the API sent it.
-fn parsed(response: &RawResponse) -> Value {
-    let ok = (200..300).contains(&response.status);
+fn parsed(response: RawResponse) -> Result<Value, MalformedBody> {
+    let status = response.status;
+    let ok = (200..300).contains(&status);
     if response.body.is_empty() {
-        return json!({"success": ok, "status": response.status, "result": null, "errors": [], "messages": []});
+        return Ok(
+            json!({"success": ok, "status": status, "result": null, "errors": [], "messages": [], "note": EMPTY_NOTE}),
+        );
     }
-    match parse_json(response) {
-        Some(Value::Object(fields)) if is_envelope(&fields) => {
-            pass_through(fields, response.status)
+    let declared = declared_json(response.content_type.as_deref());
+    let parsed = match declared {
+        Declared::Other => None,
+        Declared::Json | Declared::Unsaid => Some(serde_json::from_slice::<Value>(&response.body)),
+    };
+    Ok(match parsed {
+        Some(Ok(Value::Object(fields))) if is_envelope(&fields) => pass_through(fields, status),
+        Some(Ok(result)) => {
+            json!({"success": ok, "status": status, "result": result, "errors": [], "messages": []})
         }
-        Some(result) => {
-            json!({"success": ok, "status": response.status, "result": result, "errors": [], "messages": []})
+        Some(Err(error)) if declared == Declared::Json => {
+            return Err(malformed(&response, &error));
         }
-        None => {
+        Some(Err(_)) | None => {
             let text = String::from_utf8_lossy(&response.body);
-            json!({"success": ok, "status": response.status, "result": text})
+            json!({"success": ok, "status": status, "result": text})
         }
+    })
+}
+
+/// The error for a body declared JSON that does not parse, quoting its start.
+fn malformed(response: &RawResponse, error: &serde_json::Error) -> MalformedBody {
+    let text = String::from_utf8_lossy(&response.body[..response.body.len().min(PREFIX_CHARS * 4)]);
+    let start: String = text.chars().take(PREFIX_CHARS).collect();
+    let cut = if start.len() < response.body.len() {
+        "..."
+    } else {
+        ""
+    };
+    MalformedBody {
+        status: response.status,
+        content_type: format!("{:?}", response.content_type.as_deref().unwrap_or_default()),
+        bytes: response.body.len(),
+        reason: error.to_string(),
+        prefix: format!("{start:?}{cut}"),
     }
 }
 
@@ -143,16 +221,28 @@ pub fn error_summary(envelope: &Value) -> Option<String> {
     }
 }
 
-fn parse_json(response: &RawResponse) -> Option<Value> {
-    let declared_json = response.content_type.as_deref().is_none_or(|ct| {
-        ct.split(';')
-            .next()
-            .is_some_and(|essence| essence.trim().to_ascii_lowercase().ends_with("json"))
-    });
-    if declared_json {
-        serde_json::from_slice(&response.body).ok()
-    } else {
-        None
+/// What a response's `Content-Type` says about JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Declared {
+    /// A JSON media type (`application/json`, `application/problem+json`, ...).
+    Json,
+    /// No content type: the body is read as JSON if it parses.
+    Unsaid,
+    /// Another media type: the body is text.
+    Other,
+}
+
+fn declared_json(content_type: Option<&str>) -> Declared {
+    match content_type {
+        None => Declared::Unsaid,
+        Some(ct) => {
+            let essence = ct.split(';').next().unwrap_or_default();
+            if essence.trim().to_ascii_lowercase().ends_with("json") {
+                Declared::Json
+            } else {
+                Declared::Other
+            }
+        }
     }
 }
 
@@ -193,6 +283,10 @@ mod tests {
 
     use super::*;
 
+    fn envelope(response: RawResponse, secrets: &[Credential]) -> Value {
+        super::envelope(response, secrets).expect("a well-formed body")
+    }
+
     fn response(status: u16, content_type: Option<&str>, body: &str) -> RawResponse {
         RawResponse {
             status,
@@ -207,7 +301,7 @@ mod tests {
     fn envelopes_pass_through_with_status() {
         let body = r#"{"result":[{"id":"a"}],"success":true,"errors":[],"messages":[],"result_info":{"page":1,"per_page":20,"count":1,"total_count":1}}"#;
         let value = envelope(
-            &response(200, Some("application/json; charset=utf-8"), body),
+            response(200, Some("application/json; charset=utf-8"), body),
             &[],
         );
         assert_eq!(
@@ -235,7 +329,7 @@ mod tests {
     #[test]
     fn failed_envelopes_keep_their_errors() {
         let body = r#"{"success":false,"errors":[{"code":7003,"message":"Could not route"}],"messages":[],"result":null}"#;
-        let value = envelope(&response(404, Some("application/json"), body), &[]);
+        let value = envelope(response(404, Some("application/json"), body), &[]);
         assert_eq!(value["success"], json!(false));
         assert_eq!(value["status"], json!(404));
         assert_eq!(
@@ -246,13 +340,13 @@ mod tests {
 
     #[test]
     fn other_json_is_wrapped() {
-        let value = envelope(&response(201, None, r#"{"hello":"world"}"#), &[]);
+        let value = envelope(response(201, None, r#"{"hello":"world"}"#), &[]);
         assert_eq!(
             value,
             json!({"success": true, "status": 201, "result": {"hello": "world"}, "errors": [], "messages": []})
         );
         let array = envelope(
-            &response(500, Some("application/problem+json"), "[1,2]"),
+            response(500, Some("application/problem+json"), "[1,2]"),
             &[],
         );
         assert_eq!(array["success"], json!(false));
@@ -262,7 +356,7 @@ mod tests {
     #[test]
     fn non_json_becomes_text() {
         let value = envelope(
-            &response(200, Some("application/octet-stream"), "{\"raw\":1}"),
+            response(200, Some("application/octet-stream"), "{\"raw\":1}"),
             &[],
         );
         assert_eq!(
@@ -270,7 +364,7 @@ mod tests {
             json!({"success": true, "status": 200, "result": "{\"raw\":1}"})
         );
         let html = envelope(
-            &response(502, Some("text/html"), "<h1>Bad gateway</h1>"),
+            response(502, Some("text/html"), "<h1>Bad gateway</h1>"),
             &[],
         );
         assert_eq!(
@@ -281,8 +375,28 @@ mod tests {
             error_summary(&html).as_deref(),
             Some("<h1>Bad gateway</h1>")
         );
-        let broken = envelope(&response(200, Some("application/json"), "{not json"), &[]);
-        assert_eq!(broken["result"], json!("{not json"));
+        let unsaid = envelope(response(200, None, "{not json"), &[]);
+        assert_eq!(unsaid["result"], json!("{not json"));
+    }
+
+    #[test]
+    fn declared_json_that_does_not_parse_is_an_error_quoting_its_start() {
+        let body = format!("{{\"a\": \u{202e}\n{}", "x".repeat(200));
+        let error = super::envelope(response(502, Some("application/json"), &body), &[])
+            .expect_err("not JSON");
+        assert_eq!((error.status, error.bytes), (502, body.len()));
+        assert!(error.reason.contains("line 1"), "{}", error.reason);
+        assert!(
+            error.prefix.starts_with(r#""{\"a\": \u{202e}\n"#) && error.prefix.ends_with("\"..."),
+            "{}",
+            error.prefix
+        );
+        let message = error.to_string();
+        assert!(
+            !message.contains('\u{202e}') && !message.contains('\n'),
+            "{message}"
+        );
+        assert!(message.starts_with("HTTP 502 with Content-Type \"application/json\""));
     }
 
     #[test]
@@ -294,14 +408,14 @@ mod tests {
             r#"{{"success":false,"errors":[{{"code":1,"message":"bad {escaped}"}}],
                 "result":{{"{escaped}":"Bearer {escaped}","o":"other-1"}}}}"#
         );
-        let value = envelope(&response(400, Some("application/json"), &body), &secrets);
+        let value = envelope(response(400, Some("application/json"), &body), &secrets);
         assert_eq!(
             value["result"],
             json!({"[redacted]": "Bearer [redacted]", "o": "[redacted]"})
         );
         assert_eq!(error_summary(&value).as_deref(), Some("[1] bad [redacted]"));
         let text = envelope(
-            &response(200, Some("text/plain"), &format!("auth={escaped}")),
+            response(200, Some("text/plain"), &format!("auth={escaped}")),
             &secrets,
         );
         assert_eq!(text["result"], json!("auth=[redacted]"));
@@ -317,7 +431,7 @@ mod tests {
             r#"{"message":"Not Found gh-Tok3n"}"#,
         );
         raw.headers = vec![("x-ratelimit-remaining".into(), "59".into())];
-        let value = generic_envelope(&raw, std::slice::from_ref(&token));
+        let value = generic_envelope(raw, std::slice::from_ref(&token)).expect("JSON");
         assert_eq!(
             value,
             json!({"ok": false, "status": 404, "headers": {"x-ratelimit-remaining": "59"},
@@ -327,20 +441,25 @@ mod tests {
             EnvelopeShape::Generic.summary(&value).as_deref(),
             Some("Not Found [redacted]")
         );
-        let empty = generic_envelope(&response(204, None, ""), &[]);
+        let empty = generic_envelope(response(204, None, ""), &[]).expect("empty");
         assert_eq!(
             empty,
-            json!({"ok": true, "status": 204, "headers": {}, "data": null})
+            json!({"ok": true, "status": 204, "headers": {}, "data": null, "note": EMPTY_NOTE})
         );
-        let text = generic_envelope(&response(200, Some("text/plain"), "hi"), &[]);
+        let text = generic_envelope(response(200, Some("text/plain"), "hi"), &[]).expect("text");
         assert_eq!(text["data"], json!("hi"));
     }
 
     #[test]
     fn empty_bodies_have_a_null_result() {
         assert_eq!(
-            envelope(&response(204, None, ""), &[]),
-            json!({"success": true, "status": 204, "result": null, "errors": [], "messages": []})
+            envelope(response(204, None, ""), &[]),
+            json!({"success": true, "status": 204, "result": null, "errors": [], "messages": [], "note": EMPTY_NOTE})
+        );
+        let declared = envelope(response(200, Some("application/json"), ""), &[]);
+        assert_eq!(
+            (&declared["result"], &declared["note"]),
+            (&json!(null), &json!(EMPTY_NOTE))
         );
     }
 }

@@ -11,8 +11,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
+use crate::budget::{ResponseBudget, Share};
 use crate::credential::{Credential, CredentialId, sha256_hex};
-use crate::envelope::EnvelopeShape;
+use crate::envelope::{EnvelopeShape, MalformedBody};
 use crate::journal::Journal;
 use crate::options::{OptionsError, RequestOptions};
 use crate::retry::{GiveUp, RetryPolicy, is_retryable};
@@ -36,7 +37,8 @@ pub fn joined(problems: &[Problem]) -> String {
 
 /// Limits and checks applied to every request: the `[upstream]` config section, where each key
 /// left out keeps its default (`max_subrequests = 50`, `max_concurrent_subrequests = 6`,
-/// `enforce_spec = true`, `check_requests = "warn"`).
+/// `enforce_spec = true`, `check_requests = "warn"`, `max_response_mib = 16`,
+/// `max_call_responses_mib = 32`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
@@ -48,6 +50,11 @@ pub struct GatewayConfig {
     pub max_concurrent_subrequests: usize,
     /// What to do with a request whose query or body breaks its operation's schema.
     pub check_requests: RequestChecks,
+    /// The most one response body may hold, in MiB; a larger one rejects its request.
+    pub max_response_mib: usize,
+    /// The most one call's response bodies may hold together, in MiB, from their first byte
+    /// until the code has them; a response that would pass it rejects its request.
+    pub max_call_responses_mib: usize,
     /// When to retry 429 and 503 responses; not a config key.
     #[serde(skip)]
     pub retry: RetryPolicy,
@@ -66,6 +73,8 @@ impl Default for GatewayConfig {
             max_subrequests: 50,
             max_concurrent_subrequests: 6,
             check_requests: RequestChecks::Warn,
+            max_response_mib: 16,
+            max_call_responses_mib: 32,
             retry: RetryPolicy::default(),
             api: DEFAULT_API.to_owned(),
             envelope: EnvelopeShape::Cloudflare,
@@ -91,6 +100,12 @@ pub enum GatewayConfigError {
     /// No request could ever be in flight.
     #[error("max_concurrent_subrequests must be at least 1, or no request could ever be sent")]
     NoConcurrency,
+    /// No response could ever be received.
+    #[error(
+        "max_response_mib and max_call_responses_mib must be at least 1, or no response could \
+         ever be read"
+    )]
+    NoResponseRoom,
 }
 
 impl GatewayConfig {
@@ -99,7 +114,18 @@ impl GatewayConfig {
         if self.max_concurrent_subrequests == 0 {
             return Err(GatewayConfigError::NoConcurrency);
         }
+        if self.max_response_mib == 0 || self.max_call_responses_mib == 0 {
+            return Err(GatewayConfigError::NoResponseRoom);
+        }
         Ok(())
+    }
+
+    /// A fresh budget for one call's response bodies.
+    fn response_budget(&self) -> ResponseBudget {
+        ResponseBudget::new(
+            self.max_response_mib.saturating_mul(1 << 20),
+            self.max_call_responses_mib.saturating_mul(1 << 20),
+        )
     }
 }
 
@@ -200,6 +226,19 @@ pub enum RequestError {
         /// Why the journal refused.
         reason: String,
     },
+    /// The API answered with a body its `Content-Type` calls JSON that does not parse.
+    #[error(
+        "{method} {path}: {source}. The API answered, so the request reached it; check what it \
+         did before sending it again"
+    )]
+    MalformedBody {
+        /// The method.
+        method: Method,
+        /// The path.
+        path: String,
+        /// The status, the parse failure and the start of the body.
+        source: MalformedBody,
+    },
     /// No response at all.
     #[error("{method} {path}: {source}")]
     Upstream {
@@ -238,6 +277,7 @@ impl RequestError {
         match self {
             RequestError::Authentication { status, .. }
             | RequestError::RetriesExhausted { status, .. } => Some(*status),
+            RequestError::MalformedBody { source, .. } => Some(source.status),
             _ => None,
         }
     }
@@ -371,8 +411,19 @@ struct CallState<D> {
     journal: Option<Arc<dyn Journal>>,
     sent: AtomicUsize,
     in_flight: Semaphore,
+    /// Bytes its response bodies may hold.
+    budget: ResponseBudget,
     /// Each entry, with when it was checked while it is still in flight.
     records: Mutex<Vec<(RequestRecord<D>, Option<Instant>)>>,
+}
+
+/// An envelope, and the share of its call's response budget it holds until dropped.
+#[derive(Debug)]
+pub struct Received {
+    /// The API's envelope.
+    pub envelope: Value,
+    /// Counts the response against its call's budget; drop it once the code has the envelope.
+    pub held: Share,
 }
 
 /// What sending, with retries, came to.
@@ -444,6 +495,7 @@ impl<D: Clone + Send + 'static> Call<D> {
         journal: Option<Arc<dyn Journal>>,
     ) -> Call<D> {
         let concurrency = shared.config.max_concurrent_subrequests;
+        let budget = shared.config.response_budget();
         Call {
             shared,
             state: Arc::new(CallState {
@@ -451,6 +503,7 @@ impl<D: Clone + Send + 'static> Call<D> {
                 journal,
                 sent: AtomicUsize::new(0),
                 in_flight: Semaphore::new(concurrency),
+                budget,
                 records: Mutex::new(Vec::new()),
             }),
         }
@@ -460,7 +513,7 @@ impl<D: Clone + Send + 'static> Call<D> {
     /// entry has no decision.
     pub async fn request(&self, options: &Value) -> Result<Value, RequestError> {
         let checked = self.check(options)?;
-        self.send_deciding(checked, None).await
+        Ok(self.send_deciding(checked, None).await?.envelope)
     }
 
     /// Checks options, path and spec route, then counts the request against the call's budget,
@@ -509,6 +562,16 @@ impl<D: Clone + Send + 'static> Call<D> {
     /// Sends a checked request and returns the API's envelope; the ledger entry carries
     /// `decision`.
     pub async fn send(&self, checked: CheckedRequest, decision: D) -> Result<Value, RequestError> {
+        Ok(self.send_deciding(checked, Some(decision)).await?.envelope)
+    }
+
+    /// Like [`Call::send`], and the envelope keeps its share of the call's response budget
+    /// until the caller drops it (once the code has it).
+    pub async fn send_held(
+        &self,
+        checked: CheckedRequest,
+        decision: D,
+    ) -> Result<Received, RequestError> {
         self.send_deciding(checked, Some(decision)).await
     }
 
@@ -539,7 +602,7 @@ impl<D: Clone + Send + 'static> Call<D> {
         &self,
         checked: CheckedRequest,
         decision: Option<D>,
-    ) -> Result<Value, RequestError> {
+    ) -> Result<Received, RequestError> {
         // The semaphore is never closed, so acquiring only ever waits.
         let _permit = self.state.in_flight.acquire().await.ok();
         let intent = match &self.state.journal {
@@ -569,6 +632,7 @@ impl<D: Clone + Send + 'static> Call<D> {
                 query: checked.options.query.clone(),
                 body: checked.options.body.clone(),
                 credential: self.state.credential.clone(),
+                budget: self.state.budget.clone(),
             })
             .await;
         let status = sent.response.as_ref().ok().map(|r| r.status);
@@ -686,7 +750,7 @@ impl<D: Clone + Send + 'static> Call<D> {
         }
     }
 
-    fn outcome(&self, method: Method, path: String, sent: Sent) -> Result<Value, RequestError> {
+    fn outcome(&self, method: Method, path: String, sent: Sent) -> Result<Received, RequestError> {
         let response = match sent.response {
             Ok(response) => response,
             Err(source) => {
@@ -697,8 +761,19 @@ impl<D: Clone + Send + 'static> Call<D> {
                 });
             }
         };
+        let status = response.status;
+        let held = self.state.budget.hold(response.body.len());
         let shape = self.shared.config.envelope;
-        let body = shape.envelope(&response, self.state.credential.as_slice());
+        let body = match shape.envelope(response, self.state.credential.as_slice()) {
+            Ok(body) => body,
+            Err(source) => {
+                return Err(RequestError::MalformedBody {
+                    method,
+                    path,
+                    source,
+                });
+            }
+        };
         let api = shape
             .summary(&body)
             .map(|e| format!(". The API said: {e}"))
@@ -707,8 +782,8 @@ impl<D: Clone + Send + 'static> Call<D> {
             return Err(RequestError::RetriesExhausted {
                 method,
                 path,
-                status: response.status,
-                meaning: if response.status == 429 {
+                status,
+                meaning: if status == 429 {
                     "rate limited"
                 } else {
                     "unavailable"
@@ -718,16 +793,19 @@ impl<D: Clone + Send + 'static> Call<D> {
                 api,
             });
         }
-        if let Some(failure) = self.auth_failure(response.status) {
+        if let Some(failure) = self.auth_failure(status) {
             return Err(RequestError::Authentication {
-                status: response.status,
+                status,
                 method,
                 path,
                 failure,
                 api,
             });
         }
-        Ok(body)
+        Ok(Received {
+            envelope: body,
+            held,
+        })
     }
 
     /// Why a 401 or 403 happened; `None` for any other status.

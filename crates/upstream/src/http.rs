@@ -17,15 +17,14 @@ pub const DEFAULT_AUTH_HEADER: &str = "Authorization";
 /// What precedes the credential in its header unless configured otherwise.
 pub const DEFAULT_AUTH_SCHEME: &str = "Bearer";
 
-/// Timeouts, size limits and the headers of the HTTP upstream.
+/// Timeouts and headers of the HTTP upstream (each request's
+/// [`ResponseBudget`](crate::ResponseBudget) bounds its body).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
     /// Longest wait for a connection.
     pub connect_timeout: Duration,
     /// Longest wait for a whole request, body included.
     pub request_timeout: Duration,
-    /// Largest response body accepted.
-    pub max_response_bytes: usize,
     /// The header the credential goes in.
     pub auth_header: String,
     /// What precedes the credential in it (`Bearer`); empty sends the bare credential.
@@ -39,7 +38,6 @@ impl Default for HttpSettings {
         Self {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
-            max_response_bytes: 32 * 1024 * 1024,
             auth_header: DEFAULT_AUTH_HEADER.to_owned(),
             auth_scheme: DEFAULT_AUTH_SCHEME.to_owned(),
             headers: Vec::new(),
@@ -161,6 +159,7 @@ impl Upstream for HttpUpstream {
                 .body(body.bytes);
         }
         let settings = self.settings.clone();
+        let budget = request.budget;
         Box::pin(async move {
             let mut response = builder
                 .send()
@@ -177,18 +176,27 @@ impl Upstream for HttpUpstream {
                     Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
                 })
                 .collect();
-            let limit = settings.max_response_bytes;
-            if response.content_length().is_some_and(|n| n > limit as u64) {
-                return Err(UpstreamError::ResponseTooLarge(limit));
-            }
+            let mut share = budget.share();
+            let declared = response
+                .content_length()
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
             let mut body = BytesMut::new();
+            // A declared length is counted whole before anything is read, so a body that
+            // could not fit is refused without reading it, and one that can is read into one
+            // allocation.
+            if let Some(length) = declared {
+                share.grow(length)?;
+                body.reserve(length);
+            }
             while let Some(chunk) = response
                 .chunk()
                 .await
                 .map_err(|e| transport_error(e, &settings))?
             {
-                if body.len() + chunk.len() > limit {
-                    return Err(UpstreamError::ResponseTooLarge(limit));
+                let past = (body.len() + chunk.len()).saturating_sub(declared.unwrap_or(0));
+                let new = past.min(chunk.len());
+                if new > 0 {
+                    share.grow(new)?;
                 }
                 body.extend_from_slice(&chunk);
             }

@@ -49,6 +49,7 @@
 //! ```
 
 pub mod account;
+pub mod budget;
 pub mod credential;
 pub mod envelope;
 pub mod gateway;
@@ -61,12 +62,13 @@ pub mod scrub;
 pub mod upstream;
 
 pub use account::{AccountError, resolve_account};
+pub use budget::{ResponseBudget, Share};
 pub use codemode_spec::RouteTable;
 pub use credential::{Credential, CredentialError, CredentialId, sha256_hex};
-pub use envelope::{EnvelopeShape, envelope, generic_envelope};
+pub use envelope::{EMPTY_NOTE, EnvelopeShape, MalformedBody, envelope, generic_envelope};
 pub use gateway::{
     AuthFailure, Call, CheckedRequest, DEFAULT_API, Gateway, GatewayConfig, GatewayConfigError,
-    RequestChecks, RequestError, RequestRecord, joined,
+    Received, RequestChecks, RequestError, RequestRecord, joined,
 };
 pub use http::{
     DEFAULT_AUTH_HEADER, DEFAULT_AUTH_SCHEME, HttpSettings, HttpSetupError, HttpUpstream,

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use codemode_spec::Method;
 use futures::future::BoxFuture;
 
+use crate::budget::ResponseBudget;
 use crate::credential::Credential;
 use crate::path_guard::GuardedPath;
 
@@ -31,6 +32,8 @@ pub struct PreparedRequest {
     pub body: Option<RequestBody>,
     /// The credential to attach, if any; only the upstream ever reads it.
     pub credential: Option<Credential>,
+    /// How many bytes the response body may hold, alone and with the call's others.
+    pub budget: ResponseBudget,
 }
 
 /// The response as it came back, before it is turned into an envelope.
@@ -58,12 +61,40 @@ pub enum UpstreamError {
     /// The connection could not be made or broke.
     #[error("could not reach the API: {0}")]
     Connection(String),
-    /// The response body was larger than allowed.
-    #[error("the API's response is larger than {0} bytes, the most one request may return")]
-    ResponseTooLarge(usize),
+    /// The response body was larger than one response may be.
+    #[error(
+        "the response is too large: it passed {} MiB, the most one response may hold \
+         ([upstream] max_response_mib); ask for less per request (filters, per_page)",
+        mib(*limit)
+    )]
+    ResponseTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The call's responses together were larger than one call may hold at once.
+    #[error(
+        "the response is too large: with the call's other responses it passed {} MiB, the most \
+         one call's responses may hold at once ([upstream] max_call_responses_mib); make fewer \
+         requests at once or ask for less per request",
+        mib(*limit)
+    )]
+    CallResponsesTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The URL would have left the API base.
     #[error("refused: the request URL would leave the API base")]
     OutsideBase,
+}
+
+/// Bytes as MiB, for a message.
+fn mib(bytes: usize) -> String {
+    let mib = bytes as f64 / f64::from(1 << 20);
+    if mib.fract() == 0.0 {
+        format!("{mib}")
+    } else {
+        format!("{mib:.2}")
+    }
 }
 
 /// An API backend: the network, or anything that answers like the API (e.g. an in-memory demo).

@@ -24,11 +24,12 @@ use tokio::task::JoinHandle;
 use crate::cancel::Listening;
 use crate::engine::{self, Call, Wake};
 use crate::error::SandboxError;
-use crate::host::{Host, Rejection};
+use crate::host::{Delivery, Host, Rejection};
 use crate::limits::Limits;
 use crate::outcome::Outcome;
 use crate::quickjs::console::{self, LogSink};
 use crate::quickjs::meter::Meter;
+use crate::quickjs::response;
 use crate::quickjs::run::{Bounds, Started};
 use crate::quickjs::watchdog::{Watch, Watchdog};
 use crate::quickjs::{Intrinsics, run, scripts};
@@ -311,7 +312,9 @@ enum Event {
     /// A request finished with its envelope, or failed with a message.
     Finished {
         id: u32,
-        result: Result<serde_json::Value, Rejection>,
+        /// The global of the API it went to.
+        api: Arc<str>,
+        result: Result<Delivery, Rejection>,
     },
     /// The account id lookup finished.
     Account(Result<String, Rejection>),
@@ -390,9 +393,10 @@ impl Bridge {
             self.host.request_to(name, options)
         };
         let inbox = self.inbox.clone();
+        let api = name.clone();
         let task = self.handle.spawn(async move {
             let result = future.await;
-            inbox.post(Event::Finished { id, result });
+            inbox.post(Event::Finished { id, api, result });
         });
         self.tasks.borrow_mut().push(task);
         self.in_flight.set(self.in_flight.get() + 1);
@@ -439,9 +443,9 @@ impl Bridge {
             delivered = true;
             match event {
                 Event::Account(result) => *self.account.borrow_mut() = Account::Known(result),
-                Event::Finished { id, result } => {
+                Event::Finished { id, api, result } => {
                     self.in_flight.set(self.in_flight.get().saturating_sub(1));
-                    settle_request(ctx, settle, bounds, id, result)?;
+                    settle_request(ctx, settle, bounds, id, result, &api)?;
                 }
             }
         }
@@ -456,26 +460,46 @@ impl Bridge {
     }
 }
 
-/// Settles request `id`'s promise with its envelope, or rejects it with the host's message.
+/// Settles request `id`'s promise with its envelope, or rejects it with the host's message,
+/// or with one saying the envelope does not fit in the call's memory.
 fn settle_request<'js>(
     ctx: &Ctx<'js>,
     settle: &Function<'js>,
     bounds: &Bounds<'_, 'js>,
     id: u32,
-    result: Result<serde_json::Value, Rejection>,
+    result: Result<Delivery, Rejection>,
+    api_global: &str,
 ) -> Result<(), SandboxError> {
     let failed = |error: rquickjs::Error| run::engine_failure(&error, bounds.limits);
-    let (envelope, failure) = match result {
-        Ok(envelope) => (
-            ctx.json_parse(envelope.to_string()).map_err(failed)?,
-            Value::new_null(ctx.clone()),
-        ),
-        Err(rejection) => (
-            Value::new_null(ctx.clone()),
-            rquickjs::String::from_str(ctx.clone(), &rejection.message)
-                .map_err(failed)?
-                .into_value(),
-        ),
+    let converted = result.map(|delivery| {
+        let Delivery { envelope, held } = delivery;
+        let converted = response::to_js(ctx, envelope);
+        drop(held);
+        converted
+    });
+    let null = || Value::new_null(ctx.clone());
+    let text = |message: &str| {
+        rquickjs::String::from_str(ctx.clone(), message)
+            .map(rquickjs::String::into_value)
+            .map_err(failed)
+    };
+    let (envelope, failure) = match converted {
+        Ok(Ok(envelope)) => (envelope, null()),
+        Ok(Err(_)) if bounds.meter.refused() => {
+            // What was built of the envelope is freed by now, so the code may go on without
+            // it; the engine's pending "out of memory" is taken, and the refusal forgiven.
+            drop(ctx.catch());
+            bounds.meter.forgive();
+            let message = format!(
+                "{api_global}.request: the response is too large: as JavaScript values it does \
+                 not fit in the {} MiB this call may use ([sandbox] memory_mib); ask for less \
+                 per request (filters, per_page)",
+                bounds.limits.memory_bytes >> 20
+            );
+            (null(), text(&message)?)
+        }
+        Ok(Err(error)) => return Err(failed(error)),
+        Err(rejection) => (null(), text(&rejection.message)?),
     };
     settle
         .call::<_, ()>((id, envelope, failure))

@@ -42,6 +42,11 @@ impl Meter {
         self.limit.set(usize::MAX);
     }
 
+    /// Forgets a refusal the code was told about (it can go on, with what it holds).
+    pub(crate) fn forgive(&self) {
+        self.refused.set(false);
+    }
+
     /// Whether an allocation was refused since the last `allow`.
     pub(crate) fn refused(&self) -> bool {
         self.refused.get()

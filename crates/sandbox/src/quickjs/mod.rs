@@ -6,6 +6,7 @@ mod convert;
 mod execute;
 mod lookup;
 mod meter;
+mod response;
 mod run;
 mod scripts;
 mod search;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use codemode_sandbox::{Host, Limits, LogLine, Pool, PoolConfig, Rejection};
+use codemode_sandbox::{Delivery, Host, Limits, LogLine, Pool, PoolConfig, Rejection};
 use codemode_spec::Node;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -194,59 +194,77 @@ impl Drop for InFlight {
     }
 }
 
+impl TestHost {
+    /// The envelope of one request of the tests' fake API.
+    async fn request_one(self: Arc<Self>, options: Value) -> Result<Value, Rejection> {
+        let host = self;
+        let now = host.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        host.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        let _guard = InFlight(host.clone());
+        let path = options["path"].as_str().unwrap_or_default().to_owned();
+        match path.as_str() {
+            "/hang" => futures::future::pending().await,
+            "/broken" => Err(Rejection::new("upstream unreachable")),
+            "/fail" => Ok(json!({
+                "success": false,
+                "status": 400,
+                "result": null,
+                "errors": [{ "code": 1003, "message": "Invalid zone identifier" }, { "code": 7003, "message": "No route" }],
+                "messages": []
+            })),
+            "/person" => {
+                let wait = Duration::from_millis(options["query"]["ms"].as_u64().unwrap_or(0));
+                host.people.lock().unwrap().since = Some(Instant::now());
+                tokio::time::sleep(wait).await;
+                let mut people = host.people.lock().unwrap();
+                let waited = people
+                    .since
+                    .take()
+                    .map_or(Duration::ZERO, |since| since.elapsed());
+                people.waited += waited;
+                Ok(
+                    json!({ "success": true, "status": 200, "result": "approved", "errors": [], "messages": [] }),
+                )
+            }
+            "/together" => {
+                let count = options["query"]["count"].as_u64().unwrap_or(3) as usize;
+                host.together.notify_waiters();
+                while host.most_in_flight.load(Ordering::SeqCst) < count {
+                    tokio::time::timeout(Duration::from_millis(20), host.together.notified())
+                        .await
+                        .ok();
+                }
+                host.together.notify_waiters();
+                Ok(
+                    json!({ "success": true, "status": 200, "result": options, "errors": [], "messages": [] }),
+                )
+            }
+            _ => Ok(
+                json!({ "success": true, "status": 200, "result": options, "errors": [], "messages": [] }),
+            ),
+        }
+    }
+}
+
 /// Lets a host method be called on an `Arc` clone of itself.
 pub struct Shared(pub Arc<TestHost>);
 
 impl Host for Shared {
-    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, Rejection>> {
+    fn request(&self, options: Value) -> BoxFuture<'static, Result<Delivery, Rejection>> {
         let host = self.0.clone();
         host.requests.lock().unwrap().push(options.clone());
         Box::pin(async move {
-            let now = host.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            host.most_in_flight.fetch_max(now, Ordering::SeqCst);
-            let _guard = InFlight(host.clone());
             let path = options["path"].as_str().unwrap_or_default().to_owned();
-            match path.as_str() {
-                "/hang" => futures::future::pending().await,
-                "/broken" => Err(Rejection::new("upstream unreachable")),
-                "/fail" => Ok(json!({
-                    "success": false,
-                    "status": 400,
-                    "result": null,
-                    "errors": [{ "code": 1003, "message": "Invalid zone identifier" }, { "code": 7003, "message": "No route" }],
-                    "messages": []
-                })),
-                "/person" => {
-                    let wait = Duration::from_millis(options["query"]["ms"].as_u64().unwrap_or(0));
-                    host.people.lock().unwrap().since = Some(Instant::now());
-                    tokio::time::sleep(wait).await;
-                    let mut people = host.people.lock().unwrap();
-                    let waited = people
-                        .since
-                        .take()
-                        .map_or(Duration::ZERO, |since| since.elapsed());
-                    people.waited += waited;
-                    Ok(
-                        json!({ "success": true, "status": 200, "result": "approved", "errors": [], "messages": [] }),
-                    )
-                }
-                "/together" => {
-                    let count = options["query"]["count"].as_u64().unwrap_or(3) as usize;
-                    host.together.notify_waiters();
-                    while host.most_in_flight.load(Ordering::SeqCst) < count {
-                        tokio::time::timeout(Duration::from_millis(20), host.together.notified())
-                            .await
-                            .ok();
-                    }
-                    host.together.notify_waiters();
-                    Ok(
-                        json!({ "success": true, "status": 200, "result": options, "errors": [], "messages": [] }),
-                    )
-                }
-                _ => Ok(
-                    json!({ "success": true, "status": 200, "result": options, "errors": [], "messages": [] }),
-                ),
+            if let Some(size) = path.strip_prefix("/large/") {
+                let size: usize = size.parse().unwrap_or(0);
+                let items: Vec<Value> = (0..size)
+                    .map(|i| json!({ "i": i, "name": "item" }))
+                    .collect();
+                return Ok(Delivery::from(
+                    json!({ "success": true, "status": 200, "result": items, "errors": [], "messages": [] }),
+                ));
             }
+            host.request_one(options).await.map(Delivery::from)
         })
     }
 

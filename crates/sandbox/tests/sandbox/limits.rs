@@ -222,3 +222,28 @@ async fn calls_run_in_parallel_up_to_the_worker_count() {
         "the two calls did not overlap"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_too_large_for_memory_rejects_its_request_and_the_code_goes_on() {
+    let pool = pool(small_view(), 1);
+    let host: Arc<dyn codemode_sandbox::Host> = Arc::new(Shared(TestHost::new()));
+    // About 40 bytes of JSON per item: some 40 MB of envelope, far past 64 MiB as objects.
+    let code = "async () => { let message; \
+        try { await cloudflare.request({ method: 'GET', path: '/large/1000000' }); } \
+        catch (e) { message = e.message; } \
+        const small = await cloudflare.request({ method: 'GET', path: '/large/3' }); \
+        return [message, small.result.length]; }";
+    let outcome = pool
+        .execute(code, host, CancelToken::new())
+        .await
+        .expect("the code catches the rejection and goes on");
+    let message = outcome.result[0].as_str().unwrap_or_default().to_string();
+    assert!(
+        message.starts_with(
+            "cloudflare.request: the response is too large: as JavaScript values it does not \
+             fit in the 64 MiB this call may use ([sandbox] memory_mib)"
+        ),
+        "{message}"
+    );
+    assert_eq!(outcome.result[1], json!(3));
+}

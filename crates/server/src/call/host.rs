@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
-use codemode_sandbox::{Host, LogLine, Rejection};
+use codemode_sandbox::{Delivery, Host, LogLine, Rejection};
 use codemode_upstream::{
-    Call, CheckedRequest, RequestError, RequestRecord, joined, resolve_account,
+    Call, CheckedRequest, Received, RequestError, RequestRecord, joined, resolve_account,
 };
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -131,13 +131,17 @@ impl ExecuteHost {
 }
 
 impl Host for ExecuteHost {
-    fn request(&self, options: Value) -> BoxFuture<'static, Result<Value, Rejection>> {
+    fn request(&self, options: Value) -> BoxFuture<'static, Result<Delivery, Rejection>> {
         let shared = self.shared.clone();
         async move {
-            shared
-                .request(options)
+            let received = shared
+                .request_held(options)
                 .await
-                .map_err(|e| Rejection::new(e.to_string()))
+                .map_err(|e| Rejection::new(e.to_string()))?;
+            Ok(Delivery {
+                envelope: received.envelope,
+                held: Some(Box::new(received.held)),
+            })
         }
         .boxed()
     }
@@ -146,17 +150,21 @@ impl Host for ExecuteHost {
         &self,
         api: &str,
         options: Value,
-    ) -> BoxFuture<'static, Result<Value, Rejection>> {
+    ) -> BoxFuture<'static, Result<Delivery, Rejection>> {
         let shared = self.shared.clone();
         let api = api.to_owned();
         async move {
             let Some(other) = shared.parts.others.iter().find(|other| other.name == api) else {
                 return Err(Rejection::new(format!("{api}.request: no such upstream")));
             };
-            shared
+            let received = shared
                 .request_via(&other.call, &other.policy, options)
                 .await
-                .map_err(|e| Rejection::new(e.to_string()))
+                .map_err(|e| Rejection::new(e.to_string()))?;
+            Ok(Delivery {
+                envelope: received.envelope,
+                held: Some(Box::new(received.held)),
+            })
         }
         .boxed()
     }
@@ -168,7 +176,15 @@ impl Host for ExecuteHost {
             let account = resolve_account(
                 parts.explicit_account.as_deref(),
                 parts.configured_account.as_deref(),
-                |discovery| shared.request(discovery),
+                |discovery| {
+                    let shared = Arc::clone(&shared);
+                    async move {
+                        shared
+                            .request_held(discovery)
+                            .await
+                            .map(|received| received.envelope)
+                    }
+                },
             )
             .await
             .map_err(|e| Rejection::new(wording::account_error(&e)))?;
@@ -190,19 +206,20 @@ impl Host for ExecuteHost {
 
 impl Shared {
     /// Checks, decides, maybe asks, then sends one request; the call's ledger keeps it with
-    /// the decision, sent or refused.
-    async fn request(&self, options: Value) -> Result<Value, RequestRefused> {
+    /// the decision, sent or refused. The envelope holds its share of the call's response
+    /// budget.
+    async fn request_held(&self, options: Value) -> Result<Received, RequestRefused> {
         self.request_via(&self.parts.call, &self.parts.policy, options)
             .await
     }
 
-    /// [`Shared::request`] to the upstream of `call`, decided by `policy`.
+    /// [`Shared::request_held`] to the upstream of `call`, decided by `policy`.
     async fn request_via(
         &self,
         call: &Call<RequestDecision>,
         policy: &Policy,
         options: Value,
-    ) -> Result<Value, RequestRefused> {
+    ) -> Result<Received, RequestRefused> {
         let parts = &self.parts;
         let checked = call.check(&options).inspect_err(|error| {
             if matches!(error, RequestError::SubrequestLimit { .. }) {
@@ -248,9 +265,12 @@ impl Shared {
             checked.method().as_str(),
             checked.operation().map(|operation| operation.path.as_str()),
         );
-        let outcome = call.send(checked, decision).instrument(span.clone()).await;
+        let outcome = call
+            .send_held(checked, decision)
+            .instrument(span.clone())
+            .await;
         let status = match &outcome {
-            Ok(envelope) => envelope["status"]
+            Ok(received) => received.envelope["status"]
                 .as_u64()
                 .and_then(|status| u16::try_from(status).ok()),
             Err(error) => error.status(),

@@ -541,6 +541,21 @@ impl Settings {
             DAY_SECS,
         ));
         check(within(
+            "http.session_idle_secs",
+            self.http.session_idle_secs,
+            DAY_SECS,
+        ));
+        check(within(
+            "http.max_sessions",
+            self.http.max_sessions as f64,
+            1e7,
+        ));
+        check(within(
+            "http.max_sessions_per_client",
+            self.http.max_sessions_per_client as f64,
+            1e7,
+        ));
+        check(within(
             "approvals.ask_timeout_secs",
             self.approvals.ask_timeout_secs,
             DAY_SECS,

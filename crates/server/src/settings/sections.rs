@@ -143,6 +143,13 @@ pub struct HttpConfig {
     pub max_body_kib: usize,
     /// How long in-flight calls may run after SIGTERM, in seconds.
     pub shutdown_grace_secs: f64,
+    /// Sessions open at once, all clients together; past it `initialize` gets 503.
+    pub max_sessions: usize,
+    /// Sessions one client (its subject, or its IP address when auth is off) may hold open;
+    /// past it `initialize` gets 429.
+    pub max_sessions_per_client: usize,
+    /// How long a session may sit with no request open before it is closed, in seconds.
+    pub session_idle_secs: f64,
 }
 
 /// `[http]` as one layer of settings has it: every key optional.
@@ -161,6 +168,12 @@ pub struct HttpOptions {
     pub max_body_kib: Option<usize>,
     /// See [`HttpConfig::shutdown_grace_secs`].
     pub shutdown_grace_secs: Option<f64>,
+    /// See [`HttpConfig::max_sessions`].
+    pub max_sessions: Option<usize>,
+    /// See [`HttpConfig::max_sessions_per_client`].
+    pub max_sessions_per_client: Option<usize>,
+    /// See [`HttpConfig::session_idle_secs`].
+    pub session_idle_secs: Option<f64>,
 }
 
 impl Combine for Option<HttpOptions> {
@@ -175,6 +188,11 @@ impl Combine for Option<HttpOptions> {
                 shutdown_grace_secs: higher
                     .shutdown_grace_secs
                     .combine(lower.shutdown_grace_secs),
+                max_sessions: higher.max_sessions.combine(lower.max_sessions),
+                max_sessions_per_client: higher
+                    .max_sessions_per_client
+                    .combine(lower.max_sessions_per_client),
+                session_idle_secs: higher.session_idle_secs.combine(lower.session_idle_secs),
             }),
             (higher, lower) => higher.or(lower),
         }
@@ -194,6 +212,11 @@ impl HttpOptions {
             shutdown_grace_secs: self
                 .shutdown_grace_secs
                 .unwrap_or(defaults.shutdown_grace_secs),
+            max_sessions: self.max_sessions.unwrap_or(defaults.max_sessions),
+            max_sessions_per_client: self
+                .max_sessions_per_client
+                .unwrap_or(defaults.max_sessions_per_client),
+            session_idle_secs: self.session_idle_secs.unwrap_or(defaults.session_idle_secs),
         }
     }
 }
@@ -207,6 +230,9 @@ impl Default for HttpConfig {
             cors_origins: Vec::new(),
             max_body_kib: 1024,
             shutdown_grace_secs: 30.0,
+            max_sessions: 10_000,
+            max_sessions_per_client: 100,
+            session_idle_secs: 60.0,
         }
     }
 }
@@ -215,6 +241,11 @@ impl HttpConfig {
     /// The grace period for in-flight calls at shutdown.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs_f64(self.shutdown_grace_secs.max(0.0))
+    }
+
+    /// How long an idle session lives.
+    pub fn session_idle(&self) -> Duration {
+        Duration::from_secs_f64(self.session_idle_secs.max(0.0))
     }
 }
 

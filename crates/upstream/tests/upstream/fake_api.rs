@@ -193,7 +193,7 @@ async fn handle(
             api.in_flight.fetch_sub(1, Ordering::SeqCst);
             json_reply(StatusCode::OK, envelope(json!(null)))
         }
-        ["big"] => json_reply(StatusCode::OK, envelope(json!("x".repeat(10_000)))),
+        ["big"] => json_reply(StatusCode::OK, envelope(json!("x".repeat(2 << 20)))),
         ["accounts"] => match api.accounts.lock().expect("lock").clone() {
             Some(accounts) => {
                 let count = accounts.len();

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use codemode_upstream::{
-    AuthFailure, GiveUp, HttpSettings, HttpUpstream, RequestError, UpstreamError,
+    AuthFailure, GatewayConfig, GiveUp, HttpSettings, HttpUpstream, RequestError, UpstreamError,
 };
 use serde_json::{Value, json};
 
@@ -282,19 +282,30 @@ async fn authentication_failures_explain_why_without_the_token() {
 async fn transport_failures_are_errors() {
     let (base, _api) = FakeApi::start(None).await;
     let small = HttpSettings {
-        max_response_bytes: 1000,
         request_timeout: Duration::from_millis(300),
         ..HttpSettings::default()
     };
     let upstream = HttpUpstream::new(&base, small).expect("valid base");
-    let gateway = Api::new(upstream, Some(TOKEN), &[], open_config());
+    let one_mib = GatewayConfig {
+        max_response_mib: 1,
+        ..open_config()
+    };
+    let gateway = Api::new(upstream, Some(TOKEN), &[], one_mib);
+    let too_large = get(&gateway, "/big")
+        .await
+        .expect_err("2 MiB is past 1 MiB");
     assert!(matches!(
-        get(&gateway, "/big").await,
-        Err(RequestError::Upstream {
-            source: UpstreamError::ResponseTooLarge(1000),
+        too_large,
+        RequestError::Upstream {
+            source: UpstreamError::ResponseTooLarge { limit: 1_048_576 },
             ..
-        })
+        }
     ));
+    let message = too_large.to_string();
+    assert!(
+        message.contains("the response is too large: it passed 1 MiB"),
+        "{message}"
+    );
     assert!(matches!(
         get(&gateway, "/slow/2000").await,
         Err(RequestError::Upstream {
