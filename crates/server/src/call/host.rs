@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
-use codemode_sandbox::{Host, LogLine, Rejection};
+use codemode_sandbox::{CancelToken, Determinism, Host, LogLine, Rejection};
 use codemode_upstream::{Call, CheckedRequest, RequestRecord, joined, resolve_account};
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -16,6 +16,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::call::approval::{ApprovalState, Approver, pending_request};
 use crate::call::error::RequestRefused;
+use crate::call::recording::{Begun, Recording};
 use crate::wording;
 
 /// One thing worth telling the client while the code runs.
@@ -44,6 +45,10 @@ pub struct HostParts {
     pub approver: Approver,
     /// Where live output goes.
     pub updates: UnboundedSender<Update>,
+    /// The call's response journal, when it may pause and be resumed elsewhere.
+    pub recording: Option<Arc<Recording>>,
+    /// Stops the call, once it left its journal.
+    pub stop: CancelToken,
 }
 
 /// The sandbox host for one `execute` call.
@@ -53,6 +58,7 @@ pub struct ExecuteHost {
 
 struct Shared {
     parts: HostParts,
+    determinism: Determinism,
     approvals: ApprovalState,
     logs: Mutex<Vec<LogLine>>,
     notes: Mutex<Vec<String>>,
@@ -64,6 +70,10 @@ impl ExecuteHost {
     pub fn new(parts: HostParts) -> Self {
         Self {
             shared: Arc::new(Shared {
+                determinism: parts
+                    .recording
+                    .as_ref()
+                    .map_or_else(Determinism::fresh, |recording| recording.determinism()),
                 parts,
                 approvals: ApprovalState::default(),
                 logs: Mutex::new(Vec::new()),
@@ -142,14 +152,48 @@ impl Host for ExecuteHost {
     fn waiting_for_people(&self) -> Duration {
         self.shared.approvals.waited()
     }
+
+    fn determinism(&self) -> Determinism {
+        self.shared.determinism
+    }
 }
 
 impl Shared {
-    /// Checks, decides, maybe asks, then sends one request; the call's ledger keeps it with
-    /// the decision, sent or refused.
+    /// Checks one request, then answers it from the call's journal or decides, maybe asks,
+    /// and sends it; the journal keeps what the code saw.
     async fn request(&self, options: Value) -> Result<Value, RequestRefused> {
+        let checked = self.parts.call.check(&options)?;
+        let Some(recording) = &self.parts.recording else {
+            return self.decide_and_send(checked, None).await;
+        };
+        match recording.begin(&pending_request(&checked)) {
+            Begun::Replayed(seen) => seen.map_err(RequestRefused::Recorded),
+            Begun::Diverged(why) => {
+                self.parts.stop.cancel();
+                Err(RequestRefused::Recorded(why))
+            }
+            Begun::Live(place) => {
+                let sent = self
+                    .decide_and_send(checked, Some((recording, place)))
+                    .await;
+                let seen = match &sent {
+                    Ok(envelope) => Ok(envelope.clone()),
+                    Err(refused) => Err(refused.to_string()),
+                };
+                recording.answered(place, seen);
+                sent
+            }
+        }
+    }
+
+    /// Decides, maybe asks, then sends one checked request (at `place` in `recording`); the
+    /// call's ledger keeps it with the decision, sent or refused.
+    async fn decide_and_send(
+        &self,
+        checked: CheckedRequest,
+        recorded: Option<(&Arc<Recording>, usize)>,
+    ) -> Result<Value, RequestRefused> {
         let parts = &self.parts;
-        let checked = parts.call.check(&options)?;
         if !checked.problems().is_empty() {
             let template = checked
                 .operation()
@@ -184,6 +228,9 @@ impl Shared {
             }
         };
         let request = format!("{} {}", checked.method(), checked.path());
+        if let Some((recording, place)) = recorded {
+            recording.sent(place);
+        }
         let outcome = parts.call.send(checked, decision).await;
         let status = match &outcome {
             Ok(envelope) => envelope["status"]

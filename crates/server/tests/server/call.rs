@@ -87,6 +87,7 @@ async fn execute_with(
             asks,
             updates,
             cancel: CancelToken::new(),
+            recording: None,
         })
         .await
 }
