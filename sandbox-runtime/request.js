@@ -1,11 +1,11 @@
-// Builds the API's `request(options)` (`cloudflare.request` by default): a thin wrapper over
-// the host's `send`, which takes the options as JSON text, starts the request outside the
-// sandbox and returns its id. The host later calls `settle(id, envelope, failure)` once the
-// request has finished.
+// Builds each API's `request(options)` (`cloudflare.request` by default): a thin wrapper over
+// the host's `send`, which takes the API's index and the options as JSON text, starts the
+// request outside the sandbox and returns its id. The host later calls
+// `settle(id, envelope, failure)` once the request has finished.
 //
-// Evaluates to `createApi(send, name)`, where `name` is the global agent code reaches the
-// API by, returning `{ api, settle }`. Only `api` is given to agent code; `send` and `settle`
-// stay in this closure and in Rust.
+// Evaluates to `createApi(send, names)`, where `names` are the globals agent code reaches the
+// APIs by, returning `{ apis, settle }`, one api per name. Only the apis are given to agent
+// code; `send` and `settle` stay in this closure and in Rust.
 (function () {
   'use strict';
 
@@ -16,6 +16,7 @@
   const isFinite = Number.isFinite;
   const apply = Reflect.apply;
   const join = Array.prototype.join;
+  const slice = String.prototype.slice;
   const PromiseCtor = Promise;
   const ErrorCtor = Error;
   const TypeErrorCtor = TypeError;
@@ -82,13 +83,36 @@
     return error;
   }
 
-  return function createApi(send, name) {
-    const pending = new MapCtor();
-
-    // An error about the options agent code passed.
-    function misuse(message) {
-      return new TypeErrorCtor(name + '.request: ' + message);
+  // The summary of a generic envelope's body: its `message` (or `error`) text, else the body
+  // itself, at most 300 characters.
+  function bodySummary(data) {
+    let text = '';
+    if (typeof data === 'string') {
+      text = data;
+    } else if (data !== null && typeof data === 'object') {
+      if (typeof data.message === 'string') text = data.message;
+      else if (typeof data.error === 'string') text = data.error;
+      else text = stringify(data);
+    } else if (data !== null && data !== undefined) {
+      text = str(data);
     }
+    return text.length > 300 ? apply(slice, text, [0, 300]) + '...' : text;
+  }
+
+  // The Error a generic envelope with an error status rejects with: status and body summary.
+  function httpError(name, envelope) {
+    const summary = bodySummary(envelope.data);
+    let message = name + ' API error (HTTP ' + str(envelope.status) + ')';
+    if (summary !== '') message += ': ' + summary;
+    const error = new ErrorCtor(message);
+    error.status = envelope.status;
+    error.headers = envelope.headers;
+    error.data = envelope.data;
+    return error;
+  }
+
+  return function createApi(send, names) {
+    const pending = new MapCtor();
 
     function settle(id, envelope, failure) {
       const waiter = apply(mapGet, pending, [id]);
@@ -98,28 +122,43 @@
         waiter.reject(new ErrorCtor(failure));
       } else if (envelope !== null && typeof envelope === 'object' && envelope.success === false) {
         waiter.reject(apiError(envelope));
+      } else if (
+        envelope !== null && typeof envelope === 'object' &&
+        envelope.success === undefined && envelope.ok === false
+      ) {
+        waiter.reject(httpError(waiter.name, envelope));
       } else {
         waiter.resolve(envelope);
       }
     }
 
-    function request(options) {
-      if (options === null || typeof options !== 'object' || isArray(options)) {
-        return PromiseCtor.reject(
-          misuse('expects one options object, e.g. { method: "GET", path: "/zones" }'),
-        );
+    // The `request` of the API at `index`, reached as `name`.
+    function makeRequest(index, name) {
+      // An error about the options agent code passed.
+      function misuse(message) {
+        return new TypeErrorCtor(name + '.request: ' + message);
       }
-      try {
-        checkJson(options, 'options', new SetCtor(), misuse);
-      } catch (error) {
-        return PromiseCtor.reject(error);
-      }
-      return new PromiseCtor(function (resolve, reject) {
-        const id = send(stringify(options));
-        apply(mapSet, pending, [id, { resolve, reject }]);
-      });
+
+      return function request(options) {
+        if (options === null || typeof options !== 'object' || isArray(options)) {
+          return PromiseCtor.reject(
+            misuse('expects one options object, e.g. { method: "GET", path: "/zones" }'),
+          );
+        }
+        try {
+          checkJson(options, 'options', new SetCtor(), misuse);
+        } catch (error) {
+          return PromiseCtor.reject(error);
+        }
+        return new PromiseCtor(function (resolve, reject) {
+          const id = send(index, stringify(options));
+          apply(mapSet, pending, [id, { resolve, reject, name }]);
+        });
+      };
     }
 
-    return { api: { request }, settle };
+    const apis = [];
+    for (let i = 0; i < names.length; i++) apis[i] = { request: makeRequest(i, names[i]) };
+    return { apis, settle };
   };
 })()

@@ -3,19 +3,25 @@
 # the end-to-end tests that drive the real binary through the official MCP TypeScript and Python
 # SDKs, the MCP Inspector CLI, Claude Code and headless Chromium (the approval page), over
 # Streamable HTTP and stdio; and fuzzes every parser an attacker reaches for a bounded time
-# (fuzz/run.sh).
+# (fuzz/run.sh). The Rust tests and the e2e tests run beside a real Redis and Postgres on
+# loopback (tests/stores/with-servers.sh installs, starts and stops them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Fuzzing first, then its build removed when FUZZ_CLEAN is set (CI does): the fuzz build (about
+# 2 GB) never shares the disk with the release build and the e2e clients (about 1.5 GB and 1 GB).
+echo "== fuzz"
+fuzz/run.sh
+if [[ -n ${FUZZ_CLEAN:-} ]]; then
+  rm -rf fuzz/target
+fi
 
 echo "== npm ci (the e2e clients, and GitHub's spec for the spec crate's find tests)"
 (cd tests && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== cargo test (release)"
 cargo build --release --locked --bin codemode
-cargo test --release --locked --workspace
-
-echo "== fuzz"
-fuzz/run.sh
+tests/stores/with-servers.sh cargo test --release --locked --workspace
 
 echo "== MCP conformance suite (official, stable + alpha)"
 tests/conformance/run.sh
@@ -30,4 +36,4 @@ if ! command -v chromium >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 (cd examples/agent-platform && npm ci --no-audit --no-fund --loglevel=error)
-(cd tests && node --test --test-concurrency=2 e2e/)
+(cd tests && stores/with-servers.sh node --test --test-concurrency=2 e2e/)

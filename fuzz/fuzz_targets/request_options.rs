@@ -55,6 +55,7 @@ fuzz_target!(|data: &[u8]| match data.split_first() {
             status,
             content_type: Some("application/json".to_owned()),
             retry_after: None,
+            headers: Vec::new(),
             body: Bytes::copy_from_slice(body),
         };
         let envelope = envelope(&response, &[]);

@@ -313,7 +313,14 @@ test("v2 client in legacy mode (2025-11-25) is asked mid-script with elicitation
   }
 });
 
+/** `codemode_approvals_decided_total` for approvals given at the client, from /metrics. */
+async function approvedAtClient() {
+  const page = await (await fetch(server.url.replace(/\/mcp$/, "/metrics"), { headers: { authorization: `Bearer ${ALICE_KEY}` } })).text();
+  return Number(page.match(/^codemode_approvals_decided_total\{decision="approved",via="client"\} (\d+)$/m)?.[1]);
+}
+
 test("v1 client is asked mid-script with elicitation/create", async () => {
+  const approvedBefore = await approvedAtClient();
   const client = await connectHttp(server.url, "v1-client", { capabilities: { elicitation: {} }, headers: { authorization: `Bearer ${ALICE_KEY}` } });
   const asked = [];
   client.setRequestHandler(ElicitRequestSchema, async (request) => {
@@ -325,6 +332,7 @@ test("v1 client is asked mid-script with elicitation/create", async () => {
     assert.deepEqual(result.json, { zones: 2, deleted: "v1" }, result.text);
     assert.equal(asked.length, 1);
     assert.equal(received("DELETE", "/zones/z1/dns_records/v1").length, 1);
+    assert.equal(await approvedAtClient(), approvedBefore + 1, "the approval is counted in /metrics");
   } finally {
     await client.close();
   }

@@ -19,11 +19,12 @@ pub(crate) enum Entry<'a> {
 }
 
 /// A chain point as stored, with its MAC if it was signed.
-pub(crate) struct StoredPoint {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPoint {
     /// The point.
-    pub(crate) point: ChainPoint,
+    pub point: ChainPoint,
     /// Its MAC, lowercase hex.
-    pub(crate) mac: Option<String>,
+    pub mac: Option<String>,
 }
 
 /// Reads the chain point `name` (`anchor` or `head`).
@@ -48,7 +49,7 @@ pub(crate) fn read_point(connection: &Connection, name: &str) -> Result<StoredPo
 /// the key, a wrong key or a moved point is named, and with a key an unsigned point must be
 /// signed first ([`AuditLog::sign`](crate::AuditLog::sign)): signing it on the way would also
 /// bless a point someone moved and stripped of its MAC.
-pub(crate) fn check_signed(
+pub fn check_signed(
     name: &'static str,
     stored: &StoredPoint,
     key: Option<&AuditKey>,

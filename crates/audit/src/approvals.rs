@@ -82,7 +82,7 @@ pub struct NewApproval {
 }
 
 /// One request of an approval, and when it was let through, if it was.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalItem {
     /// The request.
     pub request: PendingRequest,
@@ -91,7 +91,7 @@ pub struct ApprovalItem {
 }
 
 /// A stored approval.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
     /// Random 128-bit id, lowercase hex.
     pub id: String,
@@ -116,9 +116,98 @@ pub struct Approval {
 }
 
 impl Approval {
+    /// A new pending approval with id `id`, asked for at `now`.
+    pub fn new(id: String, request: NewApproval, now: Timestamp) -> Approval {
+        Approval {
+            id,
+            subject: request.subject,
+            session: request.session,
+            code_sha256: request.code_sha256,
+            status: ApprovalStatus::Pending,
+            requests: request
+                .pending
+                .into_iter()
+                .map(|request| ApprovalItem {
+                    request,
+                    consumed_at: None,
+                })
+                .collect(),
+            created_at: now,
+            expires_at: request.expires_at,
+            decided_by: None,
+            decided_at: None,
+        }
+    }
+
     /// Whether the approval can no longer be decided or used at `now`.
     pub fn is_expired(&self, now: Timestamp) -> bool {
         now >= self.expires_at
+    }
+
+    /// Records `approver`'s decision at `now`, or says why it may not decide: every store
+    /// applies these rules.
+    pub fn decide(
+        &mut self,
+        approver: &str,
+        decision: Decision,
+        now: Timestamp,
+    ) -> Result<(), ApprovalError> {
+        if approver == self.subject {
+            return Err(ApprovalError::SelfApproval(self.id.clone()));
+        }
+        if self.status != ApprovalStatus::Pending {
+            return Err(ApprovalError::AlreadyDecided {
+                id: self.id.clone(),
+                status: self.status,
+            });
+        }
+        if self.is_expired(now) {
+            return Err(ApprovalError::Expired(self.id.clone()));
+        }
+        self.status = match decision {
+            Decision::Approve => ApprovalStatus::Approved,
+            Decision::Reject => ApprovalStatus::Rejected,
+        };
+        self.decided_by = Some(approver.to_owned());
+        self.decided_at = Some(now);
+        Ok(())
+    }
+
+    /// Marks the first unused request matching `request` as let through at `now` for
+    /// `subject`, and returns its position, or says why it may not go through.
+    pub fn consume(
+        &mut self,
+        subject: &str,
+        request: &PendingRequest,
+        now: Timestamp,
+    ) -> Result<usize, ApprovalError> {
+        if subject != self.subject {
+            return Err(ApprovalError::WrongSubject(self.id.clone()));
+        }
+        match self.status {
+            ApprovalStatus::Rejected => return Err(ApprovalError::Rejected(self.id.clone())),
+            _ if self.is_expired(now) => return Err(ApprovalError::Expired(self.id.clone())),
+            ApprovalStatus::Pending => return Err(ApprovalError::NotApproved(self.id.clone())),
+            ApprovalStatus::Approved => {}
+        }
+        let unused = self
+            .requests
+            .iter()
+            .position(|item| item.consumed_at.is_none() && item.request.matches(request));
+        let Some(position) = unused else {
+            let covered = self
+                .requests
+                .iter()
+                .any(|item| item.request.matches(request));
+            let (id, request) = (self.id.clone(), request.clone());
+            return Err(if covered {
+                ApprovalError::AlreadyUsed { id, request }
+            } else {
+                ApprovalError::NotPending { id, request }
+            });
+        };
+        self.requests[position].consumed_at = Some(now);
+        Ok(position)
     }
 }
 
@@ -185,6 +274,17 @@ pub enum ApprovalError {
     /// SQLite refused an operation.
     #[error("approvals: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A shared store (Redis) could not be reached or refused the operation.
+    #[error("the approvals store is unavailable ({0}); try again shortly")]
+    Unavailable(String),
+    /// A stored approval could not be read back.
+    #[error("approval {id} is stored in a form this server cannot read: {reason}")]
+    Corrupt {
+        /// The approval.
+        id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Approvals kept in the audit database file.
@@ -266,26 +366,11 @@ impl ApprovalStore {
     ) -> Result<Approval, ApprovalError> {
         let mut connection = db::lock(&self.connection);
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let approval = load(&transaction, id)?;
-        if approver == approval.subject {
-            return Err(ApprovalError::SelfApproval(approval.id));
-        }
-        if approval.status != ApprovalStatus::Pending {
-            return Err(ApprovalError::AlreadyDecided {
-                id: approval.id,
-                status: approval.status,
-            });
-        }
-        if approval.is_expired(now) {
-            return Err(ApprovalError::Expired(approval.id));
-        }
-        let status = match decision {
-            Decision::Approve => ApprovalStatus::Approved,
-            Decision::Reject => ApprovalStatus::Rejected,
-        };
+        let mut approval = load(&transaction, id)?;
+        approval.decide(approver, decision, now)?;
         transaction.execute(
             "UPDATE approvals SET status = ?2, decided_by = ?3, decided_at = ?4 WHERE id = ?1",
-            params![id, status, approver, now],
+            params![id, approval.status, approver, now],
         )?;
         let decided = load(&transaction, id)?;
         transaction.commit()?;
@@ -302,32 +387,7 @@ impl ApprovalStore {
     ) -> Result<(), ApprovalError> {
         let mut connection = db::lock(&self.connection);
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let approval = load(&transaction, id)?;
-        if subject != approval.subject {
-            return Err(ApprovalError::WrongSubject(approval.id));
-        }
-        match approval.status {
-            ApprovalStatus::Rejected => return Err(ApprovalError::Rejected(approval.id)),
-            _ if approval.is_expired(now) => return Err(ApprovalError::Expired(approval.id)),
-            ApprovalStatus::Pending => return Err(ApprovalError::NotApproved(approval.id)),
-            ApprovalStatus::Approved => {}
-        }
-        let unused = approval
-            .requests
-            .iter()
-            .position(|item| item.consumed_at.is_none() && item.request.matches(request));
-        let Some(position) = unused else {
-            let covered = approval
-                .requests
-                .iter()
-                .any(|item| item.request.matches(request));
-            let (id, request) = (approval.id, request.clone());
-            return Err(if covered {
-                ApprovalError::AlreadyUsed { id, request }
-            } else {
-                ApprovalError::NotPending { id, request }
-            });
-        };
+        let position = load(&transaction, id)?.consume(subject, request, now)?;
         // `create` numbers requests from 0 and `load` reads them in that order.
         transaction.execute(
             "UPDATE approval_requests SET consumed_at = ?3 WHERE approval_id = ?1 AND position = ?2",
@@ -382,7 +442,7 @@ fn load(connection: &Connection, id: &str) -> Result<Approval, ApprovalError> {
 }
 
 /// A fresh random 128-bit id in lowercase hex.
-fn new_id() -> Result<String, ApprovalError> {
+pub fn new_id() -> Result<String, ApprovalError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(ApprovalError::Random)?;
     Ok(crate::hex(&bytes))

@@ -9,6 +9,8 @@ use std::fmt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::append::StoredPoint;
+use crate::mac::AuditKey;
 use crate::record::{RecordId, StoredEntry, StoredRecord};
 
 /// The `prev_hash` of the first record ever written.
@@ -179,7 +181,7 @@ impl VerifyReport {
 }
 
 /// Checks that row `id`, read as `row`, continues the chain from `last`, and returns its point.
-pub(crate) fn check_link<E: fmt::Display>(
+fn check_link<E: fmt::Display>(
     last: &ChainPoint,
     id: RecordId,
     row: Result<StoredEntry, E>,
@@ -203,4 +205,96 @@ pub(crate) fn check_link<E: fmt::Display>(
         return Err(BreakKind::HashMismatch);
     }
     Ok(ChainPoint { id, hash: computed })
+}
+
+/// Walks entries in id order from a starting point, stopping at the first break; any store
+/// (SQLite here, Postgres in codemode-stores) feeds it its rows.
+pub struct Walker {
+    last: ChainPoint,
+    checked: u64,
+    broken: Option<ChainBreak>,
+}
+
+impl From<ChainPoint> for Walker {
+    fn from(start: ChainPoint) -> Walker {
+        Walker {
+            last: start,
+            checked: 0,
+            broken: None,
+        }
+    }
+}
+
+impl Walker {
+    /// Checks the next row, read as `row`; false once the chain has broken.
+    pub fn step<E: fmt::Display>(&mut self, id: RecordId, row: Result<StoredEntry, E>) -> bool {
+        if self.broken.is_some() {
+            return false;
+        }
+        match check_link(&self.last, id, row) {
+            Ok(point) => {
+                self.last = point;
+                self.checked += 1;
+                true
+            }
+            Err(kind) => {
+                self.broken = Some(ChainBreak { id, kind });
+                false
+            }
+        }
+    }
+
+    /// The rows that continued the chain, and the last good point or the first break.
+    pub fn finish(self) -> (u64, Result<ChainPoint, ChainBreak>) {
+        (self.checked, self.broken.map_or(Ok(self.last), Err))
+    }
+}
+
+/// The report of a walk from `anchor` that checked `checked` rows and ended at `end`: a break,
+/// an end short of (or past) `head`, or with `key` a missing or wrong MAC on either point.
+pub fn report(
+    checked: u64,
+    end: Result<ChainPoint, ChainBreak>,
+    anchor: StoredPoint,
+    head: StoredPoint,
+    key: Option<&AuditKey>,
+) -> VerifyReport {
+    let broken = match end {
+        Err(broken) => Some(broken),
+        Ok(end) if end != head.point => Some(ChainBreak {
+            id: end.id,
+            kind: BreakKind::HeadMismatch {
+                head: head.point.clone(),
+            },
+        }),
+        Ok(_) => key.and_then(|key| {
+            [("anchor", &anchor), ("head", &head)]
+                .into_iter()
+                .find_map(|(name, stored)| signature_break(key, name, stored))
+        }),
+    };
+    VerifyReport {
+        checked,
+        anchor: anchor.point,
+        head: head.point,
+        signed: key.is_some(),
+        broken,
+    }
+}
+
+/// The break a point's missing or wrong MAC amounts to, if it does.
+fn signature_break(key: &AuditKey, name: &'static str, stored: &StoredPoint) -> Option<ChainBreak> {
+    let kind = match &stored.mac {
+        None => BreakKind::Unsigned {
+            point: name.to_owned(),
+        },
+        Some(mac) if !key.signed(name, &stored.point, mac) => BreakKind::BadSignature {
+            point: name.to_owned(),
+        },
+        Some(_) => return None,
+    };
+    Some(ChainBreak {
+        id: stored.point.id,
+        kind,
+    })
 }

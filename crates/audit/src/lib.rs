@@ -89,11 +89,14 @@ mod record;
 mod time;
 mod writer;
 
+pub use append::{StoredPoint, check_signed};
 pub use approvals::{
     Approval, ApprovalError, ApprovalItem, ApprovalStatus, ApprovalStore, Decision, NewApproval,
-    PendingRequest,
+    PendingRequest, new_id as new_approval_id,
 };
-pub use chain::{BreakKind, ChainBreak, ChainPoint, GENESIS_HASH, VerifyReport, chain_hash};
+pub use chain::{
+    BreakKind, ChainBreak, ChainPoint, GENESIS_HASH, VerifyReport, Walker, chain_hash, report,
+};
 pub use db::DatabaseError;
 pub use log::{AuditError, AuditLog};
 pub use mac::{AuditKey, InvalidKey};

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, Row, ToSql, TransactionBehavior};
 
-use crate::append::{self, Entry, StoredPoint};
+use crate::append::{self, Entry};
 use crate::chain::{self, BreakKind, ChainBreak, ChainPoint, VerifyReport};
 use crate::columns::Json;
 use crate::db::{self, DatabaseError};
@@ -239,45 +239,14 @@ impl AuditLog {
         let anchor = append::read_point(&snapshot, "anchor")?;
         let head = append::read_point(&snapshot, "head")?;
         let walked = walk(&snapshot, &anchor.point, RecordId(i64::MAX))?;
-        let broken = match walked.end {
-            Err(broken) => Some(broken),
-            Ok(end) if end != head.point => Some(ChainBreak {
-                id: end.id,
-                kind: BreakKind::HeadMismatch {
-                    head: head.point.clone(),
-                },
-            }),
-            Ok(_) => self.key.as_ref().and_then(|key| {
-                [("anchor", &anchor), ("head", &head)]
-                    .into_iter()
-                    .find_map(|(name, stored)| signature_break(key, name, stored))
-            }),
-        };
-        Ok(VerifyReport {
-            checked: walked.checked,
-            anchor: anchor.point,
-            head: head.point,
-            signed: self.key.is_some(),
-            broken,
-        })
+        Ok(chain::report(
+            walked.checked,
+            walked.end,
+            anchor,
+            head,
+            self.key.as_ref(),
+        ))
     }
-}
-
-/// The break a point's missing or wrong MAC amounts to, if it does.
-fn signature_break(key: &AuditKey, name: &'static str, stored: &StoredPoint) -> Option<ChainBreak> {
-    let kind = match &stored.mac {
-        None => BreakKind::Unsigned {
-            point: name.to_owned(),
-        },
-        Some(mac) if !key.signed(name, &stored.point, mac) => BreakKind::BadSignature {
-            point: name.to_owned(),
-        },
-        Some(_) => return None,
-    };
-    Some(ChainBreak {
-        id: stored.point.id,
-        kind,
-    })
 }
 
 /// How far a walk along the chain got.
@@ -290,29 +259,12 @@ struct Walk {
 
 /// Checks the rows after `from`, up to and including `through`.
 fn walk(connection: &Connection, from: &ChainPoint, through: RecordId) -> Result<Walk, AuditError> {
-    let mut last = from.clone();
-    let mut checked = 0;
-    let mut broken = None;
-    each_entry(
-        connection,
-        "id <= ?1",
-        &through,
-        |id, entry| match chain::check_link(&last, id, entry) {
-            Ok(point) => {
-                last = point;
-                checked += 1;
-                Ok(true)
-            }
-            Err(kind) => {
-                broken = Some(ChainBreak { id, kind });
-                Ok(false)
-            }
-        },
-    )?;
-    Ok(Walk {
-        checked,
-        end: broken.map_or(Ok(last), Err),
-    })
+    let mut walker = chain::Walker::from(from.clone());
+    each_entry(connection, "id <= ?1", &through, |id, entry| {
+        Ok(walker.step(id, entry))
+    })?;
+    let (checked, end) = walker.finish();
+    Ok(Walk { checked, end })
 }
 
 /// A row's id and the entry read from it.

@@ -32,12 +32,12 @@ impl AuditKey {
     }
 
     /// The MAC of chain point `name` (`anchor` or `head`) at `point`, lowercase hex.
-    pub(crate) fn sign(&self, name: &str, point: &ChainPoint) -> String {
+    pub fn sign(&self, name: &str, point: &ChainPoint) -> String {
         crate::hex(&self.mac(name, point).finalize().into_bytes())
     }
 
     /// Whether `mac` is this key's MAC of `name` at `point`, compared in constant time.
-    pub(crate) fn signed(&self, name: &str, point: &ChainPoint, mac: &str) -> bool {
+    pub fn signed(&self, name: &str, point: &ChainPoint, mac: &str) -> bool {
         hex::decode(mac).is_ok_and(|bytes| self.mac(name, point).verify_slice(&bytes).is_ok())
     }
 

@@ -106,6 +106,13 @@ impl Future for Committed {
     }
 }
 
+impl From<oneshot::Receiver<Result<RecordId, StoreUnavailable>>> for Committed {
+    /// The commit another writer (such as the Postgres one) answers on `answer`.
+    fn from(answer: oneshot::Receiver<Result<RecordId, StoreUnavailable>>) -> Committed {
+        Committed(answer)
+    }
+}
+
 impl Committed {
     /// Blocks this thread until the entry is durable; for callers outside an async runtime
     /// (inside one it panics: await the future instead).

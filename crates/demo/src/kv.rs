@@ -124,6 +124,7 @@ impl State {
                     status: 200,
                     content_type: Some("application/octet-stream".into()),
                     retry_after: None,
+                    headers: Vec::new(),
                     body: Bytes::from(entry.value.clone()),
                 }),
                 None => Err(error(404, code::KV_KEY_NOT_FOUND, "get: 'key not found'")),

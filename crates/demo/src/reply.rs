@@ -114,6 +114,7 @@ fn json_response(status: u16, body: &Value) -> RawResponse {
         status,
         content_type: Some("application/json".into()),
         retry_after: None,
+        headers: Vec::new(),
         body: Bytes::from(body.to_string()),
     }
 }

@@ -5,19 +5,24 @@
 //! has a session) and, for `execute`, the user's calls today (UTC). A call refused by a later
 //! limit gives back what the earlier ones counted and counts as one refusal. The
 //! [`CallPermit`] it returns holds the concurrency slot until dropped. Counts live behind the
-//! [`LimitStore`] trait; [`MemoryStore`] keeps them in this process.
+//! [`LimitStore`] trait; [`MemoryStore`] keeps them in this process, and a shared store
+//! (Redis, in codemode-stores) lets replicas count together.
 //!
 //! ```
-//! use codemode_ratelimit::{Limit, Limiter, Limits, Tool};
+//! use codemode_ratelimit::{Denied, Limit, Limiter, Limits, Tool};
 //!
+//! # futures::executor::block_on(async {
 //! let limiter = Limiter::new(Limits { execute_per_session: 1, ..Limits::default() });
-//! let permit = limiter.begin("alice", Some("session-1"), Tool::Execute, "async () => 1")?;
+//! let permit = limiter.begin("alice", Some("session-1"), Tool::Execute, "async () => 1").await?;
 //! drop(permit);
-//! let Err(refused) = limiter.begin("alice", Some("session-1"), Tool::Execute, "async () => 2") else {
+//! let Err(Denied::Limit(refused)) =
+//!     limiter.begin("alice", Some("session-1"), Tool::Execute, "async () => 2").await
+//! else {
 //!     panic!("one execute call per session");
 //! };
 //! assert_eq!(refused.limit, Limit::ExecutePerSession);
-//! # Ok::<(), codemode_ratelimit::LimitExceeded>(())
+//! # Ok::<(), Denied>(())
+//! # }).unwrap();
 //! ```
 
 mod clock;
@@ -28,6 +33,10 @@ mod store;
 
 pub use clock::{Clock, SystemClock};
 pub use exceeded::{Limit, LimitExceeded, Reset, check_code_length};
+pub use limiter::Denied;
 pub use limiter::{CallPermit, Limiter};
 pub use limits::{Limits, Tool};
-pub use store::{Acquired, Full, LimitKey, LimitStore, MemoryStore, Window};
+pub use store::{
+    AcquireFuture, AcquireResult, Acquired, Full, LimitKey, LimitStore, MemoryStore,
+    StoreUnavailable, Window,
+};

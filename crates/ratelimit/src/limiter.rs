@@ -7,7 +7,18 @@ use chrono::{DurationRound, NaiveTime, TimeDelta};
 use crate::clock::{Clock, SystemClock};
 use crate::exceeded::{Limit, LimitExceeded, Reset, check_code_length};
 use crate::limits::{Limits, Tool};
-use crate::store::{Acquired, LimitKey, LimitStore, MemoryStore, Window};
+use crate::store::{Acquired, LimitKey, LimitStore, MemoryStore, StoreUnavailable, Window};
+
+/// Why a call was not let through: a limit, or a store that could not count it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// A limit refused the call.
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
+    /// The store could not be asked.
+    #[error(transparent)]
+    Store(#[from] StoreUnavailable),
+}
 
 /// One counted use, uncounted on drop unless kept.
 struct Hold {
@@ -72,52 +83,59 @@ impl Limiter {
     /// refuses it. A refused call counts against the user's refusals and no other limit; past
     /// that limit every call is refused at once until the hour is over. Without a `session`
     /// (none the server issued), the per-session limits do not apply and the per-user ones do.
-    pub fn begin(
+    pub async fn begin(
         &self,
         subject: &str,
         session: Option<&str>,
         tool: Tool,
         code: &str,
-    ) -> Result<CallPermit, LimitExceeded> {
+    ) -> Result<CallPermit, Denied> {
         // Held as if the call were refused; given back when it is let through.
-        let refusal = self.hold(
-            LimitKey::refusals(subject),
-            Limit::RefusalsPerSubjectPerHour,
-            self.limits.refusals_per_subject_per_hour,
-            self.this_hour(),
-        )?;
-        let admitted = self.admit(subject, session, tool, code);
-        if admitted.is_err() {
+        let refusal = self
+            .hold(
+                LimitKey::refusals(subject),
+                Limit::RefusalsPerSubjectPerHour,
+                self.limits.refusals_per_subject_per_hour,
+                self.this_hour(),
+            )
+            .await?;
+        let admitted = self.admit(subject, session, tool, code).await;
+        if matches!(admitted, Err(Denied::Limit(_))) {
             refusal.keep();
         }
         admitted
     }
 
     /// Applies every limit but the refusals to one call.
-    fn admit(
+    async fn admit(
         &self,
         subject: &str,
         session: Option<&str>,
         tool: Tool,
         code: &str,
-    ) -> Result<CallPermit, LimitExceeded> {
+    ) -> Result<CallPermit, Denied> {
         check_code_length(code, self.limits.max_code_chars)?;
-        let slot = self.hold(
-            LimitKey::concurrent_calls(subject),
-            Limit::ConcurrentPerSubject,
-            self.limits.concurrent_per_subject,
-            Window::Open,
-        )?;
-        let session_call = match session {
-            Some(session) => Some(self.hold(
-                LimitKey::session_calls(session, tool),
-                match tool {
-                    Tool::Search => Limit::SearchPerSession,
-                    Tool::Execute => Limit::ExecutePerSession,
-                },
-                self.limits.per_session(tool),
+        let slot = self
+            .hold(
+                LimitKey::concurrent_calls(subject),
+                Limit::ConcurrentPerSubject,
+                self.limits.concurrent_per_subject,
                 Window::Open,
-            )?),
+            )
+            .await?;
+        let session_call = match session {
+            Some(session) => Some(
+                self.hold(
+                    LimitKey::session_calls(session, tool),
+                    match tool {
+                        Tool::Search => Limit::SearchPerSession,
+                        Tool::Execute => Limit::ExecutePerSession,
+                    },
+                    self.limits.per_session(tool),
+                    Window::Open,
+                )
+                .await?,
+            ),
             None => None,
         };
         if tool == Tool::Execute {
@@ -126,7 +144,8 @@ impl Limiter {
                 Limit::ExecutePerSubjectPerDay,
                 self.limits.execute_per_subject_per_day,
                 self.today(),
-            )?
+            )
+            .await?
             .keep();
         }
         if let Some(session_call) = session_call {
@@ -143,21 +162,21 @@ impl Limiter {
     }
 
     /// Counts one use of `key` against `max`, or describes the refusal.
-    fn hold(
+    async fn hold(
         &self,
         key: LimitKey,
         limit: Limit,
         max: u64,
         window: Window,
-    ) -> Result<Hold, LimitExceeded> {
-        match self.store.try_acquire(&key, max, window) {
+    ) -> Result<Hold, Denied> {
+        match self.store.try_acquire(&key, max, window).await? {
             Ok(acquired) => Ok(Hold {
                 store: Arc::clone(&self.store),
                 key,
                 acquired,
                 release_on_drop: true,
             }),
-            Err(full) => Err(LimitExceeded {
+            Err(full) => Err(Denied::Limit(LimitExceeded {
                 limit,
                 max,
                 count: full.count,
@@ -168,7 +187,7 @@ impl Limiter {
                     }
                     Window::Open => Reset::InANewSession,
                 },
-            }),
+            })),
         }
     }
 

@@ -1,6 +1,8 @@
 //! Where counts live: the [`LimitStore`] trait and the in-process [`MemoryStore`].
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
@@ -68,15 +70,37 @@ pub struct Full {
     pub count: u64,
 }
 
-/// Keeps counts of uses per key.
-pub trait LimitStore: Send + Sync {
-    /// Counts one use of `key` in `window`, unless it already counts `limit` or more.
-    fn try_acquire(&self, key: &LimitKey, limit: u64, window: Window) -> Result<Acquired, Full>;
+/// The store could not be asked: the call is refused rather than let through uncounted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the rate-limit store is unavailable ({0}); calls are refused until it answers again, so \
+     retry shortly"
+)]
+pub struct StoreUnavailable(pub String);
 
-    /// Uncounts the use `acquired`, unless the key's window has moved on since.
+/// What [`LimitStore::try_acquire`] answers: the use counted, refused as over the limit, or
+/// the store unreachable.
+pub type AcquireResult = Result<Result<Acquired, Full>, StoreUnavailable>;
+
+/// The future of one [`LimitStore::try_acquire`].
+pub type AcquireFuture<'a> = Pin<Box<dyn Future<Output = AcquireResult> + Send + 'a>>;
+
+/// Keeps counts of uses per key, in this process or shared by replicas.
+pub trait LimitStore: Send + Sync {
+    /// Counts one use of `key` in `window`, unless it already counts `limit` or more; atomic,
+    /// so replicas sharing the store never let more than `limit` uses through between them.
+    fn try_acquire<'a>(
+        &'a self,
+        key: &'a LimitKey,
+        limit: u64,
+        window: Window,
+    ) -> AcquireFuture<'a>;
+
+    /// Uncounts the use `acquired`, unless the key's window has moved on since; a remote store
+    /// does it in the background, so dropping a permit never waits.
     fn release(&self, key: &LimitKey, acquired: &Acquired);
 
-    /// Forgets every use of `key`.
+    /// Forgets every use of `key`, in the background for a remote store.
     fn remove(&self, key: &LimitKey);
 }
 
@@ -105,8 +129,9 @@ impl MemoryStore {
     }
 }
 
-impl LimitStore for MemoryStore {
-    fn try_acquire(&self, key: &LimitKey, limit: u64, window: Window) -> Result<Acquired, Full> {
+impl MemoryStore {
+    /// Counts one use of `key` in `window`, unless it already counts `limit` or more.
+    fn acquire_now(&self, key: &LimitKey, limit: u64, window: Window) -> Result<Acquired, Full> {
         let mut counts = self.counts();
         let uses = counts
             .get(key)
@@ -126,6 +151,18 @@ impl LimitStore for MemoryStore {
             count: uses + 1,
             window,
         })
+    }
+}
+
+impl LimitStore for MemoryStore {
+    fn try_acquire<'a>(
+        &'a self,
+        key: &'a LimitKey,
+        limit: u64,
+        window: Window,
+    ) -> AcquireFuture<'a> {
+        let acquired = self.acquire_now(key, limit, window);
+        Box::pin(std::future::ready(Ok(acquired)))
     }
 
     fn release(&self, key: &LimitKey, acquired: &Acquired) {

@@ -17,6 +17,17 @@ pub trait Host: Send + Sync + 'static {
         options: serde_json::Value,
     ) -> BoxFuture<'static, Result<serde_json::Value, Rejection>>;
 
+    /// Carries out `request(options)` of the API reached as the global `api`, when the pool
+    /// serves several; the first API's by default, as [`Host::request`].
+    fn request_to(
+        &self,
+        api: &str,
+        options: serde_json::Value,
+    ) -> BoxFuture<'static, Result<serde_json::Value, Rejection>> {
+        let _ = api;
+        self.request(options)
+    }
+
     /// The account id `accountId` reads, or why reading it throws.
     fn account_id(&self) -> BoxFuture<'static, Result<String, Rejection>>;
 

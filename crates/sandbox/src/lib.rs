@@ -48,7 +48,7 @@ pub use error::SandboxError;
 pub use host::{Host, Rejection};
 pub use limits::{Limits, PoolConfig};
 pub use outcome::{LogLevel, LogLine, Outcome, Truncation};
-pub use pool::Pool;
+pub use pool::{Pool, PoolLoad};
 
 /// The script a [`Pool`] compiles for agent `code`, in the first form `parses` accepts.
 pub fn normalise(code: &str, mut parses: impl FnMut(&str) -> bool) -> Result<String, SandboxError> {

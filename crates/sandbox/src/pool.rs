@@ -23,6 +23,19 @@ use crate::worker::{self, Worker};
 /// by `Limits::stack_bytes`.
 const WORKER_STACK_BYTES: usize = 16 << 20;
 
+/// What a pool is doing at one moment, for the operator's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLoad {
+    /// Worker threads in service.
+    pub workers: usize,
+    /// Workers running code.
+    pub busy: usize,
+    /// Calls waiting for a worker.
+    pub queued: usize,
+    /// `execute` calls in progress, those waiting on their host included.
+    pub executes: usize,
+}
+
 /// Runs agent code on dedicated worker threads. Cheap to clone; calls beyond what the workers
 /// are running queue, up to `PoolConfig::queue`. An `execute` waiting on its host holds no
 /// worker. Dropping the last clone stops the workers once their calls finish.
@@ -52,19 +65,32 @@ impl Pool {
         config: PoolConfig,
         runtime: Handle,
     ) -> Result<Pool, SandboxError> {
-        Pool::start(spec.view().clone(), Some(spec), config, runtime)
+        Pool::start(spec.view().clone(), Some(spec), Vec::new(), config, runtime)
+    }
+
+    /// Like [`Pool::for_spec`], for a server with several APIs: `execute` code reaches the
+    /// first as `config.api_global` and each of `others` by its name; `search` code reads
+    /// each spec as `specs[name]` (the first also as `spec`), and `spec.find` ranks them all.
+    pub fn for_specs(
+        spec: Arc<Spec>,
+        others: Vec<(String, Arc<Spec>)>,
+        config: PoolConfig,
+        runtime: Handle,
+    ) -> Result<Pool, SandboxError> {
+        Pool::start(spec.view().clone(), Some(spec), others, config, runtime)
     }
 
     /// Starts `config.workers` threads (at least one), each building the JavaScript form of
     /// `view` once, which `search` code reads as `spec` (a bare view: no `spec.find` or
     /// `spec.op`); returns when all are ready. Host futures run on `runtime`.
     pub fn new(view: Arc<Node>, config: PoolConfig, runtime: Handle) -> Result<Pool, SandboxError> {
-        Pool::start(view, None, config, runtime)
+        Pool::start(view, None, Vec::new(), config, runtime)
     }
 
     fn start(
         view: Arc<Node>,
         spec: Option<Arc<Spec>>,
+        others: Vec<(String, Arc<Spec>)>,
         config: PoolConfig,
         runtime: Handle,
     ) -> Result<Pool, SandboxError> {
@@ -72,10 +98,11 @@ impl Pool {
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::channel()).unzip();
         let queue = Arc::new(Queue::new(config.queue, senders.clone()));
         let (ready, started) = mpsc::channel();
+        let others: Arc<[(String, Arc<Spec>)]> = others.into();
         for (index, (signals, wake)) in receivers.into_iter().zip(senders).enumerate() {
             let (queue, ready): (Arc<Queue>, Sender<_>) = (queue.clone(), ready.clone());
             let (view, spec, handle) = (view.clone(), spec.clone(), runtime.clone());
-            let api_global = config.api_global.clone();
+            let (api_global, others) = (config.api_global.clone(), others.clone());
             thread::Builder::new()
                 .name(format!("sandbox-{index}"))
                 .stack_size(WORKER_STACK_BYTES)
@@ -88,7 +115,15 @@ impl Pool {
                     };
                     worker::work(
                         worker,
-                        || QuickJs::new(view.clone(), spec.clone(), handle.clone(), &api_global),
+                        || {
+                            QuickJs::new(
+                                view.clone(),
+                                spec.clone(),
+                                handle.clone(),
+                                &api_global,
+                                others.clone(),
+                            )
+                        },
                         ready,
                     );
                 })
@@ -109,6 +144,18 @@ impl Pool {
             })??;
         }
         Ok(Pool { inner })
+    }
+
+    /// What the pool is doing now.
+    pub fn load(&self) -> PoolLoad {
+        let (workers, busy, queued) = self.inner.queue.load();
+        let permits = self.inner.config.executes.min(Semaphore::MAX_PERMITS);
+        PoolLoad {
+            workers,
+            busy,
+            queued,
+            executes: permits.saturating_sub(self.inner.executes.available_permits()),
+        }
     }
 
     /// Runs `search` code against the spec; `cancel` stops it early.

@@ -146,6 +146,13 @@ impl Queue {
         }
     }
 
+    /// Workers in service, those of them running a job, and the jobs waiting.
+    pub(crate) fn load(&self) -> (usize, usize, usize) {
+        let state = self.state();
+        let busy = state.working.saturating_sub(state.idle.len());
+        (state.working, busy, state.jobs.len())
+    }
+
     /// Whether `close` was called.
     pub(crate) fn is_closed(&self) -> bool {
         self.state().closed

@@ -20,6 +20,7 @@ use subtle::ConstantTimeEq;
 
 use crate::approvals_api::{self, ApprovalsApi, OPERATOR_SUBJECT};
 use crate::shown;
+use crate::telemetry::{DecidedVia, meters};
 
 /// What the page needs: the approval routes' state, the form key and the hosts served.
 #[derive(Clone)]
@@ -112,11 +113,9 @@ pub async fn show(
     if let Err(refused) = page.decider(&headers).await {
         return refused;
     }
-    let store = page.api.store.clone();
-    match tokio::task::spawn_blocking(move || store.get(&id)).await {
-        Ok(Ok(approval)) => render(&page, &approval, None),
-        Ok(Err(refused)) => refusal(&refused),
-        Err(_) => stopped(),
+    match page.api.store.get(&id).await {
+        Ok(approval) => render(&page, &approval, None),
+        Err(refused) => refusal(&refused),
     }
 }
 
@@ -154,19 +153,19 @@ pub async fn decide(
             );
         }
     };
-    let store = page.api.store.clone();
-    let by = decider.clone();
-    let decided =
-        tokio::task::spawn_blocking(move || store.decide(&id, &by, decision, Timestamp::now()))
-            .await;
+    let decided = page
+        .api
+        .store
+        .decide(&id, &decider, decision, Timestamp::now())
+        .await;
     match decided {
-        Ok(Ok(approval)) => {
+        Ok(approval) => {
+            meters().decided(DecidedVia::Http, decision == Decision::Approve);
             let word = approval.status.as_str();
             let note = format!("{word} by {decider}");
             render(&page, &approval, Some(&note))
         }
-        Ok(Err(refused)) => refusal(&refused),
-        Err(_) => stopped(),
+        Err(refused) => refusal(&refused),
     }
 }
 
@@ -262,13 +261,6 @@ fn refusal(refused: &ApprovalError) -> Response {
     page_error(
         status,
         &format!("{}.", shown::escaped(&refused.to_string())),
-    )
-}
-
-fn stopped() -> Response {
-    page_error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "The approval store stopped; restart the server.",
     )
 }
 

@@ -2,16 +2,16 @@
 //! pending approval; `GET /approvals/{id}` shows it as JSON (a browser gets
 //! [`crate::approval_page`] instead).
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use codemode_audit::{ApprovalError, ApprovalStore, Decision, Timestamp};
+use codemode_audit::{ApprovalError, Decision, Timestamp};
 use codemode_auth::{AuthError, Scope};
 
 use crate::auth_layer::{AuthLayer, error};
+use crate::stores::Approvals;
+use crate::telemetry::{DecidedVia, meters};
 
 /// Who decides through the approval page with `auth.mode = "none"`, and through
 /// `codemode approvals` unless told otherwise: the person at the machine, never the agent's
@@ -24,7 +24,7 @@ pub struct ApprovalsApi {
     /// Authenticates the person deciding.
     pub auth: AuthLayer,
     /// Where approvals are kept.
-    pub store: Arc<ApprovalStore>,
+    pub store: Approvals,
 }
 
 /// `GET /approvals/{id}`.
@@ -36,8 +36,7 @@ pub async fn show(
     if let Err(refused) = authorize(&api, &headers).await {
         return refused.into_response();
     }
-    let store = api.store.clone();
-    respond(tokio::task::spawn_blocking(move || store.get(&id)).await)
+    respond(api.store.get(&id).await)
 }
 
 /// `POST /approvals/{id}/approve`.
@@ -60,11 +59,13 @@ async fn decide(
         Ok(subject) => subject,
         Err(refused) => return refused.into_response(),
     };
-    let store = api.store.clone();
-    let decided = tokio::task::spawn_blocking(move || {
-        store.decide(&id, &subject, decision, Timestamp::now())
-    })
-    .await;
+    let decided = api
+        .store
+        .decide(&id, &subject, decision, Timestamp::now())
+        .await;
+    if decided.is_ok() {
+        meters().decided(DecidedVia::Http, decision == Decision::Approve);
+    }
     respond(decided)
 }
 
@@ -75,17 +76,10 @@ pub async fn authorize(api: &ApprovalsApi, headers: &HeaderMap) -> Result<String
     Ok(principal.subject)
 }
 
-fn respond<T: serde::Serialize>(
-    outcome: Result<Result<T, ApprovalError>, tokio::task::JoinError>,
-) -> Response {
+fn respond<T: serde::Serialize>(outcome: Result<T, ApprovalError>) -> Response {
     match outcome {
-        Ok(Ok(approval)) => Json(approval).into_response(),
-        Ok(Err(refused)) => error(status_of(&refused), "approval", &refused.to_string()),
-        Err(_) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "approval",
-            "the approval store stopped",
-        ),
+        Ok(approval) => Json(approval).into_response(),
+        Err(refused) => error(status_of(&refused), "approval", &refused.to_string()),
     }
 }
 
@@ -96,6 +90,8 @@ pub fn status_of(refused: &ApprovalError) -> StatusCode {
         ApprovalError::SelfApproval(_) | ApprovalError::WrongSubject(_) => StatusCode::FORBIDDEN,
         ApprovalError::Expired(_) => StatusCode::GONE,
         ApprovalError::AlreadyDecided { .. } => StatusCode::CONFLICT,
+        ApprovalError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ApprovalError::Corrupt { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }
 }

@@ -20,6 +20,11 @@ use crate::tools::{EXECUTE, SEARCH};
 #[derive(Clone)]
 pub struct ForwardedCredential(pub Credential);
 
+/// The credentials a trusted principal sent for the other upstreams, by upstream name, taken
+/// out of their `forward_header`s.
+#[derive(Clone)]
+pub struct ForwardedCredentials(pub Vec<(String, Credential)>);
+
 /// The header a trusted backend sends a user's own upstream token in.
 pub const FORWARD_HEADER: HeaderName = HeaderName::from_static("x-upstream-authorization");
 
@@ -35,6 +40,9 @@ pub struct AuthLayer {
     pub max_body: usize,
     /// Which subject opened each session: only that subject may use it.
     pub sessions: Arc<Mutex<HashMap<String, String>>>,
+    /// The header each other upstream's forwarded credential comes in, with the upstream's
+    /// name and credential scheme.
+    pub forward_headers: Arc<[(HeaderName, String, String)]>,
 }
 
 impl AuthLayer {
@@ -75,6 +83,29 @@ pub async fn authenticate(
             return bad_request("X-Upstream-Authorization does not hold a usable token");
         };
         parts.extensions.insert(ForwardedCredential(credential));
+    }
+    let mut forwarded = Vec::new();
+    for (header, upstream, scheme) in layer.forward_headers.iter() {
+        let Some(value) = parts.headers.remove(header) else {
+            continue;
+        };
+        if !principal.may_forward {
+            return forbidden(&format!(
+                "this principal may not forward an upstream credential ({header})"
+            ));
+        }
+        let text = value.to_str().unwrap_or_default();
+        let token = text
+            .strip_prefix(&format!("{scheme} "))
+            .filter(|_| !scheme.is_empty())
+            .unwrap_or(text);
+        let Ok(credential) = Credential::new(token) else {
+            return bad_request(&format!("{header} does not hold a usable token"));
+        };
+        forwarded.push((upstream.clone(), credential));
+    }
+    if !forwarded.is_empty() {
+        parts.extensions.insert(ForwardedCredentials(forwarded));
     }
     let body = if parts.method == Method::POST {
         let Ok(bytes) = axum::body::to_bytes(body, layer.max_body).await else {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use codemode_auth::Principal;
 use codemode_sandbox::CancelToken;
@@ -19,37 +19,72 @@ use rmcp::model::{
     InitializeResult, InputRequest, InputRequests, InputRequiredResult, ListToolsResult,
     PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
-use crate::auth_layer::ForwardedCredential;
+use crate::auth_layer::{ForwardedCredential, ForwardedCredentials};
 use crate::call::approval::{Answer, Question};
 use crate::call::paused::{APPROVAL_INPUT, Binding, Round, Run};
 use crate::call::{CallError, CallOutcome, Caller, ExecuteRequest, Runner};
 use crate::in_flight::ClientGone;
 use crate::live::{LiveUpdates, LogFilter, LogThreshold};
 use crate::results;
+use crate::telemetry::{ToolName, traces};
 use crate::tools::{self, EXECUTE, SEARCH, SpecSummary};
 
 /// How long a client may keep `tools/list` (2026-07-28 caching hints): the tools change when
 /// the spec is refreshed or the server restarts with another policy, and are the same for every caller.
 const TOOLS_TTL_MS: u64 = 300_000;
 
-/// What every MCP session shares: the runner and the tool definitions of the spec in service.
+/// What every MCP session shares: the runner, the tool definitions of the spec in service,
+/// and the sessions to tell when those change.
 pub struct McpShared {
     runner: Arc<Runner>,
     tools: Mutex<Option<(Arc<Spec>, Vec<Tool>)>>,
+    sessions: Mutex<Vec<Weak<ServedSession>>>,
 }
 
 impl McpShared {
-    /// State shared by the sessions over `runner`.
+    /// State shared by the sessions over `runner`; within a Tokio runtime, it also sends
+    /// `notifications/tools/list_changed` to every session when a spec refresh changes the tools.
     pub fn new(runner: Arc<Runner>) -> Arc<McpShared> {
-        Arc::new(McpShared {
+        let swaps = runner.spec_swaps();
+        let shared = Arc::new(McpShared {
             runner,
             tools: Mutex::new(None),
-        })
+            sessions: Mutex::new(Vec::new()),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(announce_tool_changes(Arc::downgrade(&shared), swaps));
+        }
+        shared
+    }
+
+    /// Keeps `session` to tell about tool changes, forgetting the sessions that have ended.
+    fn served(&self, session: &Arc<ServedSession>) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions.retain(|kept| kept.strong_count() > 0);
+        sessions.push(Arc::downgrade(session));
+    }
+
+    /// The peers of the sessions still open.
+    fn peers(&self) -> Vec<Peer<RoleServer>> {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions.retain(|kept| kept.strong_count() > 0);
+        sessions
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter_map(|session| session.peer.get().cloned())
+            .collect()
+    }
+
+    /// The tool definitions last built, for whichever spec they were built.
+    fn last_built(&self) -> Option<Vec<Tool>> {
+        let cached = self.tools.lock().unwrap_or_else(PoisonError::into_inner);
+        cached.as_ref().map(|(_, tools)| tools.clone())
     }
 
     /// The tool definitions for the spec in service, built once per spec; `None` while the
@@ -62,10 +97,16 @@ impl McpShared {
         {
             return Some(tools.clone());
         }
+        let others = self.runner.other_specs();
         let summary = SpecSummary {
             title: spec.title(),
             operations: spec.operations().len(),
             products: spec.products().iter().map(|p| p.name.as_str()).collect(),
+            api: self.runner.api_name(),
+            others: others
+                .iter()
+                .map(|(name, spec)| (name.as_str(), spec.title(), spec.operations().len()))
+                .collect(),
         };
         let tools = tools::definitions(
             &summary,
@@ -74,6 +115,29 @@ impl McpShared {
         );
         *cached = Some((spec, tools.clone()));
         Some(tools)
+    }
+}
+
+/// After each spec swap, tells every open session the tools changed, when the definitions
+/// clients may have listed differ from the new spec's.
+async fn announce_tool_changes(shared: Weak<McpShared>, mut swaps: watch::Receiver<u64>) {
+    while swaps.changed().await.is_ok() {
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let before = shared.last_built();
+        if before.is_none() || before == shared.tools() {
+            continue;
+        }
+        let peers = shared.peers();
+        tracing::info!(
+            sessions = peers.len(),
+            "tools changed with the spec; telling the sessions"
+        );
+        for peer in peers {
+            // A session that closed meanwhile has no one to tell.
+            let _ = peer.notify_tool_list_changed().await;
+        }
     }
 }
 
@@ -99,6 +163,8 @@ struct ServedSession {
     initialized: AtomicBool,
     /// The subject and session id of the calls this handler served.
     used_by: Mutex<Option<(String, String)>>,
+    /// The client, once it initialized, to tell when the tools change.
+    peer: OnceLock<Peer<RoleServer>>,
 }
 
 impl Drop for ServedSession {
@@ -123,6 +189,7 @@ impl CodeMode {
                 runner: shared.runner.clone(),
                 initialized: AtomicBool::new(false),
                 used_by: Mutex::new(None),
+                peer: OnceLock::new(),
             }),
             shared,
             log_threshold: LogThreshold::default(),
@@ -215,6 +282,7 @@ impl ServerHandler for CodeMode {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_tool_list_changed()
                 .enable_logging()
                 .build(),
         )
@@ -231,6 +299,9 @@ impl ServerHandler for CodeMode {
     ) -> Result<InitializeResult, ErrorData> {
         self.session.initialized.store(true, Ordering::Relaxed);
         context.peer.set_peer_info(request.clone());
+        if self.session.peer.set(context.peer.clone()).is_ok() {
+            self.shared.served(&self.session);
+        }
         self.negotiate_initialize(&request)
     }
 
@@ -296,6 +367,16 @@ impl ServerHandler for CodeMode {
                 .unwrap_or_else(PoisonError::into_inner) =
                 Some((caller.principal.subject.clone(), session.clone()));
         }
+        let tool = if request.name == SEARCH {
+            ToolName::Search
+        } else {
+            ToolName::Execute
+        };
+        let headers = context
+            .extensions
+            .get::<http::request::Parts>()
+            .map(|parts| &parts.headers);
+        let span = traces::tool_span(tool, headers);
         let cancel = CancelToken::new();
         let _cancel_on_drop = CancelOnDrop(cancel.clone());
         let call = if request.name == SEARCH {
@@ -306,7 +387,9 @@ impl ServerHandler for CodeMode {
             self.execute(caller, &request, &code, &context, cancel.clone())
                 .boxed()
         };
-        Ok(until_cancelled(call, &context, &cancel).await)
+        Ok(until_cancelled(call, &context, &cancel)
+            .instrument(span)
+            .await)
     }
 }
 
@@ -336,6 +419,7 @@ fn caller_of(
             session: Some(stdio_session.to_string()),
             client,
             forwarded: None,
+            forwarded_to: Vec::new(),
         };
     };
     Caller {
@@ -356,6 +440,11 @@ fn caller_of(
             .extensions
             .get::<ForwardedCredential>()
             .map(|f| f.0.clone()),
+        forwarded_to: parts
+            .extensions
+            .get::<ForwardedCredentials>()
+            .map(|f| f.0.clone())
+            .unwrap_or_default(),
     }
 }
 

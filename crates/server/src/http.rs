@@ -1,6 +1,6 @@
 //! `codemode serve`: MCP over Streamable HTTP at `/mcp`, plus `GET /healthz` (alive),
-//! `GET /readyz` (ready to serve calls), and the approval routes and page under
-//! `/approvals/`. The port opens before the spec loads; until it has, `/readyz` and `/mcp`
+//! `GET /readyz` (ready to serve calls), `GET /metrics` (Prometheus; here, or on `[metrics]
+//! listen`), and the approval routes and page under `/approvals/`. The port opens before the spec loads; until it has, `/readyz` and `/mcp`
 //! answer 503 with the reason.
 
 use std::future::IntoFuture;
@@ -32,6 +32,7 @@ use crate::handler::{CodeMode, McpShared};
 use crate::in_flight::{self, InFlight};
 use crate::refresh;
 use crate::settings::Settings;
+use crate::telemetry::{Exporter, Scrape, scrape};
 
 const LOOPBACK_ORIGINS: [&str; 3] = ["http://localhost:*", "http://127.0.0.1:*", "http://[::1]:*"];
 
@@ -92,6 +93,12 @@ pub async fn serve(runner: Arc<Runner>, settings: &Settings) -> Result<(), Serve
         shutdown.clone(),
         in_flight.clone(),
     )?;
+    if let Some(exporter) = Exporter::installed() {
+        exporter.spawn_upkeep();
+        if let Some(address) = settings.metrics_listen.filter(|_| settings.metrics.enabled) {
+            serve_metrics(address, exporter, runner.clone(), shutdown.clone()).await?;
+        }
+    }
     // Responses leave in several small writes; without TCP_NODELAY, Nagle's algorithm holds
     // the last one until the client's delayed ACK, about 40 ms per call.
     let listener = listener.tap_io(|stream| {
@@ -135,6 +142,38 @@ pub async fn serve(runner: Arc<Runner>, settings: &Settings) -> Result<(), Serve
     serving.await.map_err(ServeError::Serve)
 }
 
+/// Serves `GET /metrics` alone on `address`, without authentication, until `shutdown`.
+async fn serve_metrics(
+    address: SocketAddr,
+    exporter: Exporter,
+    runner: Arc<Runner>,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let listen_error = |error| ServeError::Listen { address, error };
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(listen_error)?;
+    let address = listener.local_addr().map_err(listen_error)?;
+    let scrape = Scrape {
+        exporter,
+        runner,
+        auth: None,
+    };
+    let router = Router::new()
+        .route("/metrics", get(scrape::metrics))
+        .with_state(scrape);
+    tracing::info!("serving metrics on http://{address}/metrics");
+    tokio::spawn(async move {
+        let stopped = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(error) = stopped {
+            tracing::error!(%error, "the /metrics listener stopped");
+        }
+    });
+    Ok(())
+}
+
 /// The HTTP routes: `/mcp` and `/healthz`, with host, origin, CORS and body-size rules.
 pub fn router(
     runner: Arc<Runner>,
@@ -158,6 +197,14 @@ pub fn router(
         authenticator,
         max_body: http.max_body_kib * 1024,
         sessions: Arc::default(),
+        forward_headers: settings.upstreams[1..]
+            .iter()
+            .filter_map(|upstream| {
+                let header = upstream.forward_header.as_deref()?;
+                let header = axum::http::HeaderName::from_bytes(header.as_bytes()).ok()?;
+                Some((header, upstream.name.clone(), upstream.auth_scheme.clone()))
+            })
+            .collect(),
     };
     let allowed_origins = if http.allowed_origins.is_empty() {
         LOOPBACK_ORIGINS.iter().map(|o| o.to_string()).collect()
@@ -214,7 +261,19 @@ pub fn router(
             get(resource_metadata),
         )
         .with_state(metadata);
-    let router = Router::new()
+    let mut router = Router::new();
+    if let Some(exporter) = Exporter::installed()
+        && settings.metrics.enabled
+        && settings.metrics_listen.is_none()
+    {
+        let scrape = Scrape {
+            exporter,
+            runner: runner.clone(),
+            auth: settings.auth_enabled().then(|| auth.clone()),
+        };
+        router = router.route("/metrics", get(scrape::metrics).with_state(scrape));
+    }
+    let router = router
         .nest("/mcp", mcp)
         .route("/healthz", get(healthz))
         .with_state(runner)

@@ -21,7 +21,7 @@
 //!     ..Options::default()
 //! })?;
 //! let runner = Runner::start(&settings, Secrets::default()).await?;
-//! let caller = Caller { principal: Principal::local(), session: None, client: None, forwarded: None };
+//! let caller = Caller { principal: Principal::local(), session: None, client: None, forwarded: None, forwarded_to: Vec::new() };
 //! let code = "async () => Object.keys(spec.paths).length";
 //! let outcome = runner.search(&caller, code, Default::default()).await;
 //! assert!(!outcome.is_error(), "{:?}", outcome.texts());
@@ -43,5 +43,7 @@ pub mod settings;
 pub mod shown;
 pub mod spec_loading;
 pub mod stdio;
+pub mod stores;
+pub mod telemetry;
 pub mod tools;
 pub mod wording;

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use codemode::call::Runner;
-use codemode::settings::{Secrets, Settings, SpecChoice};
+use codemode::settings::{Secrets, Settings, SpecChoice, TracesConfig};
+use codemode::telemetry::Exporter;
+use codemode::telemetry::traces::Traces;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
@@ -26,7 +28,6 @@ const QUIET_RMCP: &str = "rmcp=warn";
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
     // Every error's message quotes its cause, so the message alone says it all, once.
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -37,7 +38,12 @@ async fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Starts the log, and the trace exporter when `traces` is set; the exporter is returned to be
+/// flushed at exit.
+fn init_logging(
+    format: LogFormat,
+    traces: Option<&TracesConfig>,
+) -> Result<Option<Traces>, codemode::telemetry::traces::TracesError> {
     let wanted = std::env::var("RUST_LOG").unwrap_or_default();
     let mut filter = EnvFilter::try_new(&wanted).unwrap_or_else(|_| EnvFilter::new("info"));
     if wanted.is_empty() {
@@ -57,32 +63,59 @@ fn init_logging(format: LogFormat) {
             .with_current_span(false)
             .boxed(),
     };
+    let (exported, traces) = match traces {
+        Some(config) => {
+            let (layer, traces) = Traces::start(config)?;
+            (Some(layer), Some(traces))
+        }
+        None => (None, None),
+    };
     tracing_subscriber::registry()
         .with(layer.with_filter(filter).with_filter(never_verbatim()))
+        .with(exported)
         .init();
+    Ok(traces)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let format = cli.log_format;
+    // `serve` and `stdio` start the log once their settings say where traces go.
+    if !matches!(cli.command, Command::Serve(_) | Command::Stdio(_)) {
+        init_logging(format, None)?;
+    }
     match cli.command {
         Command::Serve(args) => {
             let settings = admin::checked(&args)?;
+            let traces = init_logging(format, settings.traces.as_ref())?;
             announce(&settings, &settings.listen.to_string());
-            let runner = Runner::open(&settings, Secrets::from_env()?)?;
-            Ok(codemode::http::serve(runner, &settings).await?)
+            if settings.metrics.enabled {
+                Exporter::install()?;
+            }
+            let runner = Runner::open(&settings, Secrets::from_env()?).await?;
+            let served = codemode::http::serve(runner, &settings).await;
+            if let Some(traces) = traces {
+                traces.shutdown();
+            }
+            Ok(served?)
         }
         Command::Stdio(args) => {
             let settings = Settings::load(args.config.as_deref(), args.options())?;
+            let traces = init_logging(format, settings.traces.as_ref())?;
             announce(&settings, "stdio");
-            let runner = Runner::open(&settings, Secrets::from_env()?)?;
+            let runner = Runner::open(&settings, Secrets::from_env()?).await?;
             let refresh = codemode::refresh::Triggers::install(settings.spec_refresh());
             let ready = runner.load_spec().await?;
             tracing::info!(operations = ready.operations, origin = ?ready.origin, "ready");
             refresh.spawn(runner.clone());
-            Ok(codemode::stdio::serve(runner).await?)
+            let served = codemode::stdio::serve(runner).await;
+            if let Some(traces) = traces {
+                traces.shutdown();
+            }
+            Ok(served?)
         }
         Command::Spec(args) => Ok(args.run().await?),
-        Command::Approvals(args) => args.run(),
-        Command::Audit(args) => args.run(),
+        Command::Approvals(args) => args.run().await,
+        Command::Audit(args) => args.run().await,
         Command::Credentials(args) => args.run(),
         Command::Keys(args) => args.run(),
         Command::Config(args) => args.run(),
@@ -114,9 +147,11 @@ fn spec_label(settings: &Settings) -> String {
 
 /// Caps the crates that log whole messages below info: rmcp logs every request and response it
 /// handles (agent code, tool results, questions to people) at debug and trace, and no RUST_LOG
-/// setting may put those in the log.
+/// setting may put those in the log. The exported spans stay out of it too: they are the
+/// trace's, and would change every log line made within them.
 fn never_verbatim() -> Targets {
     Targets::new()
         .with_default(LevelFilter::TRACE)
         .with_target("rmcp", LevelFilter::INFO)
+        .with_target(codemode::telemetry::traces::TARGET, LevelFilter::OFF)
 }

@@ -13,6 +13,12 @@ pub const EXECUTE: &str = "execute";
 
 const SPEC_DTS: &str = include_str!("../../../sandbox-runtime/spec.d.ts");
 const CLOUDFLARE_DTS: &str = include_str!("../../../sandbox-runtime/cloudflare.d.ts");
+/// Any other upstream's `request`, on its own.
+const GENERIC_DTS: &str = include_str!("../../../sandbox-runtime/generic.d.ts");
+/// Any other upstream's `request`, beside `cloudflare.request`, whose options it shares.
+const GENERIC_SHORT_DTS: &str = include_str!("../../../sandbox-runtime/generic-short.d.ts");
+/// The global of the upstream with Cloudflare's envelope.
+const CLOUDFLARE: &str = "cloudflare";
 
 /// How many products the search description names, most frequent first.
 const LISTED_PRODUCTS: usize = 8;
@@ -25,6 +31,10 @@ pub struct SpecSummary<'a> {
     pub operations: usize,
     /// Product names, most frequent first.
     pub products: Vec<&'a str>,
+    /// The global the first API is reached by (`cloudflare`).
+    pub api: &'a str,
+    /// The further APIs: each one's global, title and operation count.
+    pub others: Vec<(&'a str, &'a str, usize)>,
 }
 
 /// The limits the descriptions state, as the live config sets them.
@@ -68,11 +78,12 @@ fn search_tool(summary: &SpecSummary<'_>, limits: &ToolLimits) -> Tool {
         "Search the {title} spec ({operations} operations, $refs resolved) with JS: `code` is an \
          async arrow function whose only global is `spec`. Start with spec.find(\"what to do\"), \
          then spec.op(method, path).\n\
-         {SPEC_DTS}\
+         {SPEC_DTS}{specs}\
          Products ({count}, largest first): {products}\n\
          Limits: code {code_kib} KiB, {secs} s, results cut past {result_chars} characters.\n\
          Example: async () => spec.find(\"create a DNS record\", {{limit: 3}})",
         title = summary.title,
+        specs = specs_note(summary),
         operations = summary.operations,
         count = summary.products.len(),
         code_kib = limits.code_kib,
@@ -84,16 +95,69 @@ fn search_tool(summary: &SpecSummary<'_>, limits: &ToolLimits) -> Tool {
         .with_annotations(ToolAnnotations::new().read_only(true))
 }
 
+/// The line about the further APIs' specs, or nothing with one API.
+fn specs_note(summary: &SpecSummary<'_>) -> String {
+    if summary.others.is_empty() {
+        return String::new();
+    }
+    let others: Vec<String> = summary
+        .others
+        .iter()
+        .map(|(name, title, operations)| format!("specs.{name} ({title}, {operations} ops)"))
+        .collect();
+    format!(
+        "More APIs: {}; spec is specs.{}. spec.find ranks all; {{api}} picks one.\n",
+        others.join(", "),
+        summary.api
+    )
+}
+
+/// The declarations of every API's global.
+fn api_declarations(summary: &SpecSummary<'_>) -> String {
+    let generic: Vec<&str> = std::iter::once(summary.api)
+        .chain(summary.others.iter().map(|(name, _, _)| *name))
+        .filter(|name| *name != CLOUDFLARE)
+        .collect();
+    let first_is_cloudflare = summary.api == CLOUDFLARE;
+    let mut text = if first_is_cloudflare {
+        CLOUDFLARE_DTS.to_string()
+    } else {
+        CLOUDFLARE_DTS
+            .lines()
+            .filter(|line| line.starts_with("declare const accountId"))
+            .map(|line| format!("{line}\n"))
+            .collect()
+    };
+    if !generic.is_empty() {
+        text.push_str(if first_is_cloudflare {
+            GENERIC_SHORT_DTS
+        } else {
+            GENERIC_DTS
+        });
+        let names: Vec<String> = generic.iter().map(|name| format!("{name}: Api")).collect();
+        text.push_str(&format!("declare const {};\n", names.join(", ")));
+    }
+    text
+}
+
+/// The APIs' titles, for the execute description.
+fn titles(summary: &SpecSummary<'_>) -> String {
+    let mut titles = vec![summary.title];
+    titles.extend(summary.others.iter().map(|(_, title, _)| *title));
+    titles.join(", ")
+}
+
 fn execute_tool(summary: &SpecSummary<'_>, limits: &ToolLimits, held: &ApprovalSummary) -> Tool {
     let description = format!(
         "Call the {title} API. `code` is an async arrow function run in a sandbox with these globals; \
          console output is returned too. Find the method and path with `search` first.\n\
-         {CLOUDFLARE_DTS}\
+         {declarations}\
          Limits: {requests} requests per call, {secs} s, \
          code {code_kib} KiB, results cut past {result_chars} characters.\n\
          Example: async () => (await cloudflare.request({{method: \"GET\", path: \"/zones\", \
          query: {{per_page: 5}}}})).result.map(z => z.name)\n{approvals}",
-        title = summary.title,
+        title = titles(summary),
+        declarations = api_declarations(summary),
         approvals = approval_note(held),
         requests = limits.requests,
         secs = limits.execute_secs,

@@ -58,6 +58,20 @@ pub(crate) fn title(root: &Value) -> Option<&str> {
     root.get("info")?.get("title")?.as_str()
 }
 
+/// The first server's URL (`servers[0].url`) with each `{variable}` replaced by its default,
+/// if the spec names a server; `None` also when a variable has no default.
+pub(crate) fn server_url(root: &Value) -> Option<String> {
+    let server = root.get("servers")?.get(0)?;
+    let mut url = server.get("url")?.as_str()?.to_string();
+    if let Some(Value::Object(variables)) = server.get("variables") {
+        for (name, variable) in variables {
+            let default = variable.get("default")?.as_str()?;
+            url = url.replace(&format!("{{{name}}}"), default);
+        }
+    }
+    (!url.is_empty() && !url.contains('{')).then_some(url)
+}
+
 /// A JSON type name with its article, for error messages.
 pub(crate) fn kind(value: &Value) -> &'static str {
     match value {

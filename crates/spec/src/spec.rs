@@ -27,6 +27,7 @@ pub struct Spec {
     operations: Vec<Operation>,
     products: Vec<Product>,
     title: String,
+    server_url: Option<String>,
     stats: SpecStats,
     routes: RouteTable,
     index: FindIndex,
@@ -65,6 +66,7 @@ impl Spec {
             operations: view.operations,
             products,
             title: document::title(&root).unwrap_or(UNTITLED).to_string(),
+            server_url: document::server_url(&root),
             stats,
         })
     }
@@ -87,6 +89,12 @@ impl Spec {
     /// The API's title (`info.title`, or "API" when the spec has none).
     pub fn title(&self) -> &str {
         &self.title
+    }
+
+    /// The API's base URL as the spec gives it: `servers[0].url` with its variables'
+    /// defaults; `None` when the spec names no server (or a variable has no default).
+    pub fn server_url(&self) -> Option<&str> {
+        self.server_url.as_deref()
     }
 
     /// The operations that best match a task described in words, best first.

@@ -1,5 +1,6 @@
-//! Turns any API response into the envelope agent code reads:
-//! `{success, status, result, errors, messages, result_info?}`, with every credential scrubbed.
+//! Turns any API response into the envelope agent code reads, with every credential
+//! scrubbed: Cloudflare's `{success, status, result, errors, messages, result_info?}`, or the
+//! generic `{ok, status, headers, data}` of any other API.
 
 use serde_json::{Map, Value, json};
 
@@ -12,6 +13,74 @@ const SUMMARY_ERRORS: usize = 5;
 
 /// How many characters of one error message, or of a non-JSON body, a summary quotes.
 const SUMMARY_CHARS: usize = 300;
+
+/// Which envelope an upstream's responses become.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EnvelopeShape {
+    /// Cloudflare's contract: see [`envelope`].
+    #[default]
+    Cloudflare,
+    /// Any other API's: see [`generic_envelope`].
+    Generic,
+}
+
+impl EnvelopeShape {
+    /// The envelope of `response` in this shape, scrubbed of each of `secrets`.
+    pub fn envelope(self, response: &RawResponse, secrets: &[Credential]) -> Value {
+        match self {
+            EnvelopeShape::Cloudflare => envelope(response, secrets),
+            EnvelopeShape::Generic => generic_envelope(response, secrets),
+        }
+    }
+
+    /// What the API said in a failed envelope of this shape, as one line.
+    pub fn summary(self, envelope: &Value) -> Option<String> {
+        match self {
+            EnvelopeShape::Cloudflare => error_summary(envelope),
+            EnvelopeShape::Generic => body_summary(envelope),
+        }
+    }
+}
+
+/// The generic envelope for a response: `{ok, status, headers, data}`, where `ok` says
+/// whether the status is 2xx, `headers` holds the response's headers by lower-case name, and
+/// `data` is the parsed JSON body, else its text, else `null` for an empty one. Scrubbed of
+/// each of `secrets` as [`envelope`] is.
+pub fn generic_envelope(response: &RawResponse, secrets: &[Credential]) -> Value {
+    let data = if response.body.is_empty() {
+        Value::Null
+    } else {
+        parse_json(response)
+            .unwrap_or_else(|| Value::String(String::from_utf8_lossy(&response.body).into_owned()))
+    };
+    let mut headers = Map::new();
+    for (name, value) in &response.headers {
+        headers.insert(name.clone(), Value::String(value.clone()));
+    }
+    let mut envelope = json!({
+        "ok": (200..300).contains(&response.status),
+        "status": response.status,
+        "headers": headers,
+        "data": data,
+    });
+    scrub_value(&mut envelope, secrets);
+    envelope
+}
+
+/// A generic envelope's body as one line: its `message` or `error` text, else the body.
+fn body_summary(envelope: &Value) -> Option<String> {
+    let data = envelope.get("data")?;
+    let text = match data {
+        Value::Null => return None,
+        Value::String(text) => text.trim().to_owned(),
+        Value::Object(fields) => match (fields.get("message"), fields.get("error")) {
+            (Some(Value::String(text)), _) | (None, Some(Value::String(text))) => text.clone(),
+            _ => data.to_string(),
+        },
+        other => other.to_string(),
+    };
+    (!text.is_empty()).then(|| shorten(&text))
+}
 
 /// The envelope for a response.
 ///
@@ -129,6 +198,7 @@ mod tests {
             status,
             content_type: content_type.map(str::to_string),
             retry_after: None,
+            headers: Vec::new(),
             body: Bytes::from(body.to_string()),
         }
     }
@@ -236,6 +306,34 @@ mod tests {
         );
         assert_eq!(text["result"], json!("auth=[redacted]"));
         assert!(!value.to_string().contains("Tok3n") && !text.to_string().contains("Tok3n"));
+    }
+
+    #[test]
+    fn generic_envelopes_carry_ok_status_headers_and_data() {
+        let token = Credential::new("gh-Tok3n").expect("valid token");
+        let mut raw = response(
+            404,
+            Some("application/json"),
+            r#"{"message":"Not Found gh-Tok3n"}"#,
+        );
+        raw.headers = vec![("x-ratelimit-remaining".into(), "59".into())];
+        let value = generic_envelope(&raw, std::slice::from_ref(&token));
+        assert_eq!(
+            value,
+            json!({"ok": false, "status": 404, "headers": {"x-ratelimit-remaining": "59"},
+                   "data": {"message": "Not Found [redacted]"}})
+        );
+        assert_eq!(
+            EnvelopeShape::Generic.summary(&value).as_deref(),
+            Some("Not Found [redacted]")
+        );
+        let empty = generic_envelope(&response(204, None, ""), &[]);
+        assert_eq!(
+            empty,
+            json!({"ok": true, "status": 204, "headers": {}, "data": null})
+        );
+        let text = generic_envelope(&response(200, Some("text/plain"), "hi"), &[]);
+        assert_eq!(text["data"], json!("hi"));
     }
 
     #[test]

@@ -12,12 +12,15 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::credential::{Credential, CredentialId, sha256_hex};
-use crate::envelope::{envelope, error_summary};
+use crate::envelope::EnvelopeShape;
 use crate::journal::Journal;
 use crate::options::{OptionsError, RequestOptions};
 use crate::retry::{GiveUp, RetryPolicy, is_retryable};
 use crate::upstream::{PreparedRequest, RawResponse, RequestBody, Upstream, UpstreamError};
 use codemode_spec::RouteTable;
+
+/// The name the upstream is reached by unless configured otherwise.
+pub const DEFAULT_API: &str = "cloudflare";
 
 /// How many nearest operations a method and path outside the spec is told about.
 const NEAREST: usize = 5;
@@ -48,6 +51,12 @@ pub struct GatewayConfig {
     /// When to retry 429 and 503 responses; not a config key.
     #[serde(skip)]
     pub retry: RetryPolicy,
+    /// The global code reaches the upstream by (`cloudflare`), for messages; not a config key.
+    #[serde(skip)]
+    pub api: String,
+    /// Which envelope the upstream's responses become; not a config key.
+    #[serde(skip)]
+    pub envelope: EnvelopeShape,
 }
 
 impl Default for GatewayConfig {
@@ -58,6 +67,8 @@ impl Default for GatewayConfig {
             max_concurrent_subrequests: 6,
             check_requests: RequestChecks::Warn,
             retry: RetryPolicy::default(),
+            api: DEFAULT_API.to_owned(),
+            envelope: EnvelopeShape::Cloudflare,
         }
     }
 }
@@ -96,8 +107,13 @@ impl GatewayConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
     /// The options were refused before anything was sent.
-    #[error("invalid cloudflare.request options: {0}")]
-    Options(#[from] OptionsError),
+    #[error("invalid {api}.request options: {error}")]
+    Options {
+        /// The global the code called `request` on.
+        api: String,
+        /// What is wrong with the options.
+        error: OptionsError,
+    },
     /// The method and path match no operation of the spec.
     #[error(
         "{method} {path} is not an operation of the API spec{allowed}{nearest}; search the spec \
@@ -451,7 +467,10 @@ impl<D: Clone + Send + 'static> Call<D> {
     /// whatever is decided about it next (a request refused after this still counts); sends
     /// and records nothing.
     pub fn check(&self, raw: &Value) -> Result<CheckedRequest, RequestError> {
-        let options = RequestOptions::parse(raw)?;
+        let options = RequestOptions::parse(raw).map_err(|error| RequestError::Options {
+            api: self.shared.config.api.clone(),
+            error,
+        })?;
         let segments: Vec<&str> = options.path.segments().collect();
         let operation = self.shared.routes.find(options.method, &segments).cloned();
         if operation.is_none() && self.shared.config.enforce_spec {
@@ -678,8 +697,10 @@ impl<D: Clone + Send + 'static> Call<D> {
                 });
             }
         };
-        let body = envelope(&response, self.state.credential.as_slice());
-        let api = error_summary(&body)
+        let shape = self.shared.config.envelope;
+        let body = shape.envelope(&response, self.state.credential.as_slice());
+        let api = shape
+            .summary(&body)
             .map(|e| format!(". The API said: {e}"))
             .unwrap_or_default();
         if let Some(give_up) = sent.gave_up {

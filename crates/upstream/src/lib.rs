@@ -29,6 +29,7 @@
 //!             status: 200,
 //!             content_type: Some("application/json".into()),
 //!             retry_after: None,
+//!             headers: Vec::new(),
 //!             body: Bytes::from(result.to_string()),
 //!         })))
 //!     }
@@ -62,12 +63,14 @@ pub mod upstream;
 pub use account::{AccountError, resolve_account};
 pub use codemode_spec::RouteTable;
 pub use credential::{Credential, CredentialError, CredentialId, sha256_hex};
-pub use envelope::envelope;
+pub use envelope::{EnvelopeShape, envelope, generic_envelope};
 pub use gateway::{
-    AuthFailure, Call, CheckedRequest, Gateway, GatewayConfig, GatewayConfigError, RequestChecks,
-    RequestError, RequestRecord, joined,
+    AuthFailure, Call, CheckedRequest, DEFAULT_API, Gateway, GatewayConfig, GatewayConfigError,
+    RequestChecks, RequestError, RequestRecord, joined,
 };
-pub use http::{HttpSettings, HttpSetupError, HttpUpstream};
+pub use http::{
+    DEFAULT_AUTH_HEADER, DEFAULT_AUTH_SCHEME, HttpSettings, HttpSetupError, HttpUpstream,
+};
 pub use journal::Journal;
 pub use options::{OptionsError, RequestOptions};
 pub use path_guard::{ApiBase, BaseUrlError, GuardedPath, PathError};

@@ -42,6 +42,9 @@ pub struct RawResponse {
     pub content_type: Option<String>,
     /// The `Retry-After` header, if any.
     pub retry_after: Option<String>,
+    /// Every header with a text value, names in lower case (`set-cookie` left out), for
+    /// envelopes that show them.
+    pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Bytes,
 }

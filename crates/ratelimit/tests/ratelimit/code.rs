@@ -2,7 +2,7 @@
 
 use codemode_ratelimit::{Limit, Limits, Tool, check_code_length};
 
-use crate::{TestClock, afternoon, calls, limiter};
+use crate::{BeginNow, TestClock, afternoon, calls, limiter};
 
 #[test]
 fn code_length_is_counted_in_characters() {
@@ -26,7 +26,7 @@ fn code_length_is_counted_in_characters() {
     );
     let long = "x".repeat(2_001);
     let refused = limiter
-        .begin("alice", Some("s1"), Tool::Execute, &long)
+        .begin_now("alice", Some("s1"), Tool::Execute, &long)
         .err()
         .expect("long code refused");
     assert_eq!(refused.limit, Limit::CodeLength);

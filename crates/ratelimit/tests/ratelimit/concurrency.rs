@@ -2,7 +2,7 @@
 
 use codemode_ratelimit::{CallPermit, Limit, Limits, Reset, Tool};
 
-use crate::{TestClock, afternoon, calls, limiter, refusal};
+use crate::{BeginNow, TestClock, afternoon, calls, limiter, refusal};
 
 #[test]
 fn concurrent_calls_per_user_are_freed_when_permits_drop() {
@@ -10,7 +10,7 @@ fn concurrent_calls_per_user_are_freed_when_permits_drop() {
     let mut running: Vec<CallPermit> = (0..4)
         .map(|i| {
             limiter
-                .begin(
+                .begin_now(
                     "alice",
                     Some(&format!("s{i}")),
                     Tool::Search,
@@ -29,14 +29,14 @@ fn concurrent_calls_per_user_are_freed_when_permits_drop() {
          A slot frees when a running call finishes; retry after one returns."
     );
     let other_user = limiter
-        .begin("bob", Some("b1"), Tool::Search, "async () => 1")
+        .begin_now("bob", Some("b1"), Tool::Search, "async () => 1")
         .expect("bob has his own slots");
     drop(other_user);
 
     running.pop();
     running.push(
         limiter
-            .begin("alice", Some("s9"), Tool::Search, "async () => 1")
+            .begin_now("alice", Some("s9"), Tool::Search, "async () => 1")
             .expect("freed slot"),
     );
     assert_eq!(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{TimeDelta, TimeZone, Utc};
 use codemode_ratelimit::{Limit, Limits, Reset, Tool};
 
-use crate::{TestClock, afternoon, calls, limiter, refusal};
+use crate::{BeginNow, TestClock, afternoon, calls, limiter, refusal};
 
 /// Code one character longer than the default limit allows.
 fn too_long() -> String {
@@ -22,7 +22,7 @@ fn past_the_refusal_limit_every_call_is_refused_until_the_hour_is_over() {
     let limiter = limiter(limits, Arc::clone(&clock));
     for _ in 0..3 {
         let refused = limiter
-            .begin("alice", Some("s1"), Tool::Search, &too_long())
+            .begin_now("alice", Some("s1"), Tool::Search, &too_long())
             .err()
             .expect("too long");
         assert_eq!(refused.limit, Limit::CodeLength);
@@ -55,7 +55,7 @@ fn calls_let_through_count_no_refusal() {
     let limiter = limiter(limits, TestClock::at(afternoon()));
     calls(&limiter, "alice", "s1", Tool::Search, 5);
     let refused = limiter
-        .begin("alice", Some("s1"), Tool::Search, &too_long())
+        .begin_now("alice", Some("s1"), Tool::Search, &too_long())
         .err()
         .expect("too long");
     assert_eq!(refused.limit, Limit::CodeLength);

@@ -2,7 +2,7 @@
 
 use codemode_ratelimit::{Limit, Limits, Reset, Tool};
 
-use crate::{TestClock, afternoon, calls, limiter, refusal};
+use crate::{BeginNow, TestClock, afternoon, calls, limiter, refusal};
 
 #[test]
 fn execute_calls_per_session() {
@@ -75,16 +75,16 @@ fn a_call_without_a_session_meets_only_the_per_user_limits() {
     let limiter = limiter(limits, TestClock::at(afternoon()));
     for _ in 0..3 {
         limiter
-            .begin("alice", None, Tool::Search, "async () => 1")
+            .begin_now("alice", None, Tool::Search, "async () => 1")
             .expect("no per-session limit without a session");
     }
     for _ in 0..2 {
         limiter
-            .begin("alice", None, Tool::Execute, "async () => 1")
+            .begin_now("alice", None, Tool::Execute, "async () => 1")
             .expect("within the daily quota");
     }
     let refused = limiter
-        .begin("alice", None, Tool::Execute, "async () => 1")
+        .begin_now("alice", None, Tool::Execute, "async () => 1")
         .err()
         .expect("the daily quota applies");
     assert_eq!(refused.limit, Limit::ExecutePerSubjectPerDay);

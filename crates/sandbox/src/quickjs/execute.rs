@@ -37,45 +37,61 @@ use crate::quickjs::{Intrinsics, run, scripts};
 /// The global agent code reads the account id from.
 const ACCOUNT_GLOBAL: &str = "accountId";
 
-/// What every `execute` call of a worker shares: where host futures run, and the name of the
-/// API's global.
+/// What every `execute` call of a worker shares: where host futures run, and the names of the
+/// APIs' globals.
 pub(crate) struct Outside {
     /// Runs host futures.
     pub handle: Handle,
-    /// The global holding the API's `request`.
-    pub api_global: Arc<str>,
+    /// The globals holding each API's `request`, the first API's first.
+    pub api_globals: Arc<[Arc<str>]>,
 }
 
 impl Outside {
-    /// Checks `api_global` can name a global of the realm: an identifier no other global
-    /// has.
-    pub(crate) fn new(handle: Handle, api_global: &str) -> Result<Outside, SandboxError> {
-        let identifier = api_global
-            .chars()
-            .next()
-            .is_some_and(|first| first.is_ascii_alphabetic() || first == '_' || first == '$')
-            && api_global
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
-        let refused = |reason: &str| {
-            Err(SandboxError::Unavailable(format!(
-                "the API global `{api_global}` {reason}: choose another name"
-            )))
-        };
-        if !identifier {
-            return refused("is not a plain JavaScript identifier");
-        }
-        let runtime = Runtime::new().map_err(setup)?;
-        let context = Context::custom::<Intrinsics>(&runtime).map_err(setup)?;
-        let taken = context.with(|ctx| ctx.globals().contains_key(api_global));
-        if taken.map_err(setup)? || api_global == "console" || api_global == ACCOUNT_GLOBAL {
-            return refused("is already a global of the sandbox");
+    /// Checks each of `api_globals` can name a global of the realm: an identifier no other
+    /// global (nor another API) has.
+    pub(crate) fn new(handle: Handle, api_globals: &[String]) -> Result<Outside, SandboxError> {
+        for (index, api_global) in api_globals.iter().enumerate() {
+            if api_globals[..index].contains(api_global) {
+                return Err(SandboxError::Unavailable(format!(
+                    "the API global `{api_global}` is named twice: give each API its own name"
+                )));
+            }
+            check_global(api_global)?;
         }
         Ok(Outside {
             handle,
-            api_global: api_global.into(),
+            api_globals: api_globals
+                .iter()
+                .map(|name| Arc::from(name.as_str()))
+                .collect(),
         })
     }
+}
+
+/// Checks `api_global` can name a global of the realm: an identifier no other global has.
+fn check_global(api_global: &str) -> Result<(), SandboxError> {
+    let identifier = api_global
+        .chars()
+        .next()
+        .is_some_and(|first| first.is_ascii_alphabetic() || first == '_' || first == '$')
+        && api_global
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+    let refused = |reason: &str| {
+        Err(SandboxError::Unavailable(format!(
+            "the API global `{api_global}` {reason}: choose another name"
+        )))
+    };
+    if !identifier {
+        return refused("is not a plain JavaScript identifier");
+    }
+    let runtime = Runtime::new().map_err(setup)?;
+    let context = Context::custom::<Intrinsics>(&runtime).map_err(setup)?;
+    let taken = context.with(|ctx| ctx.globals().contains_key(api_global));
+    if taken.map_err(setup)? || api_global == "console" || api_global == ACCOUNT_GLOBAL {
+        return refused("is already a global of the sandbox");
+    }
+    Ok(())
 }
 
 /// The error for a runtime that could not be set up.
@@ -274,14 +290,21 @@ fn install<'js>(
     console::install(ctx, &create_console, &render, sink.clone(), limits)?;
     let create_api: Function = scripts::REQUEST.load(ctx)?;
     let sender = bridge.clone();
-    let send = Function::new(ctx.clone(), move |ctx: Ctx<'js>, options: String| {
-        sender
-            .send(&options)
-            .map_err(|message| Exception::throw_type(&ctx, &message))
-    })?;
-    let made: Object = create_api.call((send, &*bridge.api_global))?;
+    let send = Function::new(
+        ctx.clone(),
+        move |ctx: Ctx<'js>, index: usize, options: String| {
+            sender
+                .send(index, &options)
+                .map_err(|message| Exception::throw_type(&ctx, &message))
+        },
+    )?;
+    let names: Vec<&str> = bridge.api_globals.iter().map(|name| &**name).collect();
+    let made: Object = create_api.call((send, names))?;
+    let apis: rquickjs::Array = made.get("apis")?;
     let globals = ctx.globals();
-    globals.set(&*bridge.api_global, made.get::<_, Value>("api")?)?;
+    for (index, name) in bridge.api_globals.iter().enumerate() {
+        globals.set(&**name, apis.get::<Value>(index)?)?;
+    }
     let reader = bridge.clone();
     let account_id = move |ctx: Ctx<'js>| {
         reader
@@ -321,7 +344,7 @@ enum Account {
 struct Bridge {
     host: Arc<dyn Host>,
     handle: Handle,
-    api_global: Arc<str>,
+    api_globals: Arc<[Arc<str>]>,
     inbox: Inbox,
     events: Receiver<Event>,
     next_id: Cell<u32>,
@@ -352,7 +375,7 @@ impl Bridge {
         Bridge {
             host,
             handle: outside.handle.clone(),
-            api_global: outside.api_global.clone(),
+            api_globals: outside.api_globals.clone(),
             inbox: Inbox { events, wake },
             events: receiver,
             next_id: Cell::new(0),
@@ -362,14 +385,22 @@ impl Bridge {
         }
     }
 
-    /// Starts a request with the options JSON request.js checked; returns its id.
-    fn send(&self, options: &str) -> Result<u32, String> {
-        let options = serde_json::from_str(options).map_err(|error| {
-            format!("{}.request: options are not JSON: {error}", self.api_global)
-        })?;
+    /// Starts a request to the API at `index` with the options JSON request.js checked;
+    /// returns its id.
+    fn send(&self, index: usize, options: &str) -> Result<u32, String> {
+        let name = self
+            .api_globals
+            .get(index)
+            .ok_or_else(|| format!("no API at index {index}"))?;
+        let options = serde_json::from_str(options)
+            .map_err(|error| format!("{name}.request: options are not JSON: {error}"))?;
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1));
-        let future = self.host.request(options);
+        let future = if index == 0 {
+            self.host.request(options)
+        } else {
+            self.host.request_to(name, options)
+        };
         let inbox = self.inbox.clone();
         let task = self.handle.spawn(async move {
             let result = future.await;

@@ -11,24 +11,29 @@ use serde_json::json;
 /// The options `spec.find` accepts.
 const FIND_OPTIONS: [&str; 4] = ["limit", "method", "product", "api"];
 
-/// The spec's helpers, each a frozen function, as `(name, function)` fields of `spec`.
+/// Every API the server serves, by the name `execute` code reaches it as, the first first.
+pub(crate) type Apis = Arc<[(String, Arc<Spec>)]>;
+
+/// The helpers of the spec of `apis[home]`, each a frozen function, as `(name, function)`
+/// fields of its view: `find` ranks the operations of every API (or of the one its `api`
+/// option names), `op` looks in this API first, then in the others.
 pub(crate) fn helpers<'js>(
     ctx: &Ctx<'js>,
-    spec: &Arc<Spec>,
-    api: &str,
+    apis: &Apis,
+    home: usize,
 ) -> rquickjs::Result<Vec<(&'static str, Value<'js>)>> {
-    let (found_in, api_name) = (spec.clone(), api.to_owned());
+    let found_in = apis.clone();
     let find = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, query: Value<'js>, options: Opt<Value<'js>>| {
-            find(&ctx, &found_in, &api_name, &query, options.0.as_ref())
+            find(&ctx, &found_in, &query, options.0.as_ref())
         },
     )?;
-    let (outlined_in, api_name) = (spec.clone(), api.to_owned());
+    let outlined_in = apis.clone();
     let op = Function::new(
         ctx.clone(),
         move |ctx: Ctx<'js>, method: Value<'js>, path: Opt<Value<'js>>| {
-            op(&ctx, &outlined_in, &api_name, &method, path.0.as_ref())
+            op(&ctx, &outlined_in, home, &method, path.0.as_ref())
         },
     )?;
     let freeze: Function = ctx.globals().get::<_, Object>("Object")?.get("freeze")?;
@@ -43,8 +48,7 @@ pub(crate) fn helpers<'js>(
 /// `spec.find`: up to `limit` operations as `{api, method, path, summary, product}`.
 fn find<'js>(
     ctx: &Ctx<'js>,
-    spec: &Spec,
-    api: &str,
+    apis: &Apis,
     query: &Value<'js>,
     options: Option<&Value<'js>>,
 ) -> rquickjs::Result<Value<'js>> {
@@ -54,11 +58,21 @@ fn find<'js>(
             "spec.find(query, options?) takes the task in words, e.g. spec.find('create a DNS record')",
         ));
     };
-    let options = find_options(ctx, api, options)?;
-    let found: Vec<serde_json::Value> = spec
-        .find(&query, &options)
+    let (options, only) = find_options(ctx, apis, options)?;
+    let mut hits: Vec<(&str, codemode_spec::Found<'_>)> = apis
+        .iter()
+        .filter(|(name, _)| only.as_ref().is_none_or(|only| only == name))
+        .flat_map(|(name, spec)| {
+            spec.find(&query, &options)
+                .into_iter()
+                .map(move |hit| (name.as_str(), hit))
+        })
+        .collect();
+    hits.sort_by(|(_, a), (_, b)| b.score.total_cmp(&a.score));
+    hits.truncate(options.limit);
+    let found: Vec<serde_json::Value> = hits
         .into_iter()
-        .map(|hit| {
+        .map(|(api, hit)| {
             json!({
                 "api": api,
                 "method": hit.operation.method,
@@ -71,15 +85,16 @@ fn find<'js>(
     ctx.json_parse(serde_json::Value::from(found).to_string())
 }
 
-/// Reads `spec.find`'s options, refusing unknown keys and values of the wrong kind.
+/// Reads `spec.find`'s options, refusing unknown keys and values of the wrong kind, and the
+/// one API they name, if any.
 fn find_options<'js>(
     ctx: &Ctx<'js>,
-    api: &str,
+    apis: &Apis,
     options: Option<&Value<'js>>,
-) -> rquickjs::Result<FindOptions> {
+) -> rquickjs::Result<(FindOptions, Option<String>)> {
     let mut read = FindOptions::default();
     let Some(options) = options.filter(|value| !value.is_undefined() && !value.is_null()) else {
-        return Ok(read);
+        return Ok((read, None));
     };
     let Some(options) = options.as_object() else {
         return Err(Exception::throw_type(
@@ -132,23 +147,28 @@ fn find_options<'js>(
         read.method = Some(parse_method(ctx, &method)?);
     }
     read.product = text("product")?;
-    if let Some(asked) = text("api")?
-        && asked != api
+    let only = text("api")?;
+    if let Some(asked) = &only
+        && !apis.iter().any(|(name, _)| name == asked)
     {
+        let names: Vec<&str> = apis.iter().map(|(name, _)| name.as_str()).collect();
         return Err(Exception::throw_type(
             ctx,
-            &format!("there is no API named {asked:?} here; the APIs are: {api}"),
+            &format!(
+                "there is no API named {asked:?} here; the APIs are: {}",
+                names.join(", ")
+            ),
         ));
     }
-    Ok(read)
+    Ok((read, only))
 }
 
 /// `spec.op`: the compact view of one operation, by method and path (a template or a concrete
 /// path), or `"METHOD /path"` as one argument.
 fn op<'js>(
     ctx: &Ctx<'js>,
-    spec: &Spec,
-    api: &str,
+    apis: &Apis,
+    home: usize,
     method: &Value<'js>,
     path: Option<&Value<'js>>,
 ) -> rquickjs::Result<Value<'js>> {
@@ -167,7 +187,21 @@ fn op<'js>(
         },
     };
     let method = parse_method(ctx, &method)?;
-    let outline = spec.outline(method, &path).map_err(|unknown| {
+    let (home_api, home_spec) = &apis[home];
+    let found = home_spec
+        .outline(method, &path)
+        .map(|outline| (home_api.as_str(), outline));
+    let found =
+        apis.iter()
+            .filter(|(name, _)| name != home_api)
+            .fold(found, |found, (name, spec)| {
+                found.or_else(|unknown| {
+                    spec.outline(method, &path)
+                        .map(|outline| (name.as_str(), outline))
+                        .map_err(|_| unknown)
+                })
+            });
+    let (api, outline) = found.map_err(|unknown| {
         Exception::throw_message(
             ctx,
             &format!("{unknown}; spec.find('what it does') searches by task"),

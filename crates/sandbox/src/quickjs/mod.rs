@@ -46,6 +46,7 @@ pub(crate) struct QuickJs {
     view: Arc<Node>,
     spec: Option<Arc<Spec>>,
     api_global: String,
+    others: Arc<[(String, Arc<Spec>)]>,
     outside: Outside,
     search: SearchRuntime,
 }
@@ -53,19 +54,24 @@ pub(crate) struct QuickJs {
 impl QuickJs {
     /// Builds the worker's search runtime from `view`, with `spec.find` and `spec.op` when
     /// the view is `spec`'s; `handle` runs host futures, and `execute` code reaches the API
-    /// through the global `api_global`.
+    /// through the global `api_global`, and each of `others` through its name.
     pub(crate) fn new(
         view: Arc<Node>,
         spec: Option<Arc<Spec>>,
         handle: Handle,
         api_global: &str,
+        others: Arc<[(String, Arc<Spec>)]>,
     ) -> Result<QuickJs, SandboxError> {
-        let outside = Outside::new(handle, api_global)?;
-        let search = SearchRuntime::new(&view, spec.as_ref(), api_global)?;
+        let globals: Vec<String> = std::iter::once(api_global.to_owned())
+            .chain(others.iter().map(|(name, _)| name.clone()))
+            .collect();
+        let outside = Outside::new(handle, &globals)?;
+        let search = SearchRuntime::new(&view, spec.as_ref(), api_global, &others)?;
         Ok(QuickJs {
             view,
             spec,
             api_global: api_global.to_owned(),
+            others,
             outside,
             search,
         })
@@ -90,7 +96,12 @@ impl Engine for QuickJs {
 
     fn recover(&mut self) -> Result<(), SandboxError> {
         if !self.search.recover() {
-            self.search = SearchRuntime::new(&self.view, self.spec.as_ref(), &self.api_global)?;
+            self.search = SearchRuntime::new(
+                &self.view,
+                self.spec.as_ref(),
+                &self.api_global,
+                &self.others,
+            )?;
         }
         Ok(())
     }

@@ -48,17 +48,20 @@ const LEAK_BYTES: usize = 32 << 20;
 /// Handles to the base realm's values, used from each fresh realm.
 struct Shared {
     spec: Persistent<Value<'static>>,
+    specs: Persistent<Value<'static>>,
     render: Persistent<Function<'static>>,
     create_console: Persistent<Function<'static>>,
 }
 
 impl SearchRuntime {
     /// Builds the runtime: converts `view` once, adds `find` and `op` when it is `spec`'s (whose
-    /// API `execute` reaches as `api`), loads the helpers and locks the base realm.
+    /// API `execute` reaches as `api`), does the same for each of `others` (the further APIs,
+    /// read as `specs[name]`), loads the helpers and locks the base realm.
     pub(crate) fn new(
         view: &Arc<Node>,
         spec: Option<&Arc<Spec>>,
         api: &str,
+        others: &[(String, Arc<Spec>)],
     ) -> Result<SearchRuntime, SandboxError> {
         let setup = |error: rquickjs::Error| {
             SandboxError::Unavailable(format!("could not build the spec realm: {error}"))
@@ -74,14 +77,34 @@ impl SearchRuntime {
             let create_console: Function =
                 scripts::CONSOLE.load(&ctx).catch(&ctx).map_err(caught)?;
             let lockdown: Function = scripts::LOCKDOWN.load(&ctx).catch(&ctx).map_err(caught)?;
+            let apis: lookup::Apis = spec
+                .map(|spec| (api.to_owned(), spec.clone()))
+                .into_iter()
+                .chain(others.iter().cloned())
+                .collect();
             let extra = match spec {
-                Some(spec) => lookup::helpers(&ctx, spec, api).map_err(setup)?,
+                Some(_) => lookup::helpers(&ctx, &apis, 0).map_err(setup)?,
                 None => Vec::new(),
             };
             let spec = convert::to_js(&ctx, view, extra).map_err(setup)?;
+            let specs = rquickjs::Object::new(ctx.clone()).map_err(setup)?;
+            specs.set(api, spec.clone()).map_err(setup)?;
+            let first = apis.len() - others.len();
+            for (index, (name, other)) in others.iter().enumerate() {
+                let extra = lookup::helpers(&ctx, &apis, first + index).map_err(setup)?;
+                let view = convert::to_js(&ctx, other.view(), extra).map_err(setup)?;
+                specs.set(name.as_str(), view).map_err(setup)?;
+            }
+            let freeze: Function = ctx
+                .globals()
+                .get::<_, rquickjs::Object>("Object")
+                .and_then(|object| object.get("freeze"))
+                .map_err(setup)?;
+            freeze.call::<_, ()>((specs.clone(),)).map_err(setup)?;
             lockdown.call::<_, ()>(()).catch(&ctx).map_err(caught)?;
             Ok(Shared {
                 spec: Persistent::save(&ctx, spec),
+                specs: Persistent::save(&ctx, specs.into_value()),
                 render: Persistent::save(&ctx, render),
                 create_console: Persistent::save(&ctx, create_console),
             })
@@ -153,9 +176,16 @@ impl SearchRuntime {
                 .clone()
                 .restore(&ctx)
                 .map_err(|error| run::engine_failure(&error, limits))?;
+            let specs = self
+                .shared
+                .specs
+                .clone()
+                .restore(&ctx)
+                .map_err(|error| run::engine_failure(&error, limits))?;
             let sink = LogSink::new(limits, None);
             ctx.globals()
                 .set("spec", spec)
+                .and_then(|()| ctx.globals().set("specs", specs))
                 .and_then(|()| {
                     console::install(&ctx, &create_console, &render, sink.clone(), limits)
                 })

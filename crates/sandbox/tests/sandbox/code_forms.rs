@@ -201,6 +201,8 @@ async fn results_match_json_stringify_under_the_cap() {
         "({ a: undefined, b: () => 1, c: new Date(0), d: [undefined, NaN, -0] })",
         "({ nested: { deeper: { deepest: 'é\\u2028\"' } } })",
         "new Map([[1, 2]])",
+        // More members than the character cap, none of which JSON keeps: still `{}`.
+        "Object.fromEntries(Array.from({ length: 30000 }, (_, i) => ['f' + i, () => i]))",
     ];
     for case in cases {
         let code = format!(

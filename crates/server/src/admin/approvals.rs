@@ -1,8 +1,10 @@
-//! `codemode approvals`: the operator reads and decides pending approvals on this machine,
-//! in the same store the server uses. Nothing here is reachable through MCP.
+//! `codemode approvals`: the operator reads and decides pending approvals in the same store
+//! the server uses (the audit database, or the `[store]` Redis). Nothing here is reachable
+//! through MCP.
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -10,6 +12,7 @@ use codemode_audit::{Approval, ApprovalStore, Decision, Timestamp};
 
 use codemode::approvals_api::OPERATOR_SUBJECT;
 use codemode::shown::escaped;
+use codemode::stores::{self, Approvals};
 
 use super::audit::LogLocation;
 
@@ -59,14 +62,19 @@ pub struct DecideArgs {
 
 impl ApprovalsArgs {
     /// Runs the subcommand.
-    pub fn run(self) -> anyhow::Result<()> {
+    pub async fn run(self) -> anyhow::Result<()> {
         let settings = self.location.config.settings()?;
-        let path = self.location.audit.unwrap_or_else(|| settings.audit_path());
-        let store = open_existing(&path)?;
+        let store = match stores::redis_link(&settings).await? {
+            Some(link) => Approvals::Redis(Arc::new(codemode_stores::RedisApprovals::new(link))),
+            None => {
+                let path = self.location.audit.unwrap_or_else(|| settings.audit_path());
+                Approvals::Sqlite(Arc::new(open_existing(&path)?))
+            }
+        };
         let mut out = BufWriter::new(io::stdout().lock());
         match self.command {
             ApprovalsCommand::List { json } => {
-                let pending = store.pending(Timestamp::now())?;
+                let pending = store.pending(Timestamp::now()).await?;
                 if json {
                     for approval in &pending {
                         writeln!(out, "{}", serde_json::to_string(approval)?)?;
@@ -79,15 +87,19 @@ impl ApprovalsArgs {
                 }
             }
             ApprovalsCommand::Show { id, json } => {
-                let approval = store.get(&id)?;
+                let approval = store.get(&id).await?;
                 if json {
                     writeln!(out, "{}", serde_json::to_string_pretty(&approval)?)?;
                 } else {
                     write_details(&mut out, &approval)?;
                 }
             }
-            ApprovalsCommand::Approve(args) => decide(&mut out, &store, args, Decision::Approve)?,
-            ApprovalsCommand::Reject(args) => decide(&mut out, &store, args, Decision::Reject)?,
+            ApprovalsCommand::Approve(args) => {
+                decide(&mut out, &store, args, Decision::Approve).await?;
+            }
+            ApprovalsCommand::Reject(args) => {
+                decide(&mut out, &store, args, Decision::Reject).await?;
+            }
         }
         out.flush()?;
         Ok(())
@@ -107,13 +119,15 @@ fn open_existing(path: &Path) -> anyhow::Result<ApprovalStore> {
         .with_context(|| format!("cannot open the approvals in {}", path.display()))
 }
 
-fn decide(
+async fn decide(
     out: &mut impl Write,
-    store: &ApprovalStore,
+    store: &Approvals,
     args: DecideArgs,
     decision: Decision,
 ) -> anyhow::Result<()> {
-    let decided = store.decide(&args.id, &args.by, decision, Timestamp::now())?;
+    let decided = store
+        .decide(&args.id, &args.by, decision, Timestamp::now())
+        .await?;
     writeln!(
         out,
         "approval {} {} by {}",

@@ -11,8 +11,10 @@ use codemode_audit::{
     UpstreamRequest,
 };
 
-use codemode::settings::{AUDIT_KEY_ENV, Secrets};
+use codemode::settings::{AUDIT_KEY_ENV, AuditStoreKind, Secrets, Settings};
 use codemode::shown::escaped;
+use codemode_audit::VerifyReport;
+use codemode_stores::PgAuditLog;
 
 use super::ConfigArg;
 use super::cutoff::Cutoff;
@@ -126,8 +128,11 @@ pub struct PruneArgs {
 
 impl AuditArgs {
     /// Runs the subcommand.
-    pub fn run(self) -> anyhow::Result<()> {
+    pub async fn run(self) -> anyhow::Result<()> {
         let settings = self.location.config.settings()?;
+        if settings.audit.store == AuditStoreKind::Postgres && self.location.audit.is_none() {
+            return run_postgres(&settings, self.command).await;
+        }
         let path = self.location.audit.unwrap_or_else(|| settings.audit_path());
         let log = open_existing(&path, Secrets::audit_key_from_env()?)?;
         let result = match self.command {
@@ -160,9 +165,39 @@ fn open_existing(path: &Path, key: Option<AuditKey>) -> anyhow::Result<AuditLog>
         .map_err(|error| anyhow::anyhow!("cannot open the audit log {}: {error}", path.display()))
 }
 
+/// Runs the subcommands the Postgres log has (`verify`, `export`) against it.
+async fn run_postgres(settings: &Settings, command: AuditCommand) -> anyhow::Result<()> {
+    let url =
+        settings.audit.postgres_url.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("set `[audit] postgres_url` to read the Postgres log")
+        })?;
+    let mut log = PgAuditLog::open(url.expose(), Secrets::audit_key_from_env()?).await?;
+    match command {
+        AuditCommand::Verify => print_verified(&log.verify().await?),
+        AuditCommand::Export(args) => {
+            let since = args
+                .since
+                .unwrap_or(Cutoff::BEGINNING)
+                .instant(Timestamp::now());
+            let (mut out, destination) = export_destination(&args)?;
+            let written = log.export_since(since, &mut out).await?;
+            eprintln!("exported {} to {destination}", records(written));
+            Ok(())
+        }
+        AuditCommand::Sign | AuditCommand::Tail(_) | AuditCommand::Prune(_) => bail!(
+            "the Postgres audit log has `verify` and `export`; sign, tail and prune work on the \
+             SQLite log only for now (read it with `export`)"
+        ),
+    }
+}
+
 /// Walks the chain; an error naming the first break if there is one.
 fn verify(log: &AuditLog) -> anyhow::Result<()> {
-    let report = log.verify()?;
+    print_verified(&log.verify()?)
+}
+
+/// Prints a verification's outcome; an error naming the first break if there is one.
+fn print_verified(report: &VerifyReport) -> anyhow::Result<()> {
     if let Some(broken) = &report.broken {
         bail!(
             "audit log broken: {broken} ({} before it verified)",
@@ -228,6 +263,16 @@ fn export(log: &AuditLog, args: &ExportArgs) -> anyhow::Result<()> {
         .since
         .unwrap_or(Cutoff::BEGINNING)
         .instant(Timestamp::now());
+    let (mut out, destination) = export_destination(args)?;
+    let written = match args.format {
+        ExportFormat::Jsonl => log.export_since(since, &mut out)?,
+    };
+    eprintln!("exported {} to {destination}", records(written));
+    Ok(())
+}
+
+/// Where an export goes (`--output`, else stdout), and its name for the closing line.
+fn export_destination(args: &ExportArgs) -> anyhow::Result<(BufWriter<Box<dyn Write>>, String)> {
     let out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(
             File::create(path)
@@ -235,15 +280,11 @@ fn export(log: &AuditLog, args: &ExportArgs) -> anyhow::Result<()> {
         ),
         None => Box::new(io::stdout().lock()),
     };
-    let written = match args.format {
-        ExportFormat::Jsonl => log.export_since(since, &mut BufWriter::new(out))?,
-    };
     let destination = args
         .output
         .as_ref()
         .map_or_else(|| "stdout".to_string(), |path| path.display().to_string());
-    eprintln!("exported {} to {destination}", records(written));
-    Ok(())
+    Ok((BufWriter::new(out), destination))
 }
 
 /// Deletes the records older than `cutoff`.

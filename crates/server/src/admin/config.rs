@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 
-use codemode::settings::{ConfigErrors, Secrets, Settings};
+use codemode::settings::{AuditStoreKind, ConfigErrors, Secrets, Settings, StoreKind};
 
 use crate::cli::ServeArgs;
 
@@ -36,6 +36,7 @@ impl ConfigArgs {
             settings.auth.mode(),
             crate::spec_label(&settings)
         );
+        println!("stores: {}", stores_label(&settings));
         Ok(())
     }
 }
@@ -53,4 +54,17 @@ pub fn checked(args: &ServeArgs) -> Result<Settings, ConfigErrors> {
         Some(settings) if problems.is_empty() => Ok(settings),
         _ => Err(ConfigErrors(problems)),
     }
+}
+
+/// Where counts, approvals and the audit log live, URLs without their passwords.
+fn stores_label(settings: &Settings) -> String {
+    let shared = match (&settings.store.kind, &settings.store.redis_url) {
+        (StoreKind::Redis, Some(url)) => format!("Redis {}", url.shown()),
+        _ => "embedded".to_string(),
+    };
+    let audit = match (&settings.audit.store, &settings.audit.postgres_url) {
+        (AuditStoreKind::Postgres, Some(url)) => format!("Postgres {}", url.shown()),
+        _ => format!("SQLite {}", settings.audit_path().display()),
+    };
+    format!("counts and approvals {shared}, audit log {audit}")
 }

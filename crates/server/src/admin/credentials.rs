@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
+use codemode::call::credential::{parse_stored_key, stored_key};
 use codemode::settings::{CREDENTIALS_KEY_ENV as KEY_ENV, Secrets};
 use codemode::wording;
 use codemode_credentials::{CredentialStore, ServerKey};
@@ -61,14 +62,24 @@ pub struct SubjectArg {
     /// Whose token: the `subject` of an `[[auth.keys]]` entry, or an OAuth token's `sub`.
     #[arg(long, value_name = "SUBJECT")]
     pub subject: String,
+    /// Which upstream the token is for: the `name` of an `[[upstreams]]` table [default: the
+    /// first upstream, `cloudflare` without the section].
+    #[arg(long, value_name = "NAME")]
+    pub upstream: Option<String>,
 }
 
 impl CredentialsArgs {
     /// Runs the subcommand.
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
-            CredentialsCommand::Set(SubjectArg { subject }) => set(&self.location, &subject),
-            CredentialsCommand::Remove(SubjectArg { subject }) => remove(&self.location, &subject),
+            CredentialsCommand::Set(arg) => {
+                let key = self.location.key_of(&arg)?;
+                set(&self.location, &arg.subject, &key)
+            }
+            CredentialsCommand::Remove(arg) => {
+                let key = self.location.key_of(&arg)?;
+                remove(&self.location, &arg.subject, &key)
+            }
             CredentialsCommand::List => list(&self.location),
             CredentialsCommand::Keygen => keygen(),
         }
@@ -76,6 +87,27 @@ impl CredentialsArgs {
 }
 
 impl StoreLocation {
+    /// The key the subject's token for the upstream it names is stored under; an error naming
+    /// the upstreams there are when it names none of them.
+    fn key_of(&self, arg: &SubjectArg) -> anyhow::Result<String> {
+        let settings = self.config.settings()?;
+        let names: Vec<&str> = settings.upstreams.iter().map(|u| u.name.as_str()).collect();
+        let upstream = match &arg.upstream {
+            None => names[0],
+            Some(asked) => names
+                .iter()
+                .copied()
+                .find(|name| name == asked)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "no upstream is named {asked:?}; the upstreams are: {}",
+                        names.join(", ")
+                    )
+                })?,
+        };
+        Ok(stored_key(upstream, &arg.subject))
+    }
+
     /// The store's path.
     fn path(&self) -> anyhow::Result<PathBuf> {
         match &self.store {
@@ -86,7 +118,7 @@ impl StoreLocation {
 }
 
 /// Stores the token on stdin as `subject`'s, creating the store if needed.
-fn set(location: &StoreLocation, subject: &str) -> anyhow::Result<()> {
+fn set(location: &StoreLocation, subject: &str, key_name: &str) -> anyhow::Result<()> {
     let key = server_key()?;
     let path = location.path()?;
     let example = format!(
@@ -94,16 +126,16 @@ fn set(location: &StoreLocation, subject: &str) -> anyhow::Result<()> {
     );
     let token = read_secret("the token", &example)?;
     create_parent(&path)?;
-    open(&path, &key)?.set(subject, &token)?;
+    open(&path, &key)?.set(key_name, &token)?;
     eprintln!("stored the token of {subject} in {}", path.display());
     Ok(())
 }
 
 /// Deletes `subject`'s token; an error if there was none.
-fn remove(location: &StoreLocation, subject: &str) -> anyhow::Result<()> {
+fn remove(location: &StoreLocation, subject: &str, key_name: &str) -> anyhow::Result<()> {
     let key = server_key()?;
     let path = location.path()?;
-    if !open_existing(&path, &key)?.remove(subject)? {
+    if !open_existing(&path, &key)?.remove(key_name)? {
         bail!("no token is stored for {subject} in {}", path.display());
     }
     eprintln!("removed the token of {subject} from {}", path.display());
@@ -119,8 +151,11 @@ fn list(location: &StoreLocation) -> anyhow::Result<()> {
         eprintln!("no tokens are stored in {}", path.display());
     }
     let mut out = io::stdout().lock();
-    for subject in subjects {
-        writeln!(out, "{subject}")?;
+    for stored in subjects {
+        match parse_stored_key(&stored) {
+            (_, subject) if subject == stored => writeln!(out, "{subject}")?,
+            (upstream, subject) => writeln!(out, "{subject} (upstream {upstream})")?,
+        }
     }
     Ok(())
 }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use codemode_audit::{
-    ApprovalDecision, ApprovalError, ApprovalStatus, ApprovalStore, NewApproval, PendingRequest,
-    RequestDecision, Timestamp,
+    ApprovalDecision, ApprovalError, ApprovalStatus, NewApproval, PendingRequest, RequestDecision,
+    Timestamp,
 };
 use codemode_sandbox::CancelToken;
 use codemode_upstream::{CheckedRequest, sha256_hex};
@@ -16,6 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::call::caller::Caller;
 use crate::shown;
+use crate::stores;
+use crate::telemetry::DecidedVia;
 
 /// Characters of a request body a question shows.
 const QUESTION_BODY_CHARS: usize = 500;
@@ -57,7 +59,7 @@ pub enum Approver {
     /// and hand back an approval to decide.
     Deferred {
         /// Where approvals are kept.
-        store: Arc<ApprovalStore>,
+        store: stores::Approvals,
         /// The approval the call names (`execute({approval_id})`), if any.
         approval_id: Option<String>,
         /// Stops the sandbox once a request needs an approval that does not exist yet.
@@ -198,6 +200,10 @@ impl Approver {
                 state.start_waiting();
                 let answer = ask(asks, request, &pending, rule, *timeout).await;
                 state.stop_waiting();
+                if let Some(decided @ (Answer::Accept | Answer::Decline)) = answer {
+                    crate::telemetry::meters()
+                        .decided(DecidedVia::Client, decided == Answer::Accept);
+                }
                 if answer != Some(Answer::Accept) {
                     state
                         .asked
@@ -227,15 +233,12 @@ impl Approver {
                 stop,
             } => {
                 if let Some(id) = approval_id {
-                    let store = store.clone();
-                    let (id, owner, wanted) = (id.clone(), subject.to_string(), pending.clone());
-                    let consumed = tokio::task::spawn_blocking(move || {
-                        store
-                            .consume(&id, &owner, &wanted, Timestamp::now())
-                            .and_then(|()| store.get(&id))
-                    })
-                    .await;
-                    if let Ok(Ok(approval)) = consumed {
+                    let consumed =
+                        match store.consume(id, subject, &pending, Timestamp::now()).await {
+                            Ok(()) => store.get(id).await,
+                            Err(error) => Err(error),
+                        };
+                    if let Ok(approval) = consumed {
                         return Ok(RequestDecision::Approved {
                             by: approval.decided_by.unwrap_or_default(),
                             via: format!("approval {}", approval.id),
@@ -318,7 +321,7 @@ fn question(request: &CheckedRequest, rule: &str) -> String {
 /// The approvals store and how long people have, shared by every call.
 pub struct Approvals {
     /// Where approvals are kept.
-    pub store: Arc<ApprovalStore>,
+    pub store: stores::Approvals,
     /// The approval page's base URL, once the HTTP server listens.
     pub page: OnceLock<String>,
     /// How long a question waits for the person's answer.
@@ -358,21 +361,17 @@ impl Approvals {
     /// not exist, is another subject's, was rejected, has expired, or every request it covers
     /// went through already.
     pub async fn unusable(&self, approval_id: &str, subject: &str) -> Option<CallError> {
-        let (store, id) = (self.store.clone(), approval_id.to_string());
-        let why = match tokio::task::spawn_blocking(move || store.get(&id)).await {
-            Err(_) => return Some(CallError::StoreStopped("approval store")),
-            Ok(Err(ApprovalError::NotFound(_))) => "no approval has this id".to_string(),
-            Ok(Err(error)) => return Some(CallError::ApprovalStore(error)),
-            Ok(Ok(approval)) if approval.subject != subject => {
+        let why = match self.store.get(approval_id).await {
+            Err(ApprovalError::NotFound(_)) => "no approval has this id".to_string(),
+            Err(error) => return Some(CallError::ApprovalStore(error)),
+            Ok(approval) if approval.subject != subject => {
                 "it belongs to another subject".to_string()
             }
-            Ok(Ok(approval)) if approval.status == ApprovalStatus::Rejected => {
+            Ok(approval) if approval.status == ApprovalStatus::Rejected => {
                 "it was rejected".to_string()
             }
-            Ok(Ok(approval)) if approval.is_expired(Timestamp::now()) => {
-                "it has expired".to_string()
-            }
-            Ok(Ok(approval))
+            Ok(approval) if approval.is_expired(Timestamp::now()) => "it has expired".to_string(),
+            Ok(approval)
                 if approval.status == ApprovalStatus::Approved
                     && approval
                         .requests
@@ -381,7 +380,7 @@ impl Approvals {
             {
                 "it was already used: each request it approved has gone through once".to_string()
             }
-            Ok(Ok(_)) => return None,
+            Ok(_) => return None,
         };
         Some(CallError::UnusableApproval {
             id: shown::escaped(approval_id),
@@ -394,9 +393,8 @@ impl Approvals {
         let Some(id) = approval_id else {
             return Vec::new();
         };
-        let (store, id) = (self.store.clone(), id.to_string());
-        match tokio::task::spawn_blocking(move || store.get(&id)).await {
-            Ok(Ok(approval)) => vec![ApprovalDecision {
+        match self.store.get(id).await {
+            Ok(approval) => vec![ApprovalDecision {
                 approval_id: approval.id,
                 status: approval.status,
                 by: approval.decided_by,
@@ -414,7 +412,6 @@ impl Approvals {
         code: &str,
         pending: Vec<PendingRequest>,
     ) -> Result<(Value, ApprovalDecision), CallError> {
-        let store = self.store.clone();
         let now = Timestamp::now();
         let request = NewApproval {
             subject: caller.subject().to_string(),
@@ -423,9 +420,7 @@ impl Approvals {
             pending,
             expires_at: now.saturating_add(self.expiry),
         };
-        let approval = tokio::task::spawn_blocking(move || store.create(request, now))
-            .await
-            .map_err(|_| CallError::StoreStopped("approval store"))??;
+        let approval = self.store.create(request, now).await?;
         let id = &approval.id;
         let page = self.page.get().map(|base| format!("{base}/approvals/{id}"));
         let route = match &page {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use codemode_audit::{
-    ApprovalDecision, AuditWriter, CallRecord, NoAnswer, Outcome, RecordId, RequestDecision,
-    RequestIntent, Timestamp, Tool, UpstreamRequest,
+    ApprovalDecision, CallRecord, NoAnswer, Outcome, RecordId, RequestDecision, RequestIntent,
+    Timestamp, Tool, UpstreamRequest,
 };
 use codemode_sandbox::SandboxError;
 use codemode_upstream::{CheckedRequest, Journal, RequestRecord, sha256_hex};
@@ -18,13 +18,14 @@ use futures::future::BoxFuture;
 use crate::call::caller::Caller;
 use crate::call::error::CallError;
 use crate::call::outcome::CallOutcome;
+use crate::stores::AuditSink;
 
 /// Characters of code kept for a call refused before it ran; the hash stands for the rest.
 pub const REFUSED_CODE_PREFIX_CHARS: usize = 200;
 
 /// The audit log's writer, and whether records keep the code itself.
 pub struct AuditTrail {
-    writer: Arc<AuditWriter>,
+    writer: Arc<AuditSink>,
     store_code: bool,
 }
 
@@ -37,7 +38,7 @@ pub struct Entry {
 
 impl AuditTrail {
     /// Records calls through `writer`, with their code when `store_code`.
-    pub fn new(writer: AuditWriter, store_code: bool) -> AuditTrail {
+    pub fn new(writer: AuditSink, store_code: bool) -> AuditTrail {
         AuditTrail {
             writer: Arc::new(writer),
             store_code,
@@ -83,7 +84,10 @@ impl AuditTrail {
     /// cannot be committed, the outcome is replaced by an error that withholds it.
     pub async fn commit(&self, entry: Entry, outcome: CallOutcome) -> CallOutcome {
         let record = entry.finish(&outcome);
-        match self.writer.append(record).await {
+        let started = std::time::Instant::now();
+        let appended = self.writer.append(record).await;
+        crate::telemetry::meters().audit_commit(started.elapsed());
+        match appended {
             Ok(_) => outcome,
             Err(error) => {
                 tracing::error!(%error, "audit append failed; withholding the result");
@@ -190,7 +194,7 @@ fn upstream_request(
 
 /// Writes each request's intent through the audit writer before the gateway sends it.
 struct Intents {
-    writer: Arc<AuditWriter>,
+    writer: Arc<AuditSink>,
     subject: String,
     session: Option<String>,
     code_sha256: String,

@@ -16,6 +16,8 @@ pub struct Caller {
     pub client: Option<String>,
     /// The upstream credential the caller forwarded, if any.
     pub forwarded: Option<Credential>,
+    /// The credentials the caller forwarded for the other upstreams, by upstream name.
+    pub forwarded_to: Vec<(String, Credential)>,
 }
 
 impl Caller {

@@ -65,6 +65,9 @@ pub enum CallError {
     /// The retry's request state was refused; nothing changed.
     #[error("{0}")]
     Resume(#[from] ResumeError),
+    /// The shared rate-limit store could not count the call, so it was refused.
+    #[error("{0}")]
+    LimitStore(codemode_ratelimit::StoreUnavailable),
     /// A blocking store task stopped before answering.
     #[error("the {0} stopped; try again")]
     StoreStopped(&'static str),
@@ -80,7 +83,9 @@ impl CallError {
             CallError::Sandbox(error) => sandbox_kind(error),
             CallError::ApprovalStore(_) | CallError::UnusableApproval { .. } => "approval",
             CallError::AuditUnavailable(_) => "audit",
-            CallError::StoreStopped(_) | CallError::NotReady => "unavailable",
+            CallError::StoreStopped(_) | CallError::NotReady | CallError::LimitStore(_) => {
+                "unavailable"
+            }
             CallError::Resume(_) => "request_state",
         }
     }
@@ -93,6 +98,7 @@ impl CallError {
             CallError::Arguments(_)
                 | CallError::Scope { .. }
                 | CallError::RateLimited(_)
+                | CallError::LimitStore(_)
                 | CallError::StoredCredential(_)
                 | CallError::UnusableCredential(_)
                 | CallError::NotReady

@@ -8,15 +8,19 @@ use std::time::Duration;
 use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
 use codemode_sandbox::{CancelToken, Determinism, Host, LogLine, Rejection};
-use codemode_upstream::{Call, CheckedRequest, RequestRecord, joined, resolve_account};
+use codemode_upstream::{
+    Call, CheckedRequest, RequestError, RequestRecord, joined, resolve_account,
+};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::mpsc::UnboundedSender;
+use tracing::{Instrument, Span};
 
 use crate::call::approval::{ApprovalState, Approver, pending_request};
 use crate::call::error::RequestRefused;
 use crate::call::recording::{Begun, Recording};
+use crate::telemetry::traces;
 use crate::wording;
 
 /// One thing worth telling the client while the code runs.
@@ -27,8 +31,21 @@ pub enum Update {
     Request(String),
 }
 
+/// One upstream besides the first, for one call: its budget, credential and ledger, and its
+/// policy.
+pub struct OtherCall {
+    /// The global the code reaches it by.
+    pub name: String,
+    /// The call's budget, credential and ledger for it.
+    pub call: Call<RequestDecision>,
+    /// Its rules.
+    pub policy: Arc<Policy>,
+}
+
 /// Everything one `execute` call's host needs.
 pub struct HostParts {
+    /// The upstreams besides the first.
+    pub others: Vec<OtherCall>,
     /// The call's budget, credential and ledger of requests with their decisions.
     pub call: Call<RequestDecision>,
     /// The account the call named.
@@ -63,10 +80,12 @@ struct Shared {
     logs: Mutex<Vec<LogLine>>,
     notes: Mutex<Vec<String>>,
     account: Mutex<Option<String>>,
+    /// The tool call's span, parent of each request's.
+    span: Span,
 }
 
 impl ExecuteHost {
-    /// A host for one call.
+    /// A host for one call, whose requests' spans are children of the current span.
     pub fn new(parts: HostParts) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -79,6 +98,7 @@ impl ExecuteHost {
                 logs: Mutex::new(Vec::new()),
                 notes: Mutex::new(Vec::new()),
                 account: Mutex::new(None),
+                span: Span::current(),
             }),
         }
     }
@@ -96,7 +116,12 @@ impl ExecuteHost {
 
     /// The call's ledger: every request sent or refused, in order, with what was decided.
     pub fn ledger(&self) -> Vec<RequestRecord<RequestDecision>> {
-        self.shared.parts.call.records()
+        let parts = &self.shared.parts;
+        let mut ledger = parts.call.records();
+        for other in &parts.others {
+            ledger.extend(other.call.records());
+        }
+        ledger
     }
 
     /// The account the call acted on: the one named or configured, else the one the code read.
@@ -121,6 +146,25 @@ impl Host for ExecuteHost {
         async move {
             shared
                 .request(options)
+                .await
+                .map_err(|e| Rejection::new(e.to_string()))
+        }
+        .boxed()
+    }
+
+    fn request_to(
+        &self,
+        api: &str,
+        options: Value,
+    ) -> BoxFuture<'static, Result<Value, Rejection>> {
+        let shared = self.shared.clone();
+        let api = api.to_owned();
+        async move {
+            let Some(other) = shared.parts.others.iter().find(|other| other.name == api) else {
+                return Err(Rejection::new(format!("{api}.request: no such upstream")));
+            };
+            shared
+                .request_via(&other.call, &other.policy, options)
                 .await
                 .map_err(|e| Rejection::new(e.to_string()))
         }
@@ -159,12 +203,28 @@ impl Host for ExecuteHost {
 }
 
 impl Shared {
-    /// Checks one request, then answers it from the call's journal or decides, maybe asks,
-    /// and sends it; the journal keeps what the code saw.
+    /// Checks, decides, maybe asks, then sends one request; the call's ledger keeps it with
+    /// the decision, sent or refused.
     async fn request(&self, options: Value) -> Result<Value, RequestRefused> {
-        let checked = self.parts.call.check(&options)?;
+        self.request_via(&self.parts.call, &self.parts.policy, options)
+            .await
+    }
+
+    /// [`Shared::request`] to the upstream of `call`, decided by `policy`: answered from the
+    /// call's journal when it has the answer, else sent; the journal keeps what the code saw.
+    async fn request_via(
+        &self,
+        call: &Call<RequestDecision>,
+        policy: &Policy,
+        options: Value,
+    ) -> Result<Value, RequestRefused> {
+        let checked = call.check(&options).inspect_err(|error| {
+            if matches!(error, RequestError::SubrequestLimit { .. }) {
+                crate::telemetry::meters().subrequest_limit();
+            }
+        })?;
         let Some(recording) = &self.parts.recording else {
-            return self.decide_and_send(checked, None).await;
+            return self.decide_and_send(call, policy, checked, None).await;
         };
         match recording.begin(&pending_request(&checked)) {
             Begun::Replayed(seen) => seen.map_err(RequestRefused::Recorded),
@@ -174,7 +234,7 @@ impl Shared {
             }
             Begun::Live(place) => {
                 let sent = self
-                    .decide_and_send(checked, Some((recording, place)))
+                    .decide_and_send(call, policy, checked, Some((recording, place)))
                     .await;
                 let seen = match &sent {
                     Ok(envelope) => Ok(envelope.clone()),
@@ -190,6 +250,8 @@ impl Shared {
     /// call's ledger keeps it with the decision, sent or refused.
     async fn decide_and_send(
         &self,
+        call: &Call<RequestDecision>,
+        policy: &Policy,
         checked: CheckedRequest,
         recorded: Option<(&Arc<Recording>, usize)>,
     ) -> Result<Value, RequestRefused> {
@@ -206,7 +268,7 @@ impl Shared {
                 joined(checked.problems())
             ));
         }
-        let decided = match self.decide(&checked) {
+        let decided = match decide(policy, parts.access, &checked) {
             Decision::Allow { .. } => Ok(RequestDecision::Allow),
             Decision::Deny { rule } => Err(RequestRefused::Denied {
                 request: pending_request(&checked),
@@ -223,34 +285,43 @@ impl Shared {
         let decision = match decided {
             Ok(decision) => decision,
             Err(refused) => {
-                parts.call.refuse(checked, refused.decision(&parts.subject));
+                call.refuse(checked, refused.decision(&parts.subject));
                 return Err(refused);
             }
         };
         let request = format!("{} {}", checked.method(), checked.path());
+        let span = traces::request_span(
+            &self.span,
+            checked.method().as_str(),
+            checked.operation().map(|operation| operation.path.as_str()),
+        );
         if let Some((recording, place)) = recorded {
             recording.sent(place);
         }
-        let outcome = parts.call.send(checked, decision).await;
+        let outcome = call.send(checked, decision).instrument(span.clone()).await;
         let status = match &outcome {
             Ok(envelope) => envelope["status"]
                 .as_u64()
                 .and_then(|status| u16::try_from(status).ok()),
             Err(error) => error.status(),
         };
+        if let Some(status) = status {
+            span.record("http.response.status_code", status);
+        }
         let _ = parts
             .updates
             .send(Update::Request(describe(&request, status)));
         Ok(outcome?)
     }
+}
 
-    fn decide(&self, checked: &CheckedRequest) -> Decision {
-        let facts = match checked.operation() {
-            Some(operation) => RequestFacts::for_operation(operation, checked.path()),
-            None => RequestFacts::unmatched(checked.method(), checked.path()),
-        };
-        self.parts.policy.decide(&facts, self.parts.access)
-    }
+/// What `policy` decides about a checked request, for a caller with `access`.
+fn decide(policy: &Policy, access: Access, checked: &CheckedRequest) -> Decision {
+    let facts = match checked.operation() {
+        Some(operation) => RequestFacts::for_operation(operation, checked.path()),
+        None => RequestFacts::unmatched(checked.method(), checked.path()),
+    };
+    policy.decide(&facts, access)
 }
 
 /// One line about a finished request, e.g. `GET /zones → 200`.

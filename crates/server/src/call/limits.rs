@@ -1,8 +1,11 @@
 //! Rate limits and quotas: whether a call may start, and forgetting an ended session's counts.
 
-use codemode_ratelimit::{CallPermit, LimitExceeded, Limiter, Limits, Tool};
+use std::sync::Arc;
+
+use codemode_ratelimit::{CallPermit, Denied, LimitStore, Limiter, Limits, SystemClock, Tool};
 
 use crate::call::caller::Caller;
+use crate::call::error::CallError;
 
 /// The limits calls run under; none when auth is off (the single local user is not limited).
 pub struct Admission {
@@ -10,20 +13,20 @@ pub struct Admission {
 }
 
 impl Admission {
-    /// Limits every call by `limits`, or none at all.
-    pub fn new(limits: Option<Limits>) -> Admission {
+    /// Limits every call by `limits`, counting in `store`, or none at all.
+    pub fn new(limits: Option<Limits>, store: Arc<dyn LimitStore>) -> Admission {
         Admission {
-            limiter: limits.map(Limiter::new),
+            limiter: limits.map(|limits| Limiter::with_store(limits, store, Arc::new(SystemClock))),
         }
     }
 
     /// Admits a call of `tool`; the permit holds its concurrency slot until dropped.
-    pub fn admit(
+    pub async fn admit(
         &self,
         caller: &Caller,
         tool: Tool,
         code: &str,
-    ) -> Result<Option<CallPermit>, LimitExceeded> {
+    ) -> Result<Option<CallPermit>, CallError> {
         let Some(limiter) = &self.limiter else {
             return Ok(None);
         };
@@ -31,9 +34,14 @@ impl Admission {
             .session
             .as_deref()
             .map(|session| session_key(caller.subject(), session));
-        limiter
+        match limiter
             .begin(caller.subject(), session.as_deref(), tool, code)
-            .map(Some)
+            .await
+        {
+            Ok(permit) => Ok(Some(permit)),
+            Err(Denied::Limit(exceeded)) => Err(CallError::RateLimited(exceeded)),
+            Err(Denied::Store(unavailable)) => Err(CallError::LimitStore(unavailable)),
+        }
     }
 
     /// Forgets what `subject` counted in a session that has ended.

@@ -21,7 +21,7 @@ pub mod paused;
 pub mod recording;
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use codemode_audit::{
@@ -32,24 +32,30 @@ use codemode_auth::{Principal, Scope, Tool as AuthTool};
 use codemode_credentials::{CredentialStore, CredentialsError};
 use codemode_demo::DemoUpstream;
 use codemode_policy::{Access, ApprovalSummary, Policy, PolicyError};
-use codemode_ratelimit::{Limit, LimitExceeded, Tool as RateTool};
+use codemode_ratelimit::{Limit, Tool as RateTool};
 use codemode_sandbox::CancelToken;
 use codemode_spec::{Origin, Spec, SpecError, SpecLoader};
-use codemode_upstream::{HttpSettings, HttpSetupError, HttpUpstream, Upstream};
+use codemode_stores::{PgAuditWriter, PgError, RedisError};
+use codemode_upstream::{Credential, CredentialError, HttpSetupError, HttpUpstream, Upstream};
 use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::watch;
 
-use crate::settings::{REQUEST_STATE_KEY_ENV, Secrets, Settings, TOKEN_ENV};
+use crate::settings::{
+    AuditStoreKind, REQUEST_STATE_KEY_ENV, Secrets, Settings, TOKEN_ENV, UpstreamSettings,
+};
 use crate::spec_loading::{self, SpecLoadError};
+use crate::stores::{self, AuditSink};
+use crate::telemetry::{self, ToolName, UpstreamMeters, traces};
 use crate::tools::ToolLimits;
 use crate::wording;
-use api::{ApiParts, CurrentApi, ServeApiError, ServedApi};
+use api::{ApiParts, CurrentApi, OtherParts, ServeApiError, ServedApi};
 use approval::{Approvals, Question, QuestionLimits};
 use audit::AuditTrail;
 pub use caller::Caller;
 use credential::Credentials;
 pub use error::CallError;
 pub use host::Update;
-use host::{ExecuteHost, HostParts};
+use host::{ExecuteHost, HostParts, OtherCall};
 use limits::Admission;
 use log_line::log_call;
 pub use outcome::{CallOutcome, Returned};
@@ -63,8 +69,29 @@ pub enum StartError {
     #[error(transparent)]
     Spec(#[from] SpecLoadError),
     /// The upstream's base URL or client could not be set up.
-    #[error(transparent)]
-    Upstream(#[from] HttpSetupError),
+    #[error("upstream `{name}`: {source}")]
+    Upstream {
+        /// The upstream.
+        name: String,
+        /// What is wrong.
+        source: HttpSetupError,
+    },
+    /// An upstream has no base URL to send requests to.
+    #[error(
+        "upstream `{0}` has no API base: its spec names no server (servers[0].url); set \
+         `api_base` in its [[upstreams]] table (or pass --api-base for the single upstream)"
+    )]
+    NoApiBase(String),
+    /// An upstream's token variable holds no usable token.
+    #[error("invalid {env} (the token of upstream `{name}`): {source}")]
+    Token {
+        /// The upstream.
+        name: String,
+        /// The variable.
+        env: String,
+        /// What is wrong.
+        source: CredentialError,
+    },
     /// The spec could not be put into service.
     #[error(transparent)]
     Serve(#[from] ServeApiError),
@@ -106,6 +133,12 @@ pub enum StartError {
         /// What went wrong.
         source: PausedStoreError,
     },
+    /// The Redis store `[store]` names cannot be used.
+    #[error("cannot use the [store] Redis: {0}")]
+    Redis(#[from] RedisError),
+    /// The Postgres audit log `[audit]` names cannot be used.
+    #[error("cannot use the [audit] Postgres log: {0}")]
+    Postgres(#[from] PgError),
     /// Paused calls cannot be kept.
     #[error(
         "cannot keep paused calls: {0}; set {REQUEST_STATE_KEY_ENV} to at least {STATE_KEY_MIN_BYTES} random bytes (e.g. `openssl rand -hex 32`)"
@@ -156,6 +189,8 @@ pub struct SpecReady {
 pub struct Runner {
     api: CurrentApi,
     parts: ApiParts,
+    upstreams: Vec<UpstreamSettings>,
+    cache_dir: PathBuf,
     loader: Option<SpecLoader>,
     tool_limits: ToolLimits,
     configured_account: Option<String>,
@@ -165,6 +200,11 @@ pub struct Runner {
     approvals: Approvals,
     paused: PausedCalls,
     audit: AuditTrail,
+    upstream_meters: UpstreamMeters,
+    /// When the spec in service was loaded, or its source last said it is current.
+    fresh_since: Mutex<Option<Instant>>,
+    /// Counts the refreshes that swapped the spec.
+    swaps: watch::Sender<u64>,
 }
 
 /// One `execute` call, as a transport hands it over.
@@ -191,30 +231,48 @@ impl Runner {
     /// Opens the stores and connects the upstream, then loads the spec and starts the
     /// sandbox workers.
     pub async fn start(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
-        let runner = Runner::open(settings, secrets)?;
+        let runner = Runner::open(settings, secrets).await?;
         runner.load_spec().await?;
         Ok(runner)
     }
 
     /// Opens the stores and connects the upstream; calls wait for [`Runner::load_spec`].
-    pub fn open(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
-        let loader = spec_loading::loader(&settings.spec, &settings.cache_dir)?;
-        let (upstream, server_token): (Arc<dyn Upstream>, _) = if settings.is_demo() {
-            (Arc::new(DemoUpstream::new()), None)
+    pub async fn open(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
+        let first = &settings.upstreams[0];
+        let loader = spec_loading::loader(&first.spec, &settings.cache_dir)?;
+        let upstream = OnceLock::new();
+        let server_token = if settings.is_demo() {
+            let _ = upstream.set(Arc::new(DemoUpstream::new()) as Arc<dyn Upstream>);
+            None
         } else {
-            let upstream = HttpUpstream::new(&settings.api_base, HttpSettings::default())?;
-            if secrets.token.is_none() {
-                tracing::warn!("{TOKEN_ENV} is not set: the API will refuse `execute` requests");
+            let token = if first.token_env == TOKEN_ENV {
+                secrets.token
+            } else {
+                token_from_env(first)?
+            };
+            if token.is_none() {
+                tracing::warn!(
+                    "{} is not set: the API will refuse `execute` requests",
+                    first.token_env
+                );
             }
-            (Arc::new(upstream), secrets.token)
+            token
         };
         let parts = ApiParts {
             upstream,
-            gateway: settings.upstream.clone(),
+            gateway: first.gateway.clone(),
             pool: settings.sandbox.pool_config()?,
+            others: OnceLock::new(),
         };
         let audit_path = settings.audit_path();
-        let (audit, approvals) = open_audit(settings, &audit_path, secrets.audit_key)?;
+        let redis = stores::redis_link(settings).await?;
+        let (audit, approvals) = open_audit(settings, &audit_path, secrets.audit_key).await?;
+        let approvals = match &redis {
+            Some(link) => stores::Approvals::Redis(Arc::new(codemode_stores::RedisApprovals::new(
+                link.clone(),
+            ))),
+            None => stores::Approvals::Sqlite(Arc::new(approvals)),
+        };
         let stored = match secrets.credentials_key {
             None => None,
             Some(key) => {
@@ -238,27 +296,38 @@ impl Runner {
             settings.approvals.ask_timeout(),
             Arc::new(paused_store),
         )?;
-        tracing::info!(audit = %audit_path.display(), "audit log open");
+        match (&settings.audit.store, &settings.audit.postgres_url) {
+            (AuditStoreKind::Postgres, Some(url)) => {
+                tracing::info!(audit = %url.shown(), "audit log open in Postgres");
+            }
+            _ => tracing::info!(audit = %audit_path.display(), "audit log open"),
+        }
         Ok(Arc::new(Runner {
             api: CurrentApi::default(),
             parts,
+            upstreams: settings.upstreams.clone(),
+            cache_dir: settings.cache_dir.clone(),
             loader,
             tool_limits: ToolLimits {
                 result_chars: settings.sandbox.result_chars,
                 code_kib: settings.sandbox.code_kib,
                 search_secs: settings.sandbox.search_timeout_secs,
                 execute_secs: settings.sandbox.execute_timeout_secs,
-                requests: settings.upstream.max_subrequests,
+                requests: first.gateway.max_subrequests,
             },
             configured_account: settings.account_id.clone(),
-            policy: Arc::new(Policy::new(settings.policy.rules.clone())?),
-            admission: Admission::new(settings.auth_enabled().then_some(settings.limits)),
+            policy: Arc::new(Policy::new(first.policy.rules.clone())?),
+            admission: Admission::new(
+                settings.auth_enabled().then_some(settings.limits),
+                stores::limit_store(redis.as_ref()),
+            ),
             credentials: Credentials {
+                upstream: first.name.clone(),
                 stored,
                 server: server_token,
             },
             approvals: Approvals {
-                store: Arc::new(approvals),
+                store: approvals,
                 page: OnceLock::new(),
                 ask_timeout: settings.approvals.ask_timeout(),
                 expiry: Duration::from_secs(settings.approvals.expiry_secs),
@@ -270,14 +339,35 @@ impl Runner {
             },
             paused,
             audit: AuditTrail::new(audit, settings.audit.store_code),
+            upstream_meters: UpstreamMeters::new(&upstream_name(settings)),
+            fresh_since: Mutex::new(None),
+            swaps: watch::Sender::new(0),
         }))
     }
 
     /// Loads the spec and puts it into service.
     pub async fn load_spec(&self) -> Result<SpecReady, StartError> {
         let loaded = spec_loading::load(self.loader.as_ref()).await?;
-        let operations = loaded.spec.operations().len();
-        self.api.set(self.parts.serve(loaded.spec)?);
+        let mut operations = loaded.spec.operations().len();
+        let upstream = match self.parts.upstream.get() {
+            Some(upstream) => upstream.clone(),
+            None => {
+                let built = http_upstream(&self.upstreams[0], &loaded.spec)?;
+                self.parts.upstream.get_or_init(|| built).clone()
+            }
+        };
+        if self.parts.others.get().is_none() {
+            let mut others = Vec::new();
+            for settings in &self.upstreams[1..] {
+                others.push(self.load_other(settings).await?);
+            }
+            let _ = self.parts.others.set(others);
+        }
+        operations += self.parts.others.get().map_or(0, |others| {
+            others.iter().map(|o| o.spec.operations().len()).sum()
+        });
+        self.api.set(self.parts.serve(upstream, loaded.spec)?);
+        self.mark_fresh();
         Ok(SpecReady {
             operations,
             origin: loaded.origin,
@@ -291,12 +381,85 @@ impl Runner {
             return Ok(Refreshed::BuiltIn);
         };
         let Some(spec) = loader.reload().await.map_err(RefreshError::Spec)? else {
+            self.mark_fresh();
             return Ok(Refreshed::Unchanged);
         };
         let operations = spec.operations().len();
-        let api = self.parts.serve(spec).map_err(RefreshError::Serve)?;
+        let Some(upstream) = self.parts.upstream.get().cloned() else {
+            return Ok(Refreshed::Unchanged);
+        };
+        let api = self
+            .parts
+            .serve(upstream, spec)
+            .map_err(RefreshError::Serve)?;
         self.api.set(api);
+        self.mark_fresh();
+        self.swaps.send_modify(|swaps| *swaps += 1);
         Ok(Refreshed::Swapped(operations))
+    }
+
+    /// Changes each time a refresh swaps the spec.
+    pub fn spec_swaps(&self) -> watch::Receiver<u64> {
+        self.swaps.subscribe()
+    }
+
+    fn mark_fresh(&self) {
+        *self
+            .fresh_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    /// How long since the spec in service was loaded or its source last said it is current;
+    /// `None` while it loads.
+    pub fn spec_age(&self) -> Option<Duration> {
+        self.fresh_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map(|since| since.elapsed())
+    }
+
+    /// What the sandbox pool of the spec in service is doing; `None` while the spec loads.
+    pub fn sandbox_load(&self) -> Option<codemode_sandbox::PoolLoad> {
+        self.api.get().map(|api| api.pool.load())
+    }
+
+    /// Loads an upstream besides the first, once, with its base, credential and policy.
+    async fn load_other(&self, settings: &UpstreamSettings) -> Result<OtherParts, StartError> {
+        let loader = spec_loading::loader(&settings.spec, &self.cache_dir)?;
+        let loaded = spec_loading::load(loader.as_ref()).await?;
+        let upstream = http_upstream(settings, &loaded.spec)?;
+        let credential = token_from_env(settings)?;
+        if credential.is_none() {
+            tracing::warn!(
+                upstream = %settings.name,
+                "{} is not set: the API will refuse `execute` requests",
+                settings.token_env
+            );
+        }
+        Ok(OtherParts {
+            name: settings.name.clone(),
+            spec: Arc::new(loaded.spec),
+            upstream,
+            gateway: settings.gateway.clone(),
+            policy: Arc::new(Policy::new(settings.policy.rules.clone())?),
+            credential,
+        })
+    }
+
+    /// The global the first upstream is reached by.
+    pub fn api_name(&self) -> &str {
+        &self.upstreams[0].name
+    }
+
+    /// The names and specs of the upstreams besides the first, in service.
+    pub fn other_specs(&self) -> Vec<(String, Arc<Spec>)> {
+        self.api.get().map_or_else(Vec::new, |api| {
+            api.others
+                .iter()
+                .map(|other| (other.name.clone(), other.spec.clone()))
+                .collect()
+        })
     }
 
     /// The spec in service; `None` while it is still loading.
@@ -326,7 +489,7 @@ impl Runner {
     }
 
     /// The approvals store, for the HTTP approval endpoints.
-    pub fn approvals(&self) -> Arc<ApprovalStore> {
+    pub fn approvals(&self) -> stores::Approvals {
         self.approvals.store.clone()
     }
 
@@ -345,6 +508,7 @@ impl Runner {
         let started = Instant::now();
         let outcome = self.run_search(caller, code, cancel).await;
         log_call(caller, "search", &outcome, started.elapsed(), 0);
+        telemetry::finished(ToolName::Search, &outcome, started.elapsed(), 0);
         outcome
     }
 
@@ -356,7 +520,7 @@ impl Runner {
             Ok(api) => api,
             Err(error) => return CallOutcome::failed(error, Vec::new()),
         };
-        let admitted = self.admission.admit(caller, RateTool::Search, code);
+        let admitted = self.admission.admit(caller, RateTool::Search, code).await;
         if let Some(flooding) = unaudited(&admitted) {
             return flooding;
         }
@@ -377,6 +541,7 @@ impl Runner {
         let caller = request.caller.clone();
         let (outcome, requests) = self.run_execute(request).await;
         log_call(&caller, "execute", &outcome, started.elapsed(), requests);
+        telemetry::finished(ToolName::Execute, &outcome, started.elapsed(), requests);
         outcome
     }
 
@@ -399,7 +564,10 @@ impl Runner {
             Ok(api) => api,
             Err(error) => return (CallOutcome::failed(error, Vec::new()), 0),
         };
-        let admitted = self.admission.admit(&caller, RateTool::Execute, &code);
+        let admitted = self
+            .admission
+            .admit(&caller, RateTool::Execute, &code)
+            .await;
         if let Some(flooding) = unaudited(&admitted) {
             return (flooding, 0);
         }
@@ -427,7 +595,29 @@ impl Runner {
         let approver = self
             .approvals
             .approver(asks, approval_id.clone(), cancel.clone());
+        let mut others = Vec::new();
+        for other in &api.others {
+            let credential = match self
+                .credentials
+                .choose_other(&caller, &other.name, other.credential.as_ref())
+                .await
+            {
+                Ok(credential) => credential,
+                Err(error) => {
+                    let outcome = CallOutcome::failed(error, Vec::new());
+                    return (self.audit.commit(entry, outcome).await, 0);
+                }
+            };
+            others.push(OtherCall {
+                name: other.name.clone(),
+                call: other
+                    .gateway
+                    .journaled_call(credential, self.audit.journal(&entry)),
+                policy: other.policy.clone(),
+            });
+        }
         let host = Arc::new(ExecuteHost::new(HostParts {
+            others,
             call: api
                 .gateway
                 .journaled_call(credential, self.audit.journal(&entry)),
@@ -468,6 +658,7 @@ impl Runner {
         };
         let ledger = host.ledger();
         let requests = ledger.len();
+        self.upstream_meters.ledger(&ledger);
         entry.requests(ledger);
         entry.account(host.account());
         (self.audit.commit(entry, outcome).await, requests)
@@ -491,9 +682,11 @@ fn returned(outcome: codemode_sandbox::Outcome) -> CallOutcome {
 /// The refusal of a call past its caller's refusal limit, which the audit does not record: a
 /// flood of refused calls must not fill the disk, and the refusals that reached the limit are
 /// recorded.
-fn unaudited<T>(admitted: &Result<T, LimitExceeded>) -> Option<CallOutcome> {
+fn unaudited<T>(admitted: &Result<T, CallError>) -> Option<CallOutcome> {
     match admitted {
-        Err(refused) if refused.limit == Limit::RefusalsPerSubjectPerHour => {
+        Err(CallError::RateLimited(refused))
+            if refused.limit == Limit::RefusalsPerSubjectPerHour =>
+        {
             Some(CallOutcome::failed(*refused, Vec::new()))
         }
         _ => None,
@@ -525,12 +718,60 @@ fn access(principal: &Principal) -> Access {
     }
 }
 
-/// Opens the audit log (applying retention), starts its writer, and opens the approvals beside it.
-fn open_audit(
+/// The upstream's name in metrics: the API base's host, never its path or credentials.
+fn upstream_name(settings: &Settings) -> String {
+    if settings.is_demo() {
+        return "demo".to_string();
+    }
+    reqwest::Url::parse(&settings.api_base)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_string))
+        .unwrap_or_else(|| "api".to_string())
+}
+
+/// The HTTP upstream of `settings`, sent to its configured base or its spec's first server.
+fn http_upstream(
+    settings: &UpstreamSettings,
+    spec: &Spec,
+) -> Result<Arc<dyn Upstream>, StartError> {
+    let base = settings
+        .base_for(spec)
+        .ok_or_else(|| StartError::NoApiBase(settings.name.clone()))?;
+    let mut upstream = HttpUpstream::new(&base, settings.http_settings()).map_err(|source| {
+        StartError::Upstream {
+            name: settings.name.clone(),
+            source,
+        }
+    })?;
+    if traces::enabled() {
+        upstream = upstream.with_trace_headers(traces::inject_trace_headers);
+    }
+    Ok(Arc::new(upstream))
+}
+
+/// The server-wide credential of `settings`, from its token variable; unset or empty is none.
+fn token_from_env(settings: &UpstreamSettings) -> Result<Option<Credential>, StartError> {
+    match std::env::var(&settings.token_env) {
+        Ok(token) if !token.is_empty() => {
+            Credential::new(token)
+                .map(Some)
+                .map_err(|source| StartError::Token {
+                    name: settings.name.clone(),
+                    env: settings.token_env.clone(),
+                    source,
+                })
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Opens the audit log (applying retention) and starts its writer: in Postgres when the
+/// settings say so, else in SQLite; and opens the SQLite approvals beside the SQLite log.
+async fn open_audit(
     settings: &Settings,
     path: &std::path::Path,
     key: Option<AuditKey>,
-) -> Result<(AuditWriter, ApprovalStore), StartError> {
+) -> Result<(AuditSink, ApprovalStore), StartError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| StartError::DataDir {
             path: dir.to_path_buf(),
@@ -541,15 +782,22 @@ fn open_audit(
         path: path.to_path_buf(),
         source,
     };
-    let writer = AuditWriter::start(
-        path,
-        WriterConfig {
-            key: key.clone(),
-            ..WriterConfig::default()
-        },
-    )
-    .map_err(audit_error)?;
-    if let Some(days) = settings.audit.retention_days {
+    let writer = match (&settings.audit.store, &settings.audit.postgres_url) {
+        (AuditStoreKind::Postgres, Some(url)) => {
+            AuditSink::Postgres(PgAuditWriter::start(url.expose(), key.clone()).await?)
+        }
+        _ => AuditSink::Sqlite(
+            AuditWriter::start(
+                path,
+                WriterConfig {
+                    key: key.clone(),
+                    ..WriterConfig::default()
+                },
+            )
+            .map_err(audit_error)?,
+        ),
+    };
+    if let (Some(days), AuditSink::Sqlite(_)) = (settings.audit.retention_days, &writer) {
         let cutoff = Timestamp::now().saturating_sub(Duration::from_secs(u64::from(days) * 86_400));
         let log = AuditLog::open_keyed(path, key).map_err(audit_error)?;
         let pruned = log.prune(cutoff).map_err(audit_error)?;

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::call::approval::{Answer, Question};
 use crate::call::caller::Caller;
@@ -182,7 +183,7 @@ impl Run {
         let (code, account_id) = (request.code.clone(), request.account_id.clone());
         let runner = runner.clone();
         Run {
-            outcome: tokio::spawn(async move { runner.execute(request).await }),
+            outcome: tokio::spawn(async move { runner.execute(request).await }.in_current_span()),
             questions,
             updates: updates_received,
             cancel,

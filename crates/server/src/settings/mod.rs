@@ -5,6 +5,8 @@
 mod combine;
 mod layers;
 mod sections;
+mod stores;
+mod upstreams;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -23,9 +25,12 @@ pub use codemode_sandbox::SandboxConfig;
 use combine::Combine;
 pub use layers::{ENV_PREFIX, ENV_SEPARATOR, parse_duration};
 pub use sections::{
-    ApprovalsConfig, AuditConfig, CredentialsConfig, HttpConfig, HttpOptions, PolicyConfig,
+    ApprovalsConfig, AuditConfig, CredentialsConfig, HttpConfig, HttpOptions, MetricsConfig,
+    PolicyConfig, TracesConfig,
 };
 use sections::{DAY_SECS, within};
+pub use stores::{AuditStoreKind, StoreConfig, StoreKind, StoreUrl};
+pub use upstreams::{UpstreamOptions, UpstreamSettings};
 
 /// The Cloudflare API every path is joined to unless configured otherwise.
 pub const DEFAULT_API_BASE: &str = "https://api.cloudflare.com/client/v4";
@@ -187,6 +192,14 @@ pub struct Options {
     pub credentials: Option<CredentialsConfig>,
     /// `[approvals]`.
     pub approvals: Option<ApprovalsConfig>,
+    /// `[metrics]`.
+    pub metrics: Option<MetricsConfig>,
+    /// `[traces]`.
+    pub traces: Option<TracesConfig>,
+    /// `[[upstreams]]`: several APIs, in place of `spec`, `api_base`, `[upstream]` and `[policy]`.
+    pub upstreams: Option<Vec<UpstreamOptions>>,
+    /// `[store]`.
+    pub store: Option<StoreConfig>,
 }
 
 impl Combine for Options {
@@ -209,6 +222,10 @@ impl Combine for Options {
             audit: self.audit.or(lower.audit),
             credentials: self.credentials.or(lower.credentials),
             approvals: self.approvals.or(lower.approvals),
+            metrics: self.metrics.or(lower.metrics),
+            traces: self.traces.or(lower.traces),
+            upstreams: self.upstreams.or(lower.upstreams),
+            store: self.store.or(lower.store),
         }
     }
 }
@@ -252,6 +269,9 @@ pub struct Settings {
     pub spec_refresh_secs: f64,
     /// Base URL of the API.
     pub api_base: String,
+    /// Every upstream, the first first: the one `cloudflare` today's keys describe, or the
+    /// `[[upstreams]]` tables.
+    pub upstreams: Vec<UpstreamSettings>,
     /// The configured account, if any.
     pub account_id: Option<String>,
     /// Where downloaded specs are cached.
@@ -274,6 +294,14 @@ pub struct Settings {
     pub credentials: CredentialsConfig,
     /// Approval timing.
     pub approvals: ApprovalsConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
+    /// The address `/metrics` has to itself, if any (`[metrics] listen`, resolved).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Where traces go, if anywhere.
+    pub traces: Option<TracesConfig>,
+    /// Where rate-limit counts and approvals live.
+    pub store: StoreConfig,
     /// Where the databases live unless configured otherwise.
     pub data_dir: PathBuf,
     /// `CODEMODE_` variables that name no setting, worth a warning.
@@ -380,6 +408,7 @@ impl Settings {
     /// The settings with defaults applied, and every problem with them.
     fn resolve_all(options: Options) -> (Settings, Vec<ConfigError>) {
         let mut errors = Vec::new();
+        let spec_set = options.spec.is_some() || options.demo.unwrap_or(false);
         let spec = match (options.demo.unwrap_or(false), options.spec) {
             (true, Some(_)) => {
                 errors.push(ConfigError::Invalid {
@@ -392,6 +421,26 @@ impl Settings {
             (false, Some(source)) => SpecChoice::Source(source),
             (false, None) => SpecChoice::Source(codemode_spec::CLOUDFLARE_SPEC_URL.to_string()),
         };
+        let upstreams = match options.upstreams {
+            None => Vec::new(),
+            Some(tables) => {
+                for (key, set) in [
+                    ("spec", spec_set),
+                    ("api_base", options.api_base.is_some()),
+                    ("upstream", options.upstream.is_some()),
+                    ("policy", options.policy.is_some()),
+                ] {
+                    if set {
+                        errors.push(ConfigError::Invalid {
+                            key,
+                            reason: "[[upstreams]] gives each upstream its own; set it there"
+                                .into(),
+                        });
+                    }
+                }
+                UpstreamSettings::resolve_all(tables, &mut errors)
+            }
+        };
         let listen = match options.listen.as_deref().map(resolve_listen).transpose() {
             Ok(listen) => listen.unwrap_or(DEFAULT_LISTEN),
             Err(error) => {
@@ -399,9 +448,49 @@ impl Settings {
                 DEFAULT_LISTEN
             }
         };
+        let metrics = options.metrics.unwrap_or_default();
+        let metrics_listen = match metrics.listen.as_deref().map(resolve_listen).transpose() {
+            Ok(address) => address,
+            Err(error) => {
+                let reason = match error {
+                    ConfigError::Listen { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                errors.push(ConfigError::Invalid {
+                    key: "metrics.listen",
+                    reason,
+                });
+                None
+            }
+        };
+        if let Some(traces) = &options.traces
+            && !traces.endpoint.starts_with("http://")
+            && !traces.endpoint.starts_with("https://")
+        {
+            errors.push(ConfigError::Invalid {
+                key: "traces.endpoint",
+                reason: "must be an http:// or https:// URL, e.g. \
+                         http://127.0.0.1:4318/v1/traces"
+                    .into(),
+            });
+        }
+        let policy = options.policy.unwrap_or_default();
+        let upstream = options.upstream.unwrap_or_default();
+        let upstreams = if upstreams.is_empty() {
+            vec![UpstreamSettings::legacy(
+                spec.clone(),
+                options.api_base.clone(),
+                policy.clone(),
+                upstream.clone(),
+            )]
+        } else {
+            upstreams
+        };
+        let spec = upstreams[0].spec.clone();
         let settings = Settings {
             listen,
             spec,
+            upstreams,
             spec_refresh_secs: options
                 .spec_refresh_secs
                 .unwrap_or(DEFAULT_SPEC_REFRESH_SECS),
@@ -413,14 +502,18 @@ impl Settings {
                 .cache_dir
                 .unwrap_or_else(codemode_spec::default_cache_dir),
             sandbox: options.sandbox.unwrap_or_default(),
-            upstream: options.upstream.unwrap_or_default(),
+            upstream,
             http: options.http.unwrap_or_default().resolve(),
             auth: options.auth.unwrap_or_default(),
-            policy: options.policy.unwrap_or_default(),
+            policy,
             limits: options.limits.unwrap_or_default(),
             audit: options.audit.unwrap_or_default(),
             credentials: options.credentials.unwrap_or_default(),
             approvals: options.approvals.unwrap_or_default(),
+            metrics,
+            metrics_listen,
+            traces: options.traces,
+            store: options.store.unwrap_or_default(),
             data_dir: options.data_dir.unwrap_or_else(default_data_dir),
             unknown_env: Vec::new(),
         };
@@ -465,7 +558,9 @@ impl Settings {
                 .map(drop)
                 .map_err(ConfigError::Policy),
         );
-        check(self.spec_problem());
+        for upstream in &self.upstreams {
+            check(spec_problem(&upstream.spec));
+        }
         for (key, path, want_dir) in [
             ("data_dir", Some(&self.data_dir), true),
             ("cache_dir", Some(&self.cache_dir), true),
@@ -474,25 +569,12 @@ impl Settings {
         ] {
             check(path.map_or(Ok(()), |path| path_problem(key, path, want_dir)));
         }
+        problems.extend(self.store.problems());
+        problems.extend(stores::audit_store_problems(
+            self.audit.store,
+            self.audit.postgres_url.as_ref(),
+        ));
         problems
-    }
-
-    /// The spec source, checked without reading it: a URL's form, or that a file exists.
-    fn spec_problem(&self) -> Result<(), ConfigError> {
-        let SpecChoice::Source(source) = &self.spec else {
-            return Ok(());
-        };
-        let invalid = |reason: String| ConfigError::Invalid {
-            key: "spec",
-            reason,
-        };
-        match codemode_spec::SpecSource::parse(source).map_err(|e| invalid(e.to_string()))? {
-            codemode_spec::SpecSource::File(path) if !path.is_file() => Err(invalid(format!(
-                "no file at {}; pass a file path or an https:// URL",
-                path.display()
-            ))),
-            _ => Ok(()),
-        }
     }
 
     /// The rules only `serve` has: beyond loopback, allowed hosts must be set and auth on.
@@ -546,6 +628,24 @@ impl Settings {
     /// Whether the demo upstream serves the API instead of the network.
     pub fn is_demo(&self) -> bool {
         self.spec == SpecChoice::Demo
+    }
+}
+
+/// A spec source, checked without reading it: a URL's form, or that a file exists.
+fn spec_problem(spec: &SpecChoice) -> Result<(), ConfigError> {
+    let SpecChoice::Source(source) = spec else {
+        return Ok(());
+    };
+    let invalid = |reason: String| ConfigError::Invalid {
+        key: "spec",
+        reason,
+    };
+    match codemode_spec::SpecSource::parse(source).map_err(|e| invalid(e.to_string()))? {
+        codemode_spec::SpecSource::File(path) if !path.is_file() => Err(invalid(format!(
+            "no file at {}; pass a file path or an https:// URL",
+            path.display()
+        ))),
+        _ => Ok(()),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The sections of the config file the server owns: `[http]`, `[upstream]`, `[policy]`,
-//! `[audit]`, `[credentials]` and `[approvals]`, each with its defaults (`[sandbox]` is
+//! `[audit]`, `[credentials]`, `[approvals]`, `[metrics]` and `[traces]`, each with its defaults (`[sandbox]` is
 //! codemode-sandbox's own).
 
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::settings::ConfigError;
 use crate::settings::combine::Combine;
+use crate::settings::stores::{AuditStoreKind, StoreUrl};
 
 /// `[policy]`: the operator's rules, checked before the built-in defaults.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,6 +31,10 @@ pub struct AuditConfig {
     pub store_code: bool,
     /// Delete records older than this many days at start-up; unset keeps everything.
     pub retention_days: Option<u32>,
+    /// `sqlite` (default, the file at `path`) or `postgres` (shared by replicas).
+    pub store: AuditStoreKind,
+    /// `postgres://user[:password]@host[:port]/database`, for `store = "postgres"`.
+    pub postgres_url: Option<StoreUrl>,
 }
 
 impl Default for AuditConfig {
@@ -38,6 +43,8 @@ impl Default for AuditConfig {
             path: None,
             store_code: true,
             retention_days: None,
+            store: AuditStoreKind::default(),
+            postgres_url: None,
         }
     }
 }
@@ -84,6 +91,41 @@ impl ApprovalsConfig {
     pub fn ask_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.ask_timeout_secs.max(0.0))
     }
+}
+
+/// `[metrics]`: the Prometheus endpoint `GET /metrics`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics`.
+    pub enabled: bool,
+    /// Serve it on this address of its own (`host:port`), without authentication, instead of
+    /// on the main listener.
+    pub listen: Option<String>,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: None,
+        }
+    }
+}
+
+/// `[traces]`: OpenTelemetry traces over OTLP/HTTP; absent, no spans are made.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TracesConfig {
+    /// The collector's OTLP/HTTP traces URL, e.g. `http://127.0.0.1:4318/v1/traces`.
+    pub endpoint: String,
+    /// The `service.name` the spans carry.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+}
+
+fn default_service_name() -> String {
+    "codemode".to_string()
 }
 
 /// `[http]`: how `codemode serve` faces the network.

@@ -56,6 +56,7 @@ fn caller(subject: &str, scopes: &[&str]) -> Caller {
         session: Some("session-1".into()),
         client: Some("tests".into()),
         forwarded: None,
+        forwarded_to: Vec::new(),
     }
 }
 
@@ -345,6 +346,7 @@ async fn the_credential_is_the_forwarded_one_else_the_stored_one_else_the_server
     let store = CredentialStore::open(data.path().join("credentials.db"), &key).expect("opens");
     store.set("alice", "stored-token").expect("stored");
     let credentials = Credentials {
+        upstream: "cloudflare".into(),
         stored: Some(Arc::new(store)),
         server: Some(Credential::new("server-token").expect("valid")),
     };

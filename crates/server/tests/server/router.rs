@@ -104,7 +104,9 @@ async fn until_the_spec_loads_readyz_and_mcp_answer_503_and_healthz_answers() {
         ..Options::default()
     })
     .expect("settings resolve");
-    let runner = Runner::open(&settings, Secrets::default()).expect("the stores open");
+    let runner = Runner::open(&settings, Secrets::default())
+        .await
+        .expect("the stores open");
     let router = router(
         runner.clone(),
         &settings,

@@ -65,7 +65,13 @@ async fn every_refused_path_form_stays_home() {
             .await
             .expect_err(path);
         assert!(
-            matches!(error, RequestError::Options(OptionsError::Path { .. })),
+            matches!(
+                error,
+                RequestError::Options {
+                    error: OptionsError::Path { .. },
+                    ..
+                }
+            ),
             "{path:?}: {error}"
         );
         assert!(
@@ -102,7 +108,7 @@ async fn header_and_query_injection_is_refused() {
     for options in attempts {
         let error = call.request(&options).await.expect_err("refused");
         assert!(
-            matches!(error, RequestError::Options(_)),
+            matches!(error, RequestError::Options { .. }),
             "{options}: {error}"
         );
     }
@@ -142,9 +148,12 @@ async fn path_errors_say_what_to_do() {
         .expect_err("refused");
     assert!(matches!(
         error,
-        RequestError::Options(OptionsError::Path {
-            source: PathError::SchemeRelative,
+        RequestError::Options {
+            error: OptionsError::Path {
+                source: PathError::SchemeRelative,
+                ..
+            },
             ..
-        })
+        }
     ));
 }

@@ -1,0 +1,190 @@
+// Two `--stateless` replicas sharing Redis (rate-limit counts, approvals) and Postgres (the audit
+// log), behind a round-robin proxy on loopback, driven through the official TypeScript SDK: a
+// user's daily quota counts across both, an approval asked for on one is decided and used on
+// the other, and every call from both lands in one chain that `codemode audit verify` accepts.
+// Needs the servers tests/stores/with-servers.sh starts (tests/run.sh wraps the e2e run in it).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import { spawnSync } from "node:child_process";
+import { startServer, connectHttp, call, writeConfig, scratchDir, sha256 } from "./lib/codemode.mjs";
+import { startFakeCloudflare, envelope, TEST_TOKEN } from "./lib/fake-cloudflare.mjs";
+import { BINARY } from "./lib/paths.mjs";
+
+const REDIS = process.env.CODEMODE_TEST_REDIS_URL;
+const POSTGRES = process.env.CODEMODE_TEST_POSTGRES_URL;
+const QUOTA_KEY = "quota-user-key-3a4b5c6d";
+const AGENT_KEY = "replica-agent-key-7e8f9a0b";
+const APPROVER_KEY = "replica-approver-key-1c2d3e4f";
+const STATE_KEY = "e7".repeat(32);
+const DAILY = 6;
+const DELETE_RECORD = `async () => (await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/r1" })).result.id`;
+
+let api, replicas, proxy, config, database;
+const outputs = [];
+/** Tool calls each replica served, counted by the proxy and the direct clients. */
+const served = [0, 0];
+let toolCalls = 0;
+
+/** A fresh Postgres database for this run, and its URL. */
+function freshDatabase() {
+  const name = `replicas_${process.pid}_${Date.now()}`;
+  const made = spawnSync("psql", [POSTGRES, "-v", "ON_ERROR_STOP=1", "-qc", `CREATE DATABASE ${name}`], { encoding: "utf8" });
+  assert.equal(made.status, 0, made.stderr);
+  return `${POSTGRES.slice(0, POSTGRES.lastIndexOf("/"))}/${name}`;
+}
+
+/** Forwards each HTTP request to the next replica in turn, streaming both ways. */
+function roundRobin(targets) {
+  let next = 0;
+  const server = http.createServer((request, response) => {
+    const index = next++ % targets.length;
+    const target = new URL(targets[index]);
+    const chunks = [];
+    request.on("data", (chunk) => chunks.push(chunk));
+    request.on("end", () => {
+      const body = Buffer.concat(chunks);
+      if (body.includes('"tools/call"')) served[index] += 1;
+      const upstream = http.request({ host: target.hostname, port: target.port, path: request.url, method: request.method, headers: { ...request.headers, host: target.host } }, (answer) => {
+        response.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(response);
+      });
+      upstream.on("error", (error) => {
+        response.writeHead(502);
+        response.end(String(error));
+      });
+      upstream.end(body);
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+before(async () => {
+  assert.ok(REDIS && POSTGRES, "run through tests/stores/with-servers.sh, which starts Redis and Postgres");
+  api = await startFakeCloudflare({
+    routes: { "DELETE /zones/:zone_id/dns_records/:id": (_req, _body, _url, { id }) => ({ status: 200, json: envelope({ id }) }) },
+  });
+  database = freshDatabase();
+  const prefix = `replicas-${process.pid}-${Date.now()}:`;
+  const toml = (dataDir) => `data_dir = "${dataDir}"
+[store]
+kind = "redis"
+redis_url = "${REDIS}"
+redis_prefix = "${prefix}"
+[audit]
+store = "postgres"
+postgres_url = "${database}"
+[auth]
+mode = "keys"
+[[auth.keys]]
+subject = "quota-user"
+sha256 = "${sha256(QUOTA_KEY)}"
+scopes = ["search", "execute:read"]
+[[auth.keys]]
+subject = "agent"
+sha256 = "${sha256(AGENT_KEY)}"
+scopes = ["search", "execute:read", "execute:write"]
+[[auth.keys]]
+subject = "alice"
+sha256 = "${sha256(APPROVER_KEY)}"
+scopes = ["approve"]
+[limits]
+execute_per_subject_per_day = ${DAILY}
+execute_per_session = 100
+`;
+  config = writeConfig(toml(scratchDir()));
+  const env = { CODEMODE_REQUEST_STATE_KEY: STATE_KEY };
+  replicas = [
+    await startServer({ apiBase: api.base, args: ["--config", config, "--stateless"], env }),
+    await startServer({ apiBase: api.base, args: ["--config", writeConfig(toml(scratchDir())), "--stateless"], env }),
+  ];
+  proxy = await roundRobin(replicas.map((replica) => replica.url));
+});
+
+after(async () => {
+  proxy?.close();
+  for (const replica of replicas ?? []) await replica.stop();
+  await api?.close();
+  const printed = [...outputs, ...(replicas ?? []).map((replica) => replica.output())];
+  for (const text of printed) {
+    for (const secret of [TEST_TOKEN, QUOTA_KEY, AGENT_KEY, APPROVER_KEY]) assert.ok(!text.includes(secret), "no output holds a secret");
+  }
+});
+
+const proxyUrl = () => `http://127.0.0.1:${proxy.address().port}/mcp`;
+const bearer = (key) => ({ headers: { authorization: `Bearer ${key}` } });
+
+async function execute(client, args) {
+  toolCalls += 1;
+  const result = await call(client, "execute", args);
+  outputs.push(JSON.stringify(result.raw));
+  return result;
+}
+
+test("a user's daily execute quota is counted across both replicas", async () => {
+  const client = await connectHttp(proxyUrl(), "quota-client", bearer(QUOTA_KEY));
+  try {
+    const before = [...served];
+    const results = [];
+    for (let i = 0; i < DAILY + 3; i++) results.push(await execute(client, { code: `async () => ${i}` }));
+    const passed = results.filter((result) => !result.isError);
+    assert.equal(passed.length, DAILY, results.map((r) => r.text).join("\n"));
+    for (const refused of results.slice(DAILY)) {
+      assert.equal(refused.isError, true);
+      assert.match(refused.text, new RegExp(`limit reached: ${DAILY} execute calls per user per UTC day \\(${DAILY} used\\)`));
+    }
+    assert.ok(served[0] > before[0] && served[1] > before[1], `both replicas served calls: ${served}`);
+    console.log(`quota: ${passed.length} of ${results.length} calls let through; tool calls per replica ${served[0] - before[0]} / ${served[1] - before[1]}`);
+  } finally {
+    await client.close();
+  }
+});
+
+test("an approval asked for on one replica is decided and honoured on the other", async () => {
+  const [first, second] = replicas;
+  const onFirst = await connectHttp(first.url, "replica-a-agent", bearer(AGENT_KEY));
+  const onSecond = await connectHttp(second.url, "replica-b-agent", bearer(AGENT_KEY));
+  try {
+    api.resetCounters();
+    const held = await execute(onFirst, { code: DELETE_RECORD });
+    served[0] += 1;
+    const required = held.json?.approval_required;
+    assert.ok(required, held.text);
+    assert.equal(api.requests.filter((r) => r.method === "DELETE").length, 0, "nothing is sent before a person decides");
+
+    const decide = (replica, key) => fetch(new URL(`/approvals/${required.approval_id}/approve`, replica.url), { method: "POST", headers: { authorization: `Bearer ${key}` } });
+    assert.equal((await decide(second, AGENT_KEY)).status, 403, "the agent cannot approve its own request on the other replica");
+    const approved = await decide(second, APPROVER_KEY);
+    assert.equal(approved.status, 200, await approved.clone().text());
+    assert.equal((await approved.json()).status, "approved");
+
+    const done = await execute(onSecond, { code: DELETE_RECORD, approval_id: required.approval_id });
+    served[1] += 1;
+    assert.equal(done.json, "r1", done.text);
+    assert.equal(api.requests.filter((r) => r.method === "DELETE").length, 1);
+    const replay = await execute(onFirst, { code: DELETE_RECORD, approval_id: required.approval_id });
+    served[0] += 1;
+    assert.match(replay.text, /cannot be used: it was already used/, "the first replica sees it used");
+    assert.equal(api.requests.filter((r) => r.method === "DELETE").length, 1);
+  } finally {
+    await onFirst.close();
+    await onSecond.close();
+  }
+});
+
+test("both replicas' calls are in one audit chain that `codemode audit verify` accepts", () => {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME };
+  const verified = spawnSync(BINARY, ["audit", "verify", "--config", config], { encoding: "utf8", env });
+  outputs.push(verified.stdout, verified.stderr);
+  assert.equal(verified.status, 0, verified.stderr);
+  const exported = spawnSync(BINARY, ["audit", "export", "--config", config], { encoding: "utf8", env });
+  assert.equal(exported.status, 0, exported.stderr);
+  const entries = exported.stdout.trim().split("\n").map((line) => JSON.parse(line));
+  const calls = entries.filter((entry) => entry.entry === "call");
+  assert.equal(calls.length, toolCalls, "every tool call through either replica has its record");
+  assert.deepEqual(entries.map((entry) => entry.id), entries.map((_, i) => i + 1), "one sequence of ids");
+  const records = verified.stdout.match(/audit log intact: (\d+) records?/);
+  assert.ok(records, verified.stdout);
+  assert.equal(Number(records[1]), entries.length);
+  console.log(`audit: ${records[0]}, ${calls.length} call records and ${entries.length - calls.length} request intents; tool calls per replica ${served.join(" / ")}`);
+});
