@@ -1,5 +1,6 @@
 // Approvals on MCP 2026-07-28: `execute` answers `input_required` with the question for the
-// person, the client retries with the answer, and the same paused execution carries on. Driven
+// person, the client retries with the answer, and the same paused execution carries on; after
+// the server is killed, the retry resumes it from its record. Driven
 // through the v2 TypeScript client (auto, pinned and legacy negotiation) and the v1 client.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -16,10 +17,10 @@ let api, server;
 const outputs = [];
 
 /** A server on the fake API with API keys for alice and bob, both allowed to write. */
-async function startKeyed(toml = "", dataDir = scratchDir()) {
+async function startKeyed(toml = "", dataDir = scratchDir(), env = {}) {
   const key = (subject, secret) => `[[auth.keys]]\nsubject = "${subject}"\nsha256 = "${sha256(secret)}"\nscopes = ["search", "execute:read", "execute:write"]\n`;
   const config = writeConfig(`data_dir = "${dataDir}"\n[auth]\nmode = "keys"\n${key("alice", ALICE_KEY)}${key("bob", BOB_KEY)}${toml}`);
-  const started = await startServer({ apiBase: api.base, args: ["--config", config], env: { CODEMODE_REQUEST_STATE_KEY: STATE_KEY } });
+  const started = await startServer({ apiBase: api.base, args: ["--config", config], env: { CODEMODE_REQUEST_STATE_KEY: STATE_KEY, ...env } });
   outputs.push(started);
   return started;
 }
@@ -201,23 +202,91 @@ test("v2 client, by hand: a forged, altered, replayed or other principal's reque
   }
 });
 
-test("v2 client, by hand: after a restart the paused execution is gone; the retry is refused and nothing is sent", async () => {
+/** Kills the server outright (no shutdown of any kind), as a crash or a lost replica would. */
+async function kill(started) {
+  if (started.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => started.child.once("exit", resolve));
+  started.child.kill("SIGKILL");
+  await exited;
+}
+
+/** Retries a paused execution by hand with the accepting answer. */
+const retryAccepting = (client, code, { key, state }) =>
+  execute(client, code, { inputResponses: accept(key), requestState: state }, { allowInputRequired: true });
+
+test("v2 client, by hand: a paused execution resumes after the server is killed, each approved request goes out once and earlier ones are not sent again", async () => {
   const dataDir = scratchDir();
-  const first = await startKeyed("", dataDir);
-  const before = await v2("auto", () => "accept", { url: first.url, manual: true });
-  const code = deleting("restarted");
-  const { key, state } = await paused(before.client, code);
-  await before.client.close();
-  await first.stop();
-  const second = await startKeyed("", dataDir);
-  const after = await v2("auto", () => "accept", { url: second.url, manual: true });
+  // The first approved request's query carries the clock and a random number: a replay that
+  // saw other values would make another request than the one approved.
+  const code = `async () => {
+    const zones = (await cloudflare.request({ method: "GET", path: "/zones", query: { m: "restart-marker" } })).result.length;
+    const a = await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/restart-a", query: { at: Date.now(), r: Math.random() } });
+    const b = await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/restart-b", query: { at: new Date().toISOString() } });
+    return { zones, a: a.result.id, b: b.result.id };
+  }`;
+  const marked = () => received("GET", "/zones").filter((r) => r.query.includes("restart-marker"));
+  let server = await startKeyed("", dataDir);
+  let client = (await v2("auto", () => "accept", { url: server.url, manual: true })).client;
+  const first = await paused(client, code);
+  const approvedA = first.message.match(/^Approve DELETE (\S+)\?\n/)?.[1];
+  assert.match(approvedA ?? "", /^\/zones\/z1\/dns_records\/restart-a\?at=\d+&r=0\.\d+$/, first.message);
+  assert.equal(marked().length, 1);
+  await client.close();
+  await kill(server);
+
+  server = await startKeyed("", dataDir);
+  client = (await v2("auto", () => "accept", { url: server.url, manual: true })).client;
+  const second = await retryAccepting(client, code, first);
+  assert.equal(second.raw.resultType, "input_required", second.text);
+  const [key] = Object.keys(second.raw.inputRequests);
+  assert.match(second.raw.inputRequests[key].params.message, /^Approve DELETE \/zones\/z1\/dns_records\/restart-b\?at=\d{4}-/);
+  const sentA = received("DELETE", "/zones/z1/dns_records/restart-a");
+  assert.equal(sentA.length, 1, "the approved request went out once");
+  assert.equal(`${sentA[0].path}${sentA[0].query}`, approvedA, "the request approved is the one sent");
+  assert.equal(marked().length, 1, "the earlier request was answered from the record, not sent again");
+  await client.close();
+  await kill(server);
+
+  server = await startKeyed("", dataDir);
+  client = (await v2("auto", () => "accept", { url: server.url, manual: true })).client;
   try {
-    const retried = await execute(after.client, code, { inputResponses: accept(key), requestState: state }, { allowInputRequired: true });
-    assert.equal(retried.isError, true, retried.text);
-    assert.match(retried.text, /no longer paused here \(it ended, or the server that paused it restarted/);
-    assert.equal(received("DELETE", "/zones/z1/dns_records/restarted").length, 0);
+    const done = await retryAccepting(client, code, { key, state: second.raw.requestState });
+    assert.deepEqual(done.json, { zones: 2, a: "restart-a", b: "restart-b" }, done.text);
+    assert.equal(received("DELETE", "/zones/z1/dns_records/restart-a").length, 1);
+    assert.equal(received("DELETE", "/zones/z1/dns_records/restart-b").length, 1);
+    assert.equal(marked().length, 1);
+    const again = await retryAccepting(client, code, { key, state: second.raw.requestState });
+    assert.equal(again.isError, true, again.text);
+    assert.match(again.text, /already answered, or its call is no longer paused/);
+    assert.equal(received("DELETE", "/zones/z1/dns_records/restart-b").length, 1, "a replayed state sends nothing");
   } finally {
-    await after.client.close();
+    await client.close();
+  }
+});
+
+test("v2 client, by hand: a resumed run that makes other requests than the record is ended with a clear error, and sends nothing", async () => {
+  const dataDir = scratchDir();
+  const code = `async () => {
+    await cloudflare.request({ method: "GET", path: "/zones", query: { account: accountId, m: "diverge-marker" } });
+    return (await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/diverged" })).result.id;
+  }`;
+  const marked = () => received("GET", "/zones").filter((r) => r.query.includes("diverge-marker"));
+  const first = await startKeyed("", dataDir, { CLOUDFLARE_ACCOUNT_ID: "account-before" });
+  const before = (await v2("auto", () => "accept", { url: first.url, manual: true })).client;
+  const pause = await paused(before, code);
+  await before.close();
+  await kill(first);
+  // Restarted with another account: the code's first request is no longer the recorded one.
+  const second = await startKeyed("", dataDir, { CLOUDFLARE_ACCOUNT_ID: "account-after" });
+  const after = (await v2("auto", () => "accept", { url: second.url, manual: true })).client;
+  try {
+    const retried = await retryAccepting(after, code, pause);
+    assert.equal(retried.isError, true, retried.text);
+    assert.match(retried.text, /cannot be resumed here: request 1 of the run that paused was GET \/zones\?account=account-before&m=diverge-marker, but running the code again made GET \/zones\?account=account-after&m=diverge-marker\. Nothing more was sent/);
+    assert.equal(marked().length, 1, "only the first run's request was sent");
+    assert.equal(received("DELETE", "/zones/z1/dns_records/diverged").length, 0);
+  } finally {
+    await after.close();
   }
 });
 

@@ -6,7 +6,8 @@
 //!   batching whatever arrives together into one transaction and one fsync.
 //! - [`AuditLog`] reads the hash chain (see [`chain_hash`]) that both kinds of entry share,
 //!   verifies it, exports it as JSON Lines and prunes it behind a retention anchor.
-//! - [`ApprovalStore`] keeps human approvals for upstream requests in the same file.
+//! - [`ApprovalStore`] keeps human approvals for upstream requests in the same file, and
+//!   [`SqlitePausedStore`] the records of paused calls (a [`PausedStore`]).
 //!
 //! Durability: the file uses WAL journaling with `synchronous = FULL`, so every acknowledged
 //! entry or approval change has been fsynced. It survives the process being killed (as WAL with
@@ -83,6 +84,7 @@ mod columns;
 mod db;
 mod log;
 mod mac;
+mod paused;
 mod record;
 mod time;
 mod writer;
@@ -98,6 +100,7 @@ pub use chain::{
 pub use db::DatabaseError;
 pub use log::{AuditError, AuditLog};
 pub use mac::{AuditKey, InvalidKey};
+pub use paused::{PausedStore, PausedStoreError, SqlitePausedStore};
 pub use record::{
     ApprovalDecision, CallRecord, NoAnswer, Outcome, RecordId, RequestDecision, RequestIntent,
     StoredEntry, StoredIntent, StoredRecord, Tool, UpstreamRequest,

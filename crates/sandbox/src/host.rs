@@ -5,6 +5,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use thiserror::Error;
 
+use crate::determinism::Determinism;
 use crate::outcome::LogLine;
 
 /// What `execute` code can reach outside the sandbox; implemented by the server.
@@ -37,6 +38,12 @@ pub trait Host: Send + Sync + 'static {
     /// timeout, which bounds the code, not the people.
     fn waiting_for_people(&self) -> Duration {
         Duration::ZERO
+    }
+
+    /// The clock and random seed the call's `Date` and `Math.random` read; a host that may
+    /// run the same code again records them and hands back the same ones.
+    fn determinism(&self) -> Determinism {
+        Determinism::fresh()
     }
 }
 

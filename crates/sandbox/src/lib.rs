@@ -28,6 +28,7 @@
 
 mod cancel;
 mod config;
+mod determinism;
 mod engine;
 mod error;
 mod host;
@@ -42,6 +43,7 @@ mod worker;
 
 pub use cancel::{CancelToken, Listening};
 pub use config::{ConfigError, DEFAULT_API_GLOBAL, SandboxConfig};
+pub use determinism::Determinism;
 pub use error::SandboxError;
 pub use host::{Delivery, Host, Rejection};
 pub use limits::{Limits, PoolConfig};

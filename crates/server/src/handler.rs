@@ -233,6 +233,7 @@ impl CodeMode {
             asks,
             updates,
             cancel,
+            recording: None,
         };
         let response = if let Some(state) = &request.request_state {
             let answer = request
@@ -241,7 +242,15 @@ impl CodeMode {
                 .and_then(|responses| responses.get(APPROVAL_INPUT));
             let resumed = runner
                 .paused()
-                .resume(state, answer, &binding, &live.sender(), &cancel)
+                .resume(
+                    runner,
+                    state,
+                    answer,
+                    &binding,
+                    |asks, updates, stop| request_with(Some(asks), updates, stop),
+                    &live.sender(),
+                    &cancel,
+                )
                 .await;
             match resumed {
                 Ok(round) => round_response(round),

@@ -22,6 +22,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
 use crate::cancel::Listening;
+use crate::determinism::Determinism;
 use crate::engine::{self, Call, Wake};
 use crate::error::SandboxError;
 use crate::host::{Delivery, Host, Rejection};
@@ -145,11 +146,12 @@ impl Execution {
         watchdog.watch(watch.clone());
         let waker = wake.clone();
         let wake_on_cancel = call.cancel.on_cancel(move || waker.wake());
+        let determinism = host.determinism();
         let bridge = Rc::new(Bridge::new(host.clone(), outside, wake));
         let sink = LogSink::new(limits, Some(host));
         let context = Context::custom::<Intrinsics>(&runtime).map_err(setup)?;
         let helpers = context
-            .with(|ctx| install(&ctx, &bridge, &sink, limits))
+            .with(|ctx| install(&ctx, &bridge, &sink, limits, determinism))
             .map_err(setup)?;
         if call.code.contains(ACCOUNT_GLOBAL) {
             bridge.look_up_account();
@@ -267,13 +269,23 @@ struct Helpers {
     settle: Persistent<Function<'static>>,
 }
 
-/// Defines the realm's globals: `console`, the API's and `accountId`.
+/// Defines the realm's globals: `console`, the API's and `accountId`, and seeds its `Date`
+/// and `Math.random` from `determinism`.
 fn install<'js>(
     ctx: &Ctx<'js>,
     bridge: &Rc<Bridge>,
     sink: &Rc<LogSink>,
     limits: &Limits,
+    determinism: Determinism,
 ) -> rquickjs::Result<Helpers> {
+    let seed_realm: Function = scripts::CLOCK.load(ctx)?;
+    // The clock as a JavaScript number (exact up to 2^53 ms), the seed as two 32-bit halves.
+    let start = determinism.clock_ms as f64;
+    seed_realm.call::<_, ()>((
+        start,
+        (determinism.seed >> 32) as u32,
+        determinism.seed as u32,
+    ))?;
     let render: Function = scripts::RENDER.load(ctx)?;
     let create_console: Function = scripts::CONSOLE.load(ctx)?;
     console::install(ctx, &create_console, &render, sink.clone(), limits)?;

@@ -31,6 +31,12 @@ pub(crate) static REQUEST: Script = Script::new(
     include_str!("../../../../sandbox-runtime/request.js"),
 );
 
+/// `seedRealm(start, seedHigh, seedLow)`: the call's still clock and seeded `Math.random`.
+pub(crate) static CLOCK: Script = Script::new(
+    "clock.js",
+    include_str!("../../../../sandbox-runtime/clock.js"),
+);
+
 /// `lockdown()`: freezes the shared spec realm.
 pub(crate) static LOCKDOWN: Script = Script::new(
     "lockdown.js",

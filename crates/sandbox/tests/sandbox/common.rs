@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use codemode_sandbox::{Delivery, Host, Limits, LogLine, Pool, PoolConfig, Rejection};
+use codemode_sandbox::{Delivery, Determinism, Host, Limits, LogLine, Pool, PoolConfig, Rejection};
 use codemode_spec::Node;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -152,6 +152,8 @@ pub struct TestHost {
     pub most_in_flight: AtomicUsize,
     pub account_lookups: AtomicUsize,
     pub account: Option<Result<String, String>>,
+    /// The clock and seed the code's `Date` and `Math.random` read; fresh when not given.
+    pub determinism: Option<Determinism>,
     together: tokio::sync::Notify,
     people: Mutex<People>,
 }
@@ -171,6 +173,13 @@ impl TestHost {
     pub fn with_account(account: Result<String, String>) -> Arc<TestHost> {
         Arc::new(TestHost {
             account: Some(account),
+            ..TestHost::default()
+        })
+    }
+
+    pub fn with_determinism(determinism: Determinism) -> Arc<TestHost> {
+        Arc::new(TestHost {
+            determinism: Some(determinism),
             ..TestHost::default()
         })
     }
@@ -266,6 +275,10 @@ impl Host for Shared {
             }
             host.request_one(options).await.map(Delivery::from)
         })
+    }
+
+    fn determinism(&self) -> Determinism {
+        self.0.determinism.unwrap_or_else(Determinism::fresh)
     }
 
     fn account_id(&self) -> BoxFuture<'static, Result<String, Rejection>> {

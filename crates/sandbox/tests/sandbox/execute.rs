@@ -5,7 +5,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::common::{Shared, TestHost, pool, small_view};
-use codemode_sandbox::{CancelToken, LogLevel, Outcome, Pool, PoolConfig, SandboxError};
+use codemode_sandbox::{
+    CancelToken, Determinism, LogLevel, Outcome, Pool, PoolConfig, SandboxError,
+};
 use serde_json::json;
 
 async fn execute(pool: &Pool, host: &Arc<TestHost>, code: &str) -> Result<Outcome, SandboxError> {
@@ -320,4 +322,53 @@ async fn execute_cost() {
             times[times.len() * 9 / 10]
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_and_random_numbers_come_from_the_hosts_determinism() {
+    let pool = pool(small_view(), 1);
+    let code = "async () => {
+        const before = Date.now();
+        await cloudflare.request({ method: 'GET', path: '/zones' });
+        return {
+            now: [before, Date.now()],
+            iso: new Date().toISOString(),
+            called: typeof Date(),
+            epoch: new Date(0).toISOString(),
+            isDate: new Date() instanceof Date && new Date(0).constructor === Date,
+            random: [Math.random(), Math.random(), Math.random()],
+        };
+    }";
+    let seeded = |seed| {
+        TestHost::with_determinism(Determinism {
+            clock_ms: 1_764_000_000_000,
+            seed,
+        })
+    };
+    let run = |host| {
+        let pool = pool.clone();
+        async move {
+            execute(&pool, &host, code)
+                .await
+                .map(|outcome| outcome.result)
+        }
+    };
+    let first = run(seeded(7)).await.expect("the code runs");
+    assert_eq!(first, run(seeded(7)).await.expect("the code runs again"));
+    assert_eq!(
+        first["now"],
+        json!([1_764_000_000_000_i64, 1_764_000_000_000_i64])
+    );
+    assert_eq!(first["iso"], json!("2025-11-24T16:00:00.000Z"));
+    assert_eq!(first["called"], json!("string"));
+    assert_eq!(first["epoch"], json!("1970-01-01T00:00:00.000Z"));
+    assert_eq!(first["isDate"], json!(true));
+    let random: Vec<f64> = serde_json::from_value(first["random"].clone()).expect("numbers");
+    assert!(random.iter().all(|r| (0.0..1.0).contains(r)), "{random:?}");
+    assert!(
+        random[0] != random[1] && random[1] != random[2],
+        "{random:?}"
+    );
+    let other = run(seeded(8)).await.expect("the code runs");
+    assert_ne!(first["random"], other["random"]);
 }

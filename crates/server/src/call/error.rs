@@ -177,13 +177,17 @@ pub enum RequestRefused {
         /// The rule that asked for approval.
         rule: String,
     },
+    /// What the code saw for this request when its call first ran, given again on a resume;
+    /// or why the resumed run cannot go on.
+    #[error("{0}")]
+    Recorded(String),
 }
 
 impl RequestRefused {
     /// What the audit log records as the decision about the refused request.
     pub fn decision(&self, subject: &str) -> RequestDecision {
         match self {
-            RequestRefused::Gateway(_) => RequestDecision::Allow,
+            RequestRefused::Gateway(_) | RequestRefused::Recorded(_) => RequestDecision::Allow,
             RequestRefused::Denied { rule, .. }
             | RequestRefused::NeedsApproval { rule, .. }
             | RequestRefused::NotAsked { rule, .. } => RequestDecision::Deny { rule: rule.clone() },

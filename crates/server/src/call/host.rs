@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
-use codemode_sandbox::{Delivery, Host, LogLine, Rejection};
+use codemode_sandbox::{CancelToken, Delivery, Determinism, Host, LogLine, Rejection};
 use codemode_upstream::{
     Call, CheckedRequest, Received, RequestError, RequestRecord, joined, resolve_account,
 };
@@ -19,6 +19,7 @@ use tracing::{Instrument, Span};
 
 use crate::call::approval::{ApprovalState, Approver, pending_request};
 use crate::call::error::RequestRefused;
+use crate::call::recording::{Begun, Recording};
 use crate::telemetry::traces;
 use crate::wording;
 
@@ -61,6 +62,10 @@ pub struct HostParts {
     pub approver: Approver,
     /// Where live output goes.
     pub updates: UnboundedSender<Update>,
+    /// The call's response journal, when it may pause and be resumed elsewhere.
+    pub recording: Option<Arc<Recording>>,
+    /// Stops the call, once it left its journal.
+    pub stop: CancelToken,
 }
 
 /// The sandbox host for one `execute` call.
@@ -70,6 +75,7 @@ pub struct ExecuteHost {
 
 struct Shared {
     parts: HostParts,
+    determinism: Determinism,
     approvals: ApprovalState,
     logs: Mutex<Vec<LogLine>>,
     notes: Mutex<Vec<String>>,
@@ -83,6 +89,10 @@ impl ExecuteHost {
     pub fn new(parts: HostParts) -> Self {
         Self {
             shared: Arc::new(Shared {
+                determinism: parts
+                    .recording
+                    .as_ref()
+                    .map_or_else(Determinism::fresh, |recording| recording.determinism()),
                 parts,
                 approvals: ApprovalState::default(),
                 logs: Mutex::new(Vec::new()),
@@ -134,14 +144,10 @@ impl Host for ExecuteHost {
     fn request(&self, options: Value) -> BoxFuture<'static, Result<Delivery, Rejection>> {
         let shared = self.shared.clone();
         async move {
-            let received = shared
-                .request_held(options)
+            shared
+                .request(options)
                 .await
-                .map_err(|e| Rejection::new(e.to_string()))?;
-            Ok(Delivery {
-                envelope: received.envelope,
-                held: Some(Box::new(received.held)),
-            })
+                .map_err(|e| Rejection::new(e.to_string()))
         }
         .boxed()
     }
@@ -157,14 +163,10 @@ impl Host for ExecuteHost {
             let Some(other) = shared.parts.others.iter().find(|other| other.name == api) else {
                 return Err(Rejection::new(format!("{api}.request: no such upstream")));
             };
-            let received = shared
+            shared
                 .request_via(&other.call, &other.policy, options)
                 .await
-                .map_err(|e| Rejection::new(e.to_string()))?;
-            Ok(Delivery {
-                envelope: received.envelope,
-                held: Some(Box::new(received.held)),
-            })
+                .map_err(|e| Rejection::new(e.to_string()))
         }
         .boxed()
     }
@@ -180,9 +182,9 @@ impl Host for ExecuteHost {
                     let shared = Arc::clone(&shared);
                     async move {
                         shared
-                            .request_held(discovery)
+                            .request(discovery)
                             .await
-                            .map(|received| received.envelope)
+                            .map(|delivery| delivery.envelope)
                     }
                 },
             )
@@ -202,30 +204,69 @@ impl Host for ExecuteHost {
     fn waiting_for_people(&self) -> Duration {
         self.shared.approvals.waited()
     }
+
+    fn determinism(&self) -> Determinism {
+        self.shared.determinism
+    }
 }
 
 impl Shared {
     /// Checks, decides, maybe asks, then sends one request; the call's ledger keeps it with
-    /// the decision, sent or refused. The envelope holds its share of the call's response
-    /// budget.
-    async fn request_held(&self, options: Value) -> Result<Received, RequestRefused> {
+    /// the decision, sent or refused. A sent envelope holds its share of the call's response
+    /// budget until the code has it.
+    async fn request(&self, options: Value) -> Result<Delivery, RequestRefused> {
         self.request_via(&self.parts.call, &self.parts.policy, options)
             .await
     }
 
-    /// [`Shared::request_held`] to the upstream of `call`, decided by `policy`.
+    /// [`Shared::request`] to the upstream of `call`, decided by `policy`: answered from the
+    /// call's journal when it has the answer, else sent; the journal keeps what the code saw.
     async fn request_via(
         &self,
         call: &Call<RequestDecision>,
         policy: &Policy,
         options: Value,
-    ) -> Result<Received, RequestRefused> {
-        let parts = &self.parts;
+    ) -> Result<Delivery, RequestRefused> {
         let checked = call.check(&options).inspect_err(|error| {
             if matches!(error, RequestError::SubrequestLimit { .. }) {
                 crate::telemetry::meters().subrequest_limit();
             }
         })?;
+        let Some(recording) = &self.parts.recording else {
+            return Ok(delivered(
+                self.decide_and_send(call, policy, checked, None).await?,
+            ));
+        };
+        match recording.begin(&pending_request(&checked)) {
+            Begun::Replayed(seen) => seen.map(Delivery::from).map_err(RequestRefused::Recorded),
+            Begun::Diverged(why) => {
+                self.parts.stop.cancel();
+                Err(RequestRefused::Recorded(why))
+            }
+            Begun::Live(place) => {
+                let sent = self
+                    .decide_and_send(call, policy, checked, Some((recording, place)))
+                    .await;
+                let seen = match &sent {
+                    Ok(received) => Ok(received.envelope.clone()),
+                    Err(refused) => Err(refused.to_string()),
+                };
+                recording.answered(place, seen);
+                Ok(delivered(sent?))
+            }
+        }
+    }
+
+    /// Decides, maybe asks, then sends one checked request (at `place` in `recording`); the
+    /// call's ledger keeps it with the decision, sent or refused.
+    async fn decide_and_send(
+        &self,
+        call: &Call<RequestDecision>,
+        policy: &Policy,
+        checked: CheckedRequest,
+        recorded: Option<(&Arc<Recording>, usize)>,
+    ) -> Result<Received, RequestRefused> {
+        let parts = &self.parts;
         if !checked.problems().is_empty() {
             let template = checked
                 .operation()
@@ -265,6 +306,9 @@ impl Shared {
             checked.method().as_str(),
             checked.operation().map(|operation| operation.path.as_str()),
         );
+        if let Some((recording, place)) = recorded {
+            recording.sent(place);
+        }
         let outcome = call
             .send_held(checked, decision)
             .instrument(span.clone())
@@ -282,6 +326,14 @@ impl Shared {
             .updates
             .send(Update::Request(describe(&request, status)));
         Ok(outcome?)
+    }
+}
+
+/// A sent request's envelope for the code, with its share of the call's response budget.
+fn delivered(received: Received) -> Delivery {
+    Delivery {
+        envelope: received.envelope,
+        held: Some(Box::new(received.held)),
     }
 }
 

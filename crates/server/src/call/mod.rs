@@ -18,14 +18,15 @@ pub mod limits;
 pub mod log_line;
 pub mod outcome;
 pub mod paused;
+pub mod recording;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use codemode_audit::{
-    ApprovalError, ApprovalStore, AuditError, AuditKey, AuditLog, AuditWriter, Timestamp,
-    Tool as AuditTool, WriterConfig,
+    ApprovalError, ApprovalStore, AuditError, AuditKey, AuditLog, AuditWriter, PausedStoreError,
+    SqlitePausedStore, Timestamp, Tool as AuditTool, WriterConfig,
 };
 use codemode_auth::{Principal, Scope, Tool as AuthTool};
 use codemode_credentials::{CredentialStore, CredentialsError};
@@ -58,7 +59,8 @@ use host::{ExecuteHost, HostParts, OtherCall};
 use limits::Admission;
 use log_line::log_call;
 pub use outcome::{CallOutcome, Returned};
-use paused::{PausedCalls, STATE_KEY_MIN_BYTES, StateKeyError};
+use paused::{PausedCalls, ResumeError, STATE_KEY_MIN_BYTES, StateKeyError};
+use recording::Recording;
 
 /// Why the server could not start serving calls. Each message names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +124,14 @@ pub enum StartError {
         path: PathBuf,
         /// What went wrong.
         source: Box<ApprovalError>,
+    },
+    /// The records of paused calls could not be opened.
+    #[error("cannot open the records of paused calls in {path}: {source}")]
+    PausedStore {
+        /// The database.
+        path: PathBuf,
+        /// What went wrong.
+        source: PausedStoreError,
     },
     /// The Redis store `[store]` names cannot be used.
     #[error("cannot use the [store] Redis: {0}")]
@@ -213,6 +223,8 @@ pub struct ExecuteRequest {
     pub updates: UnboundedSender<Update>,
     /// Stops the sandbox.
     pub cancel: CancelToken,
+    /// The call's response journal, when it may pause and be resumed elsewhere.
+    pub recording: Option<Arc<Recording>>,
 }
 
 impl Runner {
@@ -274,7 +286,16 @@ impl Runner {
             Some(key) => key.expose().as_bytes().to_vec(),
             None => paused::random_key()?,
         };
-        let paused = PausedCalls::new(&state_key, settings.approvals.ask_timeout())?;
+        let paused_store =
+            SqlitePausedStore::open(&audit_path).map_err(|source| StartError::PausedStore {
+                path: audit_path.clone(),
+                source,
+            })?;
+        let paused = PausedCalls::new(
+            &state_key,
+            settings.approvals.ask_timeout(),
+            Arc::new(paused_store),
+        )?;
         match (&settings.audit.store, &settings.audit.postgres_url) {
             (AuditStoreKind::Postgres, Some(url)) => {
                 tracing::info!(audit = %url.shown(), "audit log open in Postgres");
@@ -534,6 +555,7 @@ impl Runner {
             asks,
             updates,
             cancel,
+            recording,
         } = request;
         if let Some(refused) = scope_refusal(&caller.principal, AuthTool::Execute) {
             return (refused, 0);
@@ -606,20 +628,24 @@ impl Runner {
             subject: caller.subject().to_string(),
             approver,
             updates,
+            recording: recording.clone(),
+            stop: cancel.clone(),
         }));
         let ran = api.pool.execute(&code, host.clone(), cancel).await;
+        let diverged = recording.and_then(|recording| recording.diverged());
         let logs = host.logs();
         let pending = host.approvals().pending();
         let outcome = if pending.is_empty() {
             entry.approvals(self.approvals.used(approval_id.as_deref()).await);
-            match ran {
-                Ok(outcome) => {
+            match (ran, diverged) {
+                (_, Some(why)) => CallOutcome::failed(ResumeError::Diverged(why), logs),
+                (Ok(outcome), None) => {
                     let undefined = outcome.undefined;
                     CallOutcome::new(returned(outcome).result, logs)
                         .with_notes(host.notes())
                         .with_notes(undefined.then(|| RETURNED_UNDEFINED.to_string()))
                 }
-                Err(error) => CallOutcome::failed(error, logs),
+                (Err(error), None) => CallOutcome::failed(error, logs),
             }
         } else {
             match self.approvals.defer(&caller, &code, pending).await {

@@ -6,14 +6,20 @@
 //! which round and which request it names, bound to the caller, the session and the code, and
 //! valid until the person's time to answer is up. A state that fails any of those checks, or
 //! names a round already answered, is refused before anything changes.
+//!
+//! Each pause is also recorded durably in a [`PausedStore`]: the code, what the state is bound
+//! to, the call's clock and seed and its response journal ([`Recording`]). A retry that finds
+//! the call gone from this process (it restarted, or this is another replica) takes the record
+//! and runs the code again on the journal up to the paused request, which then goes out. The
+//! record is taken by the first retry, so the request goes out once at most.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use codemode_audit::PendingRequest;
-use codemode_sandbox::CancelToken;
+use codemode_audit::{PausedStore, PendingRequest, Timestamp};
+use codemode_sandbox::{CancelToken, Determinism};
 use codemode_upstream::sha256_hex;
 use rmcp::model::{RequestStateCodec, RequestStateError, SealOptions};
 use serde::{Deserialize, Serialize};
@@ -27,6 +33,7 @@ use crate::call::caller::Caller;
 use crate::call::error::CallError;
 use crate::call::host::Update;
 use crate::call::outcome::CallOutcome;
+use crate::call::recording::{Recording, Slot};
 use crate::call::{ExecuteRequest, Runner};
 
 /// Bytes of a request-state key, at least.
@@ -47,11 +54,11 @@ pub enum ResumeError {
          not sent. Call execute again without requestState to start over"
     )]
     Expired,
-    /// The round was already answered, or its call has ended or paused in another process.
+    /// The round was already answered, or its call has ended and left no record.
     #[error(
-        "this requestState was already answered, or its call is no longer paused here (it \
-         ended, or the server that paused it restarted or is another replica); each \
-         requestState can be used once. Call execute again without requestState to start over"
+        "this requestState was already answered, or its call is no longer paused (it ended, \
+         or its record is gone); each requestState can be used once. Call execute again \
+         without requestState to start over"
     )]
     Used,
     /// The retry did not carry the answer the round asked for.
@@ -60,6 +67,15 @@ pub enum ResumeError {
          elicitation result (`action` accept, decline or cancel)"
     )]
     NoAnswer(&'static str),
+    /// The call was resumed from its record, and running its code again left the record.
+    #[error("{0}")]
+    Diverged(String),
+    /// The record of the paused call could not be read.
+    #[error(
+        "the record of this paused call could not be read ({0}); try the retry again, or call \
+         execute again without requestState to start over"
+    )]
+    Store(String),
 }
 
 /// Why paused calls cannot be kept: the request-state key is unusable.
@@ -104,35 +120,76 @@ struct Claims {
     request: PendingRequest,
 }
 
-/// An `execute` call running in the background: its outcome, and what it sends out meanwhile.
+/// What a paused call's durable record says.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    /// What the call's request states are bound to (see [`Binding`]).
+    binding: String,
+    /// The agent's code.
+    code: String,
+    /// The account the call named.
+    account_id: Option<String>,
+    /// The round the call is paused at.
+    round: u32,
+    /// The request it is paused at.
+    pending: PendingRequest,
+    /// Its clock and seed.
+    determinism: Determinism,
+    /// Every request it made so far, with what its code saw.
+    journal: Vec<Slot>,
+}
+
+/// Builds a call from where its questions and updates go and the token that stops it.
+pub trait BuildCall:
+    FnOnce(mpsc::Sender<Question>, mpsc::UnboundedSender<Update>, CancelToken) -> ExecuteRequest
+{
+}
+
+impl<F> BuildCall for F where
+    F: FnOnce(mpsc::Sender<Question>, mpsc::UnboundedSender<Update>, CancelToken) -> ExecuteRequest
+{
+}
+
+/// An `execute` call running in the background: its outcome, what it sends out meanwhile,
+/// and what its record needs.
 pub struct Run {
     outcome: JoinHandle<CallOutcome>,
     questions: mpsc::Receiver<Question>,
     updates: mpsc::UnboundedReceiver<Update>,
     cancel: CancelToken,
+    recording: Arc<Recording>,
+    code: String,
+    account_id: Option<String>,
 }
 
 impl Run {
-    /// Starts on `runner`, in the background, the call `request` builds from where its
-    /// questions and updates go and the token that stops it.
-    pub fn spawn(
+    /// Starts on `runner`, in the background, the call `request` builds, with a fresh clock,
+    /// seed and response journal.
+    pub fn spawn(runner: &Arc<Runner>, request: impl BuildCall) -> Run {
+        let recording = Arc::new(Recording::new(Determinism::fresh()));
+        Run::with_recording(runner, recording, request)
+    }
+
+    fn with_recording(
         runner: &Arc<Runner>,
-        request: impl FnOnce(
-            mpsc::Sender<Question>,
-            mpsc::UnboundedSender<Update>,
-            CancelToken,
-        ) -> ExecuteRequest,
+        recording: Arc<Recording>,
+        request: impl BuildCall,
     ) -> Run {
         let (asks, questions) = mpsc::channel(1);
         let (updates, updates_received) = mpsc::unbounded_channel();
         let cancel = CancelToken::new();
-        let request = request(asks, updates, cancel.clone());
+        let mut request = request(asks, updates, cancel.clone());
+        request.recording = Some(recording.clone());
+        let (code, account_id) = (request.code.clone(), request.account_id.clone());
         let runner = runner.clone();
         Run {
             outcome: tokio::spawn(async move { runner.execute(request).await }.in_current_span()),
             questions,
             updates: updates_received,
             cancel,
+            recording,
+            code,
+            account_id,
         }
     }
 }
@@ -161,9 +218,11 @@ struct Paused {
     reply: oneshot::Sender<Option<Answer>>,
 }
 
-/// Every call paused in this process, and the key their request states are sealed with.
+/// Every call paused in this process, the key their request states are sealed with, and
+/// where their records are kept.
 pub struct PausedCalls {
     codec: RequestStateCodec,
+    store: Arc<dyn PausedStore>,
     answer_within: Duration,
     /// Tells this process's call ids apart from other processes'.
     process: String,
@@ -173,10 +232,15 @@ pub struct PausedCalls {
 
 impl PausedCalls {
     /// Seals states with `key` (at least [`STATE_KEY_MIN_BYTES`] bytes); each is valid for
-    /// `answer_within`, the time a person has to answer.
-    pub fn new(key: &[u8], answer_within: Duration) -> Result<PausedCalls, StateKeyError> {
+    /// `answer_within`, the time a person has to answer; records each pause in `store`.
+    pub fn new(
+        key: &[u8],
+        answer_within: Duration,
+        store: Arc<dyn PausedStore>,
+    ) -> Result<PausedCalls, StateKeyError> {
         Ok(PausedCalls {
             codec: RequestStateCodec::try_new(key.to_vec()).map_err(StateKeyError::Key)?,
+            store,
             answer_within,
             process: random_hex(8)?,
             next: AtomicU64::new(0),
@@ -198,16 +262,21 @@ impl PausedCalls {
             self.process,
             self.next.fetch_add(1, Ordering::Relaxed)
         );
-        self.drive(call, 1, run, binding, live, cancel).await
+        self.drive(call, 1, run, binding, live, cancel, None).await
     }
 
     /// Gives the person's answer to the round `state` names, then runs the call on until it
     /// ends or asks again. `answer` is the retry's elicitation result for [`APPROVAL_INPUT`].
+    /// When the call is not paused in this process, `request` (the retry's call) runs its
+    /// recorded code again on `runner`, from the call's record.
+    #[allow(clippy::too_many_arguments)]
     pub async fn resume(
         &self,
+        runner: &Arc<Runner>,
         state: &str,
         answer: Option<&serde_json::Value>,
         binding: &Binding,
+        request: impl BuildCall,
         live: &mpsc::UnboundedSender<Update>,
         cancel: &CancelToken,
     ) -> Result<Round, ResumeError> {
@@ -233,26 +302,102 @@ impl PausedCalls {
             match waiting.get(&claims.call) {
                 Some(paused)
                     if paused.round == claims.round && paused.request == claims.request => {}
-                _ => return Err(ResumeError::Used),
+                Some(_) => return Err(ResumeError::Used),
+                None => {}
             }
-            waiting.remove(&claims.call).ok_or(ResumeError::Used)?
+            waiting.remove(&claims.call)
         };
-        if paused.reply.send(Some(answer)).is_err() {
-            return Err(ResumeError::Expired);
+        let taken = self.take(&claims.call).await;
+        let next = claims.round + 1;
+        if let Some(paused) = paused {
+            paused.run.recording.resumed();
+            if paused.reply.send(Some(answer)).is_err() {
+                return Err(ResumeError::Expired);
+            }
+            return Ok(self
+                .drive(claims.call, next, paused.run, binding, live, cancel, None)
+                .await);
         }
+        let record = taken?.ok_or(ResumeError::Used)?;
+        if record.binding.as_bytes() != binding.associated.as_slice()
+            || record.round != claims.round
+            || record.pending != claims.request
+        {
+            return Err(ResumeError::Invalid);
+        }
+        let recording = Arc::new(Recording::replaying(record.determinism, record.journal));
+        let (code, account_id) = (record.code, record.account_id);
+        let run = Run::with_recording(runner, recording, |asks, updates, stop| {
+            let mut call = request(asks, updates, stop);
+            call.code = code;
+            call.account_id = account_id;
+            call.approval_id = None;
+            call
+        });
+        let answered = Some((record.pending, answer));
         Ok(self
-            .drive(
-                claims.call,
-                claims.round + 1,
-                paused.run,
-                binding,
-                live,
-                cancel,
-            )
+            .drive(claims.call, next, run, binding, live, cancel, answered)
             .await)
     }
 
-    /// Runs the call until it ends or asks question `round`, which pauses it.
+    /// Takes the record of `call` from the store: `None` when there is none (it was taken
+    /// already, or expired).
+    async fn take(&self, call: &str) -> Result<Option<Record>, ResumeError> {
+        let (store, key) = (self.store.clone(), call.to_string());
+        let taken = tokio::task::spawn_blocking(move || store.take(&key, Timestamp::now()))
+            .await
+            .map_err(|_| ResumeError::Store("the store stopped".into()))?
+            .map_err(|error| ResumeError::Store(error.to_string()))?;
+        taken
+            .map(|bytes| {
+                serde_json::from_slice(&bytes).map_err(|error| {
+                    ResumeError::Store(format!("the record is unreadable: {error}"))
+                })
+            })
+            .transpose()
+    }
+
+    /// Records that the call `call` is paused at `round` on `pending`, so a retry elsewhere
+    /// can resume it. Without a record the call can still be resumed in this process.
+    async fn record(
+        &self,
+        call: &str,
+        round: u32,
+        pending: &PendingRequest,
+        run: &Run,
+        binding: &Binding,
+    ) {
+        let record = Record {
+            binding: String::from_utf8_lossy(&binding.associated).into_owned(),
+            code: run.code.clone(),
+            account_id: run.account_id.clone(),
+            round,
+            pending: pending.clone(),
+            determinism: run.recording.determinism(),
+            journal: run.recording.saving(&self.store, call),
+        };
+        let bytes = match serde_json::to_vec(&record) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!(%error, "a paused call could not be recorded; only this process can resume it");
+                return;
+            }
+        };
+        let (store, key) = (self.store.clone(), call.to_string());
+        let expires_at = Timestamp::now().saturating_add(self.answer_within);
+        let saved = tokio::task::spawn_blocking(move || store.save(&key, &bytes, expires_at)).await;
+        if !matches!(saved, Ok(Ok(()))) {
+            tracing::warn!("a paused call could not be recorded; only this process can resume it");
+        }
+        if run.recording.is_stale() {
+            let (store, key) = (self.store.clone(), call.to_string());
+            let _ = tokio::task::spawn_blocking(move || store.delete(&key)).await;
+        }
+    }
+
+    /// Runs the call until it ends or asks question `round`, which pauses it. A call run
+    /// again from its record first asks the question it was paused at: `answered` answers it.
+    #[allow(clippy::too_many_arguments)]
     async fn drive(
         &self,
         call: String,
@@ -261,6 +406,7 @@ impl PausedCalls {
         binding: &Binding,
         live: &mpsc::UnboundedSender<Update>,
         cancel: &CancelToken,
+        mut answered: Option<(PendingRequest, Answer)>,
     ) -> Round {
         let stop = run.cancel.clone();
         let _stops_this_round = cancel.on_cancel(move || stop.cancel());
@@ -271,6 +417,25 @@ impl PausedCalls {
                     let _ = live.send(update);
                 }
                 Some(question) = run.questions.recv() => {
+                    if let Some((pending, answer)) = answered.take() {
+                        if question.request == pending {
+                            let _ = question.reply.send(Some(answer));
+                            continue;
+                        }
+                        run.cancel.cancel();
+                        let why = format!(
+                            "the paused call cannot be resumed here: running its code again \
+                             asked about {} before {pending}, the request it was paused at. \
+                             Nothing more was sent. Call execute again without requestState \
+                             to start over",
+                            question.request
+                        );
+                        return Round::Finished(CallOutcome::failed(
+                            ResumeError::Diverged(why),
+                            Vec::new(),
+                        ));
+                    }
+                    self.record(&call, round, &question.request, &run, binding).await;
                     let claims = Claims { call, round, request: question.request };
                     let options = SealOptions::new()
                         .associated_data(&binding.associated)

@@ -88,6 +88,7 @@ async fn execute_with(
             asks,
             updates,
             cancel: CancelToken::new(),
+            recording: None,
         })
         .await
 }
