@@ -58,8 +58,10 @@ fuzz_target!(|data: &[u8]| match data.split_first() {
             headers: Vec::new(),
             body: Bytes::copy_from_slice(body),
         };
-        let envelope = envelope(&response, &[]);
-        error_summary(&envelope);
+        match envelope(response, &[]) {
+            Ok(envelope) => drop(error_summary(&envelope)),
+            Err(malformed) => drop(malformed.to_string()),
+        }
     }
     _ => {}
 });
