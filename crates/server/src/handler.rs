@@ -18,6 +18,7 @@ use rmcp::model::{
     ElicitationAction, ElicitationSchema, Implementation, InitializeRequestParams,
     InitializeResult, InputRequest, InputRequests, InputRequiredResult, ListToolsResult,
     PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
+    ToolsCapability,
 };
 use rmcp::service::{Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -282,7 +283,6 @@ impl ServerHandler for CodeMode {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
-                .enable_tool_list_changed()
                 .enable_logging()
                 .build(),
         )
@@ -302,7 +302,16 @@ impl ServerHandler for CodeMode {
         if self.session.peer.set(context.peer.clone()).is_ok() {
             self.shared.served(&self.session);
         }
-        self.negotiate_initialize(&request)
+        // `tools/list_changed` reaches a 2025 session on its GET stream; 2026-07-28 clients
+        // (no `initialize`) would need `subscriptions/listen`, which is not served, so
+        // `server/discover` does not claim it.
+        let mut result = self.negotiate_initialize(&request)?;
+        result
+            .capabilities
+            .tools
+            .get_or_insert_with(ToolsCapability::default)
+            .list_changed = Some(true);
+        Ok(result)
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
