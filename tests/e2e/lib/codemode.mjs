@@ -62,7 +62,7 @@ export async function startServer({ args = [], spec = CLOUDFLARE_SPEC, apiBase, 
     child,
     output: () => output,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill("SIGTERM");
       await new Promise((resolve) => child.once("exit", resolve));
     },
