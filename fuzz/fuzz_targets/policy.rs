@@ -1,5 +1,6 @@
 //! The policy matcher: any rules document is accepted or refused, any request decided, and the
-//! path and name globs agree with a plain dynamic-programming matcher on every input.
+//! path and name globs agree with a plain dynamic-programming matcher on every input (a path
+//! glob's literal text decoded once, as request paths are).
 #![no_main]
 
 use std::sync::LazyLock;
@@ -7,6 +8,7 @@ use std::sync::LazyLock;
 use codemode_policy::{Access, Decision, NameGlob, PathGlob, Policy, RequestFacts};
 use codemode_spec::{Method, Operation};
 use libfuzzer_sys::fuzz_target;
+use percent_encoding::percent_decode_str;
 
 /// The built-in rules alone.
 static DEFAULTS: LazyLock<Policy> =
@@ -160,5 +162,20 @@ fn path_glob_matches(glob: &str, path: &str) -> bool {
             .collect()
     };
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    table_matches(&steps, &segments, |want, got| name_glob_matches(want, got))
+    table_matches(&steps, &segments, |want, got| segment_glob_matches(want, got))
+}
+
+/// One path-glob segment: `*` spans any run of characters; the text between is percent-decoded
+/// once (so `%2A` is a literal `*`) and matches itself.
+fn segment_glob_matches(glob: &str, segment: &str) -> bool {
+    let mut steps = Vec::new();
+    for (i, literal) in glob.split('*').enumerate() {
+        if i > 0 {
+            steps.push(Step::AnyRun);
+        }
+        let decoded = percent_decode_str(literal).decode_utf8_lossy();
+        steps.extend(decoded.chars().map(Step::One));
+    }
+    let chars: Vec<char> = segment.chars().collect();
+    table_matches(&steps, &chars, |want, got| want == got)
 }
