@@ -6,7 +6,7 @@
 # crash, panic, timeout or out-of-memory, and prints the executions run per target. A crashing
 # input is saved under fuzz/artifacts/<target>/; replay it with
 # `cargo +nightly fuzz run -s none -a --target-dir fuzz/target <target> <file>`, and add it to the
-# corpus once fixed.
+# corpus once fixed. Set FUZZ_SEED=N to repeat one mutation sequence.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,11 @@ targets=(spec normalise request_options policy jwt mcp_http)
 # Each input gets 10 s (none needs more than a fraction of one; longer is a hang) and the
 # process 2 GiB, any single allocation included.
 common=(-timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
+# FUZZ_SEED fixes libFuzzer's mutation sequence, so a run is a repeatable regression pass (the
+# test command sets it); without it every run explores new inputs.
+if [[ -n "${FUZZ_SEED:-}" ]]; then
+    common+=(-seed="$FUZZ_SEED")
+fi
 
 if ! command -v cargo-fuzz >/dev/null; then
     echo "installing cargo-fuzz"
