@@ -1,16 +1,20 @@
 //! The stores a server writes to, whichever kind the settings pick: approvals in SQLite or
 //! Redis ([`Approvals`]), the audit log in SQLite or Postgres ([`AuditSink`]), and the
-//! rate-limit counts in memory or Redis. Each call site sees one type and never waits on the
+//! rate-limit counts in memory or Redis, and the records of paused calls in SQLite or Redis
+//! ([`paused_store`]). Each call site sees one type and never waits on the
 //! async runtime's threads: SQLite work runs on blocking threads.
 
 use std::sync::Arc;
 
 use codemode_audit::{
     Approval, ApprovalError, ApprovalStore, AuditWriter, CallRecord, Committed, Decision,
-    NewApproval, PendingRequest, RequestIntent, Timestamp,
+    NewApproval, PausedStore, PausedStoreError, PendingRequest, RequestIntent, SqlitePausedStore,
+    Timestamp,
 };
 use codemode_ratelimit::{LimitStore, MemoryStore};
-use codemode_stores::{PgAuditWriter, RedisApprovals, RedisLimitStore, RedisLink};
+use codemode_stores::{
+    PgAuditWriter, RedisApprovals, RedisError, RedisLimitStore, RedisLink, RedisPausedStore,
+};
 
 use crate::settings::{Settings, StoreKind};
 
@@ -145,7 +149,7 @@ pub async fn redis_link(
     match (&settings.store.kind, &settings.store.redis_url) {
         (StoreKind::Redis, Some(url)) => {
             let link = RedisLink::connect(url.expose(), settings.store.redis_prefix()).await?;
-            tracing::info!(redis = %url.shown(), "rate limits and approvals in Redis");
+            tracing::info!(redis = %url.shown(), "rate limits, approvals and paused calls in Redis");
             Ok(Some(link))
         }
         _ => Ok(None),
@@ -157,5 +161,41 @@ pub fn limit_store(redis: Option<&RedisLink>) -> Arc<dyn LimitStore> {
     match redis {
         Some(link) => Arc::new(RedisLimitStore::new(link.clone())),
         None => Arc::new(MemoryStore::new()),
+    }
+}
+
+/// Why the records of paused calls cannot be kept where `[store]` says.
+#[derive(Debug, thiserror::Error)]
+pub enum PausedStoreOpenError {
+    /// The SQLite file beside the audit log could not be opened.
+    #[error("cannot open the records of paused calls in {path}: {source}")]
+    Sqlite {
+        /// The database.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        source: PausedStoreError,
+    },
+    /// The `[store]` Redis could not be reached.
+    #[error("cannot keep paused calls in the [store] Redis: {0}")]
+    Redis(#[from] RedisError),
+}
+
+/// Where paused calls are recorded: in Redis when `[store]` names it, so any replica can
+/// resume them, else in the SQLite file at `audit_path`.
+pub fn paused_store(
+    settings: &Settings,
+    audit_path: &std::path::Path,
+) -> Result<Arc<dyn PausedStore>, PausedStoreOpenError> {
+    match (&settings.store.kind, &settings.store.redis_url) {
+        (StoreKind::Redis, Some(url)) => Ok(Arc::new(RedisPausedStore::connect(
+            url.expose(),
+            settings.store.redis_prefix(),
+        )?)),
+        _ => SqlitePausedStore::open(audit_path)
+            .map(|store| Arc::new(store) as Arc<dyn PausedStore>)
+            .map_err(|source| PausedStoreOpenError::Sqlite {
+                path: audit_path.to_path_buf(),
+                source,
+            }),
     }
 }

@@ -25,8 +25,8 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use codemode_audit::{
-    ApprovalError, ApprovalStore, AuditError, AuditKey, AuditLog, AuditWriter, PausedStoreError,
-    SqlitePausedStore, Timestamp, Tool as AuditTool, WriterConfig,
+    ApprovalError, ApprovalStore, AuditError, AuditKey, AuditLog, AuditWriter, Timestamp,
+    Tool as AuditTool, WriterConfig,
 };
 use codemode_auth::{Principal, Scope, Tool as AuthTool};
 use codemode_credentials::{CredentialStore, CredentialsError};
@@ -126,13 +126,8 @@ pub enum StartError {
         source: Box<ApprovalError>,
     },
     /// The records of paused calls could not be opened.
-    #[error("cannot open the records of paused calls in {path}: {source}")]
-    PausedStore {
-        /// The database.
-        path: PathBuf,
-        /// What went wrong.
-        source: PausedStoreError,
-    },
+    #[error(transparent)]
+    PausedStore(#[from] stores::PausedStoreOpenError),
     /// The Redis store `[store]` names cannot be used.
     #[error("cannot use the [store] Redis: {0}")]
     Redis(#[from] RedisError),
@@ -286,16 +281,8 @@ impl Runner {
             Some(key) => key.expose().as_bytes().to_vec(),
             None => paused::random_key()?,
         };
-        let paused_store =
-            SqlitePausedStore::open(&audit_path).map_err(|source| StartError::PausedStore {
-                path: audit_path.clone(),
-                source,
-            })?;
-        let paused = PausedCalls::new(
-            &state_key,
-            settings.approvals.ask_timeout(),
-            Arc::new(paused_store),
-        )?;
+        let paused_store = stores::paused_store(settings, &audit_path)?;
+        let paused = PausedCalls::new(&state_key, settings.approvals.ask_timeout(), paused_store)?;
         match (&settings.audit.store, &settings.audit.postgres_url) {
             (AuditStoreKind::Postgres, Some(url)) => {
                 tracing::info!(audit = %url.shown(), "audit log open in Postgres");

@@ -1,12 +1,13 @@
 //! Integration tests of codemode-stores against a real Redis and a real Postgres, started by
 //! `tests/stores/with-servers.sh` (which `tests/run.sh` wraps around `cargo test`): counts
-//! shared by two limiters, approvals decided through another store handle, and concurrent
-//! appends from two writers forming one verifiable chain. Each test uses its own key prefix or
-//! database, so they run in parallel.
+//! shared by two limiters, approvals decided through another store handle, paused-call records
+//! taken once, and concurrent appends from two writers forming one verifiable chain. Each test
+//! uses its own key prefix or database, so they run in parallel.
 
 mod approvals;
 mod audit;
 mod limits;
+mod paused;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
