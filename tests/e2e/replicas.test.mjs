@@ -1,12 +1,15 @@
 // Two `--stateless` replicas sharing Redis (rate-limit counts, approvals) and Postgres (the audit
 // log), behind a round-robin proxy on loopback, driven through the official TypeScript SDK: a
 // user's daily quota counts across both, an approval asked for on one is decided and used on
-// the other, and every call from both lands in one chain that `codemode audit verify` accepts.
+// the other, an execution paused on one (MCP 2026-07-28 `input_required`, the v2 client) is
+// resumed on the other from its record in Redis, a retry sent to both replicas resumes it once,
+// and every call from both lands in one chain that `codemode audit verify` accepts.
 // Needs the servers tests/stores/with-servers.sh starts (tests/run.sh wraps the e2e run in it).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { spawnSync } from "node:child_process";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { startServer, connectHttp, call, writeConfig, scratchDir, sha256 } from "./lib/codemode.mjs";
 import { startFakeCloudflare, envelope, TEST_TOKEN } from "./lib/fake-cloudflare.mjs";
 import { BINARY } from "./lib/paths.mjs";
@@ -16,6 +19,8 @@ const POSTGRES = process.env.CODEMODE_TEST_POSTGRES_URL;
 const QUOTA_KEY = "quota-user-key-3a4b5c6d";
 const AGENT_KEY = "replica-agent-key-7e8f9a0b";
 const APPROVER_KEY = "replica-approver-key-1c2d3e4f";
+/** One writer per paused-execution test, each within the daily quota. */
+const RESUMER_KEYS = { moved: "resumer-moved-key-5a6b7c8d", stayed: "resumer-stayed-key-9e0f1a2b", raced: "resumer-raced-key-3c4d5e6f" };
 const STATE_KEY = "e7".repeat(32);
 const DAILY = 6;
 const DELETE_RECORD = `async () => (await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/r1" })).result.id`;
@@ -25,6 +30,8 @@ const outputs = [];
 /** Tool calls each replica served, counted by the proxy and the direct clients. */
 const served = [0, 0];
 let toolCalls = 0;
+/** Rounds of paused executions: each execution's rounds share one call record. */
+let rounds = 0;
 
 /** A fresh Postgres database for this run, and its URL. */
 function freshDatabase() {
@@ -84,7 +91,11 @@ scopes = ["search", "execute:read"]
 subject = "agent"
 sha256 = "${sha256(AGENT_KEY)}"
 scopes = ["search", "execute:read", "execute:write"]
-[[auth.keys]]
+${Object.entries(RESUMER_KEYS).map(([id, key]) => `[[auth.keys]]
+subject = "resumer-${id}"
+sha256 = "${sha256(key)}"
+scopes = ["search", "execute:read", "execute:write"]
+`).join("")}[[auth.keys]]
 subject = "alice"
 sha256 = "${sha256(APPROVER_KEY)}"
 scopes = ["approve"]
@@ -107,7 +118,7 @@ after(async () => {
   await api?.close();
   const printed = [...outputs, ...(replicas ?? []).map((replica) => replica.output())];
   for (const text of printed) {
-    for (const secret of [TEST_TOKEN, QUOTA_KEY, AGENT_KEY, APPROVER_KEY]) assert.ok(!text.includes(secret), "no output holds a secret");
+    for (const secret of [TEST_TOKEN, QUOTA_KEY, AGENT_KEY, APPROVER_KEY, ...Object.values(RESUMER_KEYS)]) assert.ok(!text.includes(secret), "no output holds a secret");
   }
 });
 
@@ -172,6 +183,120 @@ test("an approval asked for on one replica is decided and honoured on the other"
   }
 });
 
+/** A v2 client pinned to 2026-07-28 that declares elicitation and retries by hand, as `key`. */
+async function v2(url, key) {
+  const client = new Client(
+    { name: "replica-v2", version: "1.0.0" },
+    { capabilities: { elicitation: {} }, versionNegotiation: { mode: { pin: "2026-07-28" } }, inputRequired: { autoFulfill: false } },
+  );
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${key}` } } }));
+  return client;
+}
+
+/** Calls `execute` on a v2 client, `input_required` results included. */
+async function executeV2(client, code, params = {}) {
+  rounds += 1;
+  const raw = await client.callTool({ name: "execute", arguments: { code }, ...params }, { allowInputRequired: true });
+  outputs.push(JSON.stringify(raw));
+  const text = raw.content?.[0]?.text ?? "";
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { raw, text, json, isError: raw.isError === true };
+}
+
+/** Code that reads the zones (marked `m`), then deletes record `id` once approved. */
+const pausing = (id) => `async () => {
+  const zones = (await cloudflare.request({ method: "GET", path: "/zones", query: { m: "${id}" } })).result.length;
+  return { zones, deleted: (await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/${id}" })).result.id };
+}`;
+
+/** Pauses `code` on `client`; the retry's accepting arguments. */
+async function pause(client, code) {
+  const first = await executeV2(client, code);
+  assert.equal(first.raw.resultType, "input_required", first.text);
+  const [key] = Object.keys(first.raw.inputRequests);
+  return { inputResponses: { [key]: { action: "accept", content: {} } }, requestState: first.raw.requestState };
+}
+
+const deletes = (id) => api.requests.filter((r) => r.method === "DELETE" && r.path === `/zones/z1/dns_records/${id}`).length;
+const marked = (id) => api.requests.filter((r) => r.method === "GET" && r.path === "/zones" && r.query.includes(`m=${id}`)).length;
+
+test("an execution paused on one replica (2026-07-28) resumes on the other from its Redis record, and its approved request goes out once", async () => {
+  const [first, second] = replicas;
+  const [onFirst, onSecond] = [await v2(first.url, RESUMER_KEYS.moved), await v2(second.url, RESUMER_KEYS.moved)];
+  const code = pausing("moved");
+  try {
+    const retry = await pause(onFirst, code);
+    served[0] += 1;
+    assert.equal(deletes("moved"), 0, "nothing is sent before the person answers");
+    const done = await executeV2(onSecond, code, retry);
+    served[1] += 1;
+    assert.deepEqual(done.json, { zones: 2, deleted: "moved" }, done.text);
+    assert.equal(deletes("moved"), 1, "the approved request went out once");
+    assert.equal(marked("moved"), 1, "the earlier read was answered from the record, not sent again");
+    // The first replica still holds the paused execution: the same retry there finds its
+    // record taken and sends nothing.
+    const again = await executeV2(onFirst, code, retry);
+    served[0] += 1;
+    assert.equal(again.isError, true, again.text);
+    assert.match(again.text, /this paused call was resumed elsewhere/);
+    assert.equal(deletes("moved"), 1, "the replayed retry sent nothing");
+  } finally {
+    await onFirst.close();
+    await onSecond.close();
+  }
+});
+
+test("a retry resumed where the execution paused cannot be resumed again on the other replica, nor twice on the same one", async () => {
+  const [first, second] = replicas;
+  const [onFirst, onSecond] = [await v2(first.url, RESUMER_KEYS.stayed), await v2(second.url, RESUMER_KEYS.stayed)];
+  const code = pausing("stayed");
+  try {
+    const retry = await pause(onFirst, code);
+    served[0] += 1;
+    const done = await executeV2(onFirst, code, retry);
+    served[0] += 1;
+    assert.deepEqual(done.json, { zones: 2, deleted: "stayed" }, done.text);
+    for (const [index, client] of [[1, onSecond], [0, onFirst]]) {
+      const again = await executeV2(client, code, retry);
+      served[index] += 1;
+      assert.equal(again.isError, true, again.text);
+      assert.match(again.text, /already answered, or its call is no longer paused/);
+    }
+    assert.equal(deletes("stayed"), 1, "the approved request went out once");
+    assert.equal(marked("stayed"), 1);
+  } finally {
+    await onFirst.close();
+    await onSecond.close();
+  }
+});
+
+test("the same retry sent to both replicas at once resumes the execution once", async () => {
+  const [first, second] = replicas;
+  const [onFirst, onSecond] = [await v2(first.url, RESUMER_KEYS.raced), await v2(second.url, RESUMER_KEYS.raced)];
+  const code = pausing("raced");
+  try {
+    const retry = await pause(onFirst, code);
+    served[0] += 1;
+    const answers = await Promise.all([executeV2(onFirst, code, retry), executeV2(onSecond, code, retry)]);
+    served[0] += 1;
+    served[1] += 1;
+    const resumed = answers.filter((answer) => !answer.isError);
+    assert.equal(resumed.length, 1, answers.map((answer) => answer.text).join("\n"));
+    assert.deepEqual(resumed[0].json, { zones: 2, deleted: "raced" });
+    const refused = answers.find((answer) => answer.isError);
+    assert.match(refused.text, /resumed elsewhere|already answered, or its call is no longer paused/);
+    assert.equal(deletes("raced"), 1, "the approved request went out once");
+  } finally {
+    await onFirst.close();
+    await onSecond.close();
+  }
+});
+
 test("both replicas' calls are in one audit chain that `codemode audit verify` accepts", () => {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME };
   const verified = spawnSync(BINARY, ["audit", "verify", "--config", config], { encoding: "utf8", env });
@@ -181,7 +306,8 @@ test("both replicas' calls are in one audit chain that `codemode audit verify` a
   assert.equal(exported.status, 0, exported.stderr);
   const entries = exported.stdout.trim().split("\n").map((line) => JSON.parse(line));
   const calls = entries.filter((entry) => entry.entry === "call");
-  assert.equal(calls.length, toolCalls, "every tool call through either replica has its record");
+  assert.ok(calls.length >= toolCalls + 3, `every tool call through either replica has its record, each resumed execution one: ${calls.length}`);
+  assert.ok(calls.length <= toolCalls + rounds, `no more records than calls and rounds: ${calls.length}`);
   assert.deepEqual(entries.map((entry) => entry.id), entries.map((_, i) => i + 1), "one sequence of ids");
   const records = verified.stdout.match(/audit log intact: (\d+) records?/);
   assert.ok(records, verified.stdout);

@@ -306,8 +306,12 @@ impl Shared {
             checked.method().as_str(),
             checked.operation().map(|operation| operation.path.as_str()),
         );
-        if let Some((recording, place)) = recorded {
-            recording.sent(place);
+        if let Some((recording, place)) = recorded
+            && let Err(lost) = recording.sent(place).await
+        {
+            parts.stop.cancel();
+            call.refuse(checked, decision);
+            return Err(RequestRefused::Recorded(lost.to_string()));
         }
         let outcome = call
             .send_held(checked, decision)

@@ -11,7 +11,9 @@
 //! to, the call's clock and seed and its response journal ([`Recording`]). A retry that finds
 //! the call gone from this process (it restarted, or this is another replica) takes the record
 //! and runs the code again on the journal up to the paused request, which then goes out. The
-//! record is taken by the first retry, so the request goes out once at most.
+//! record is taken by the first retry, so the request goes out once at most: a call still
+//! paused in its process claims (takes) its record too before it goes on, and stops, sending
+//! nothing, when another process took it first.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +35,7 @@ use crate::call::caller::Caller;
 use crate::call::error::CallError;
 use crate::call::host::Update;
 use crate::call::outcome::CallOutcome;
-use crate::call::recording::{Recording, Slot};
+use crate::call::recording::{ClaimError, Recording, Slot};
 use crate::call::{ExecuteRequest, Runner};
 
 /// Bytes of a request-state key, at least.
@@ -70,6 +72,9 @@ pub enum ResumeError {
     /// The call was resumed from its record, and running its code again left the record.
     #[error("{0}")]
     Diverged(String),
+    /// The call is paused in this process, and could not claim its record to go on.
+    #[error(transparent)]
+    Claimed(ClaimError),
     /// The record of the paused call could not be read.
     #[error(
         "the record of this paused call could not be read ({0}); try the retry again, or call \
@@ -207,6 +212,12 @@ pub enum Round {
     },
 }
 
+/// How long a paused call's record outlives its request state: a retry can no longer use it
+/// (the state has expired), but the process that paused the call can still claim it when it
+/// goes on after the person's time is up, and so tell that apart from a retry elsewhere
+/// having taken it.
+const CLAIM_GRACE: Duration = Duration::from_secs(300);
+
 /// The key of the one input request each round asks.
 pub const APPROVAL_INPUT: &str = "approval";
 
@@ -307,10 +318,19 @@ impl PausedCalls {
             }
             waiting.remove(&claims.call)
         };
-        let taken = self.take(&claims.call).await;
         let next = claims.round + 1;
         if let Some(paused) = paused {
-            paused.run.recording.resumed();
+            match paused.run.recording.claim().await {
+                Ok(()) => {}
+                Err(ClaimError::Lost) => {
+                    paused.run.cancel.cancel();
+                    return Err(ResumeError::Claimed(ClaimError::Lost));
+                }
+                Err(error) => {
+                    self.waiting().insert(claims.call, paused);
+                    return Err(ResumeError::Claimed(error));
+                }
+            }
             if paused.reply.send(Some(answer)).is_err() {
                 return Err(ResumeError::Expired);
             }
@@ -318,7 +338,7 @@ impl PausedCalls {
                 .drive(claims.call, next, paused.run, binding, live, cancel, None)
                 .await);
         }
-        let record = taken?.ok_or(ResumeError::Used)?;
+        let record = self.take(&claims.call).await?.ok_or(ResumeError::Used)?;
         if record.binding.as_bytes() != binding.associated.as_slice()
             || record.round != claims.round
             || record.pending != claims.request
@@ -367,6 +387,7 @@ impl PausedCalls {
         run: &Run,
         binding: &Binding,
     ) {
+        let snapshot = run.recording.snapshot();
         let record = Record {
             binding: String::from_utf8_lossy(&binding.associated).into_owned(),
             code: run.code.clone(),
@@ -374,7 +395,7 @@ impl PausedCalls {
             round,
             pending: pending.clone(),
             determinism: run.recording.determinism(),
-            journal: run.recording.saving(&self.store, call),
+            journal: snapshot.slots.clone(),
         };
         let bytes = match serde_json::to_vec(&record) {
             Ok(bytes) => bytes,
@@ -384,12 +405,14 @@ impl PausedCalls {
             }
         };
         let (store, key) = (self.store.clone(), call.to_string());
-        let expires_at = Timestamp::now().saturating_add(self.answer_within);
+        let expires_at = Timestamp::now().saturating_add(self.answer_within + CLAIM_GRACE);
         let saved = tokio::task::spawn_blocking(move || store.save(&key, &bytes, expires_at)).await;
         if !matches!(saved, Ok(Ok(()))) {
             tracing::warn!("a paused call could not be recorded; only this process can resume it");
+            return;
         }
-        if run.recording.is_stale() {
+        if !run.recording.saved(&snapshot, &self.store, call) {
+            // A request went out meanwhile, which the record would answer as never sent.
             let (store, key) = (self.store.clone(), call.to_string());
             let _ = tokio::task::spawn_blocking(move || store.delete(&key)).await;
         }

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use codemode_audit::{PausedStore, PendingRequest};
+use codemode_audit::{PausedStore, PendingRequest, Timestamp};
 use codemode_sandbox::Determinism;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -41,6 +41,8 @@ pub enum Begun {
 pub struct Recording {
     determinism: Determinism,
     state: Mutex<State>,
+    /// Held while the saved record is being claimed, so claims wait for each other.
+    claiming: tokio::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -50,9 +52,31 @@ struct State {
     next: usize,
     /// Where the journal was last saved durably, while that record is meant to be resumed.
     saved: Option<(Arc<dyn PausedStore>, String)>,
-    /// Whether a request was sent after the last save, which the saved record does not know.
-    stale: bool,
+    /// How many times the call went on past a save (sent a request, or resumed).
+    claims: u64,
+    /// Whether another process took the call's record and resumed it: this one may not go on.
+    lost: bool,
     diverged: Option<String>,
+}
+
+/// A snapshot of the journal, about to be saved.
+pub struct Snapshot {
+    /// The journal's slots.
+    pub slots: Vec<Slot>,
+    claims: u64,
+}
+
+/// Why a call may not go on past its saved record.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    /// Another process took the record and resumed the call: this one must send nothing.
+    #[error(
+        "this paused call was resumed elsewhere (another replica, or another retry of the same          requestState took its record first), so this run sends nothing more; the other one          carries on"
+    )]
+    Lost,
+    /// The store could not say whether the record is still there.
+    #[error("the record of this paused call could not be claimed ({0}); nothing was sent")]
+    Store(String),
 }
 
 impl Recording {
@@ -61,6 +85,7 @@ impl Recording {
         Recording {
             determinism,
             state: Mutex::new(State::default()),
+            claiming: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -72,6 +97,7 @@ impl Recording {
                 slots,
                 ..State::default()
             }),
+            claiming: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -118,16 +144,49 @@ impl Recording {
         Begun::Diverged(why)
     }
 
-    /// The live request at `place` is being handed to the upstream.
-    pub fn sent(&self, place: usize) {
+    /// The live request at `place` is about to be handed to the upstream: it claims the saved
+    /// record first (see [`Recording::claim`]); on error it must not be sent.
+    pub async fn sent(&self, place: usize) -> Result<(), ClaimError> {
+        self.claim().await?;
         let mut state = self.state();
         if let Some(slot) = state.slots.get_mut(place) {
             *slot = Slot::Sent(slot.request().clone());
         }
-        if let Some((store, call)) = state.saved.take() {
-            // The saved record would answer this request as never sent: forget it.
-            state.stale = true;
-            tokio::task::spawn_blocking(move || store.delete(&call));
+        Ok(())
+    }
+
+    /// Goes on past the saved record, if one is meant to be resumable: takes it from its
+    /// store, so no other process can resume the call from it. When it is already gone,
+    /// another process took it and resumed the call, and this one must not go on.
+    pub async fn claim(&self) -> Result<(), ClaimError> {
+        let _one_at_a_time = self.claiming.lock().await;
+        let saved = {
+            let mut state = self.state();
+            if state.lost {
+                return Err(ClaimError::Lost);
+            }
+            state.claims += 1;
+            state.saved.take()
+        };
+        let Some((store, call)) = saved else {
+            return Ok(());
+        };
+        let (kept, key) = (store.clone(), call.clone());
+        let taken = tokio::task::spawn_blocking(move || kept.take(&key, Timestamp::now())).await;
+        match taken {
+            Ok(Ok(Some(_))) => Ok(()),
+            Ok(Ok(None)) => {
+                self.state().lost = true;
+                Err(ClaimError::Lost)
+            }
+            Ok(Err(error)) => {
+                self.state().saved = Some((store, call));
+                Err(ClaimError::Store(error.to_string()))
+            }
+            Err(_) => {
+                self.state().saved = Some((store, call));
+                Err(ClaimError::Store("the store stopped".into()))
+            }
         }
     }
 
@@ -147,22 +206,25 @@ impl Recording {
         self.state().diverged.clone()
     }
 
-    /// The journal as it stands, which is about to be saved under `call` in `store`.
-    pub fn saving(&self, store: &Arc<dyn PausedStore>, call: &str) -> Vec<Slot> {
+    /// The journal as it stands, to be saved.
+    pub fn snapshot(&self) -> Snapshot {
+        let state = self.state();
+        Snapshot {
+            slots: state.slots.clone(),
+            claims: state.claims,
+        }
+    }
+
+    /// `snapshot` was saved under `call` in `store`: from now on, going on claims that record.
+    /// False when the call went on since the snapshot, so the saved record is already out of
+    /// date and must be deleted.
+    pub fn saved(&self, snapshot: &Snapshot, store: &Arc<dyn PausedStore>, call: &str) -> bool {
         let mut state = self.state();
+        if state.claims != snapshot.claims {
+            return false;
+        }
         state.saved = Some((store.clone(), call.to_string()));
-        state.stale = false;
-        state.slots.clone()
-    }
-
-    /// Whether a request was sent since [`Recording::saving`], so the saved record must go.
-    pub fn is_stale(&self) -> bool {
-        self.state().stale
-    }
-
-    /// The saved record was taken to resume the call: later requests no longer concern it.
-    pub fn resumed(&self) {
-        self.state().saved = None;
+        true
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
