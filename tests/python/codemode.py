@@ -43,10 +43,10 @@ def server_env(token: str | None) -> dict[str, str]:
 class HttpServer:
     """`codemode serve` on an ephemeral loopback port; `url` is its MCP endpoint."""
 
-    def __init__(self, args: list[str], token: str | None) -> None:
+    def __init__(self, args: list[str], token: str | None, env: dict[str, str] | None = None) -> None:
         self._process = subprocess.Popen(
             [BINARY, "serve", "--listen", "127.0.0.1:0", *args],
-            env=server_env(token),
+            env={**server_env(token), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -73,6 +73,11 @@ class HttpServer:
     def stderr(self) -> str:
         """Everything the server wrote to stderr so far."""
         return "".join(self._lines)
+
+    def kill(self) -> None:
+        """Kills the server outright (no shutdown of any kind), as a crash would."""
+        self._process.kill()
+        self._process.wait()
 
     def stop(self) -> None:
         """Terminates the server and waits for it (killing it after 10 s)."""
