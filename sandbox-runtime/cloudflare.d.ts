@@ -1,4 +1,4 @@
-declare const accountId: string;
+declare const accountId: string; // the Cloudflare account
 declare const cloudflare: {
   request(options: {
     method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";

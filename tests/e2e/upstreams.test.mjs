@@ -9,7 +9,8 @@ import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { startServer, connectHttp, call, writeConfig, scratchDir } from "./lib/codemode.mjs";
-import { startFakeCloudflare, TEST_TOKEN } from "./lib/fake-cloudflare.mjs";
+import { startFakeCloudflare, TEST_TOKEN, ACCOUNT } from "./lib/fake-cloudflare.mjs";
+import { audit, exportedEntries } from "./lib/audit.mjs";
 import { runCli } from "./lib/cli.mjs";
 import { BINARY, CLOUDFLARE_SPEC, ROOT } from "./lib/paths.mjs";
 
@@ -282,4 +283,124 @@ test("credentials stored with --upstream are keyed by upstream; an unknown upstr
     outputs.push(stored.output());
   }
   assertNoCrossing(STORED_TOKEN);
+});
+
+/** Polls `read()` until it matches `pattern`. */
+async function waitFor(read, pattern, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const match = read().match(pattern);
+    if (match) return match;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`never matched ${pattern}:\n${read()}`);
+}
+
+test("with github first: its example, each upstream's approvals, accountId from cloudflare, audit and metrics by upstream name", async () => {
+  const dataDir = scratchDir();
+  const config = writeConfig(`data_dir = ${JSON.stringify(dataDir)}
+[[upstreams]]
+name = "github"
+spec = ${JSON.stringify(GITHUB_SPEC)}
+api_base = ${JSON.stringify(github.base)}
+token_env = "GITHUB_TOKEN"
+auth_scheme = "token"
+[[upstreams.policy.rules]]
+name = "github-stars"
+method = ["PUT"]
+path = "/user/starred/**"
+action = "approve"
+
+[[upstreams]]
+name = "cloudflare"
+spec = ${JSON.stringify(CLOUDFLARE_SPEC)}
+api_base = ${JSON.stringify(cloudflare.base)}
+`);
+  const first = await startServer({ spec: null, args: ["--config", config], env: { GITHUB_TOKEN } });
+  const mcp = await connectHttp(first.url);
+  try {
+    const { tools } = await mcp.listTools();
+    outputs.push(JSON.stringify(tools));
+    const execute = tools.find((t) => t.name === "execute").description;
+    assert.match(execute, /^Call the GitHub v3 REST API, Cloudflare API\. /);
+    assert.doesNotMatch(execute, /API API/);
+    assert.match(execute, /Example: async \(\) => \(await github\.request\(\{method: "GET", path: "\/\w+"\}\)\)\.data/);
+    assert.doesNotMatch(execute, /Example: async \(\) => \(await cloudflare/);
+    assert.match(execute, /declare const accountId: string; \/\/ the Cloudflare account/);
+    const approvals = execute.slice(execute.indexOf("Needs a person's approval: "));
+    const [githubHeld, cloudflareHeld] = approvals.split("; ");
+    assert.match(githubHeld, /^Needs a person's approval: github: any DELETE, .*github-stars/);
+    assert.match(cloudflareHeld, /^cloudflare: any DELETE/);
+    assert.doesNotMatch(cloudflareHeld, /github-stars/, "github's rule is not cloudflare's");
+
+    cloudflare.resetCounters();
+    github.requests.length = 0;
+    const result = await call(mcp, "execute", {
+      code: `async () => [accountId, (await github.request({ method: "GET", path: "/user" })).data.login, (await cloudflare.request({ method: "GET", path: "/zones" })).success]`,
+    });
+    outputs.push(JSON.stringify(result.raw));
+    assert.equal(result.isError, false, result.all);
+    assert.deepEqual(result.json, [ACCOUNT.id, "octocat", true]);
+    assert.deepEqual(cloudflare.requests.map((r) => r.path), ["/accounts", "/zones"], "accountId is read from cloudflare, not from the first upstream");
+    assert.deepEqual(github.requests.map((r) => r.url), ["/user"]);
+
+    const db = path.join(dataDir, "audit.db");
+    const entries = exportedEntries(db);
+    const intents = entries.filter((e) => e.entry === "request").map((e) => `${e.upstream} ${e.path}`);
+    assert.deepEqual(intents.sort(), ["cloudflare /accounts", "cloudflare /zones", "github /user"]);
+    const call_ = entries.filter((e) => e.entry === "call").at(-1);
+    assert.deepEqual(call_.requests.map((r) => `${r.upstream} ${r.path}`).sort(), ["cloudflare /accounts", "cloudflare /zones", "github /user"]);
+    const verified = audit(db, ["verify"]);
+    assert.equal(verified.status, 0, verified.stderr + verified.stdout);
+
+    const metrics = await (await fetch(first.url.replace(/\/mcp$/, "/metrics"))).text();
+    assert.match(metrics, /^codemode_upstream_requests_total\{upstream="github",status="2xx"\} 1$/m, metrics);
+    assert.match(metrics, /^codemode_upstream_requests_total\{upstream="cloudflare",status="2xx"\} 2$/m);
+    assert.doesNotMatch(metrics, /upstream="127\.0\.0\.1"/, "the label is the upstream's name, not its host");
+  } finally {
+    await mcp.close();
+    await first.stop();
+    outputs.push(first.output());
+  }
+});
+
+test("SIGHUP refreshes every upstream; one whose reload fails keeps its last good spec", async () => {
+  const dir = scratchDir();
+  const petsFile = path.join(dir, "pets.json");
+  const pets = (paths) => JSON.stringify({
+    openapi: "3.0.3", info: { title: "Pets", version: "1" },
+    paths: Object.fromEntries(paths.map((p) => [p, { get: { responses: { 200: { description: "ok" } } } }])),
+  });
+  writeFileSync(petsFile, pets(["/pets"]));
+  const config = writeConfig(`${upstreamsConfig()}
+[[upstreams]]
+name = "pets"
+spec = ${JSON.stringify(petsFile)}
+api_base = ${JSON.stringify(github.base)}
+`);
+  const refreshing = await startServer({ spec: null, args: ["--config", config], env: { GITHUB_TOKEN } });
+  const mcp = await connectHttp(refreshing.url);
+  const petPaths = async () => {
+    const found = await call(mcp, "search", { code: "async () => [Object.keys(specs.pets.paths), Object.keys(specs.cloudflare.paths).length > 1000]" });
+    assert.equal(found.isError, false, found.text);
+    return found.json;
+  };
+  try {
+    assert.deepEqual(await petPaths(), [["/pets"], true]);
+    writeFileSync(petsFile, pets(["/pets", "/pets/new"]));
+    refreshing.child.kill("SIGHUP");
+    await waitFor(refreshing.output, /spec refreshed.*pets|pets.*spec refreshed/);
+    assert.deepEqual(await petPaths(), [["/pets", "/pets/new"], true], "the third upstream's new spec is in service");
+    const { tools } = await mcp.listTools();
+    assert.match(tools.find((t) => t.name === "search").description, /specs\.pets \(Pets, 2 ops\)/, "the descriptions follow the refreshed spec");
+
+    writeFileSync(petsFile, "<html>not a spec</html>");
+    refreshing.child.kill("SIGHUP");
+    await waitFor(refreshing.output, /spec refresh failed.*pets|pets.*spec refresh failed/);
+    assert.deepEqual(await petPaths(), [["/pets", "/pets/new"], true], "a failed reload keeps the last good spec");
+  } finally {
+    await mcp.close();
+    await refreshing.stop();
+    outputs.push(refreshing.output());
+  }
 });

@@ -79,6 +79,7 @@ fn sample(n: usize) -> CallRecord {
                 decision: RequestDecision::Allow,
                 intent: None,
                 no_answer: None,
+                upstream: None,
             })
             .collect(),
         approvals: Vec::new(),

@@ -154,7 +154,7 @@ fn insert(
         Entry::Intent(intent) => connection.execute(
             &format!(
                 "INSERT INTO audit_requests ({INTENT_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
             ),
             params![
                 id,
@@ -168,6 +168,7 @@ fn insert(
                 intent.template,
                 intent.path,
                 intent.body_sha256,
+                intent.upstream,
             ],
         )?,
     };

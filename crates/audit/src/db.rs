@@ -11,8 +11,9 @@ use crate::mac::AuditKey;
 use crate::record::RecordId;
 
 /// The schema version this crate writes into `PRAGMA user_version`: 2 added request intents,
-/// the chain points' MACs and the length of code kept only in part.
-const SCHEMA_VERSION: i64 = 2;
+/// the chain points' MACs and the length of code kept only in part; 3 the upstream of each
+/// intent.
+const SCHEMA_VERSION: i64 = 3;
 
 /// How long a connection waits for another connection's write transaction before failing,
 /// unless it says otherwise (the writer waits far less).
@@ -21,6 +22,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// What version 1 files lack.
 const MIGRATE_FROM_1: &str = "ALTER TABLE audit_chain ADD COLUMN mac TEXT;
 ALTER TABLE audit_calls ADD COLUMN code_chars INTEGER;";
+
+/// What version 2 files lack.
+const MIGRATE_FROM_2: &str = "ALTER TABLE audit_requests ADD COLUMN upstream TEXT;";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_calls (
@@ -61,7 +65,8 @@ CREATE TABLE IF NOT EXISTS audit_requests (
     path        TEXT    NOT NULL,
     body_sha256 TEXT,
     prev_hash   TEXT    NOT NULL,
-    hash        TEXT    NOT NULL
+    hash        TEXT    NOT NULL,
+    upstream    TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_requests_time ON audit_requests (time);
 CREATE TABLE IF NOT EXISTS approvals (
@@ -135,6 +140,9 @@ pub(crate) fn connect(path: &Path, key: Option<&AuditKey>) -> Result<Connection,
     }
     if found == 1 {
         transaction.execute_batch(MIGRATE_FROM_1)?;
+    }
+    if found == 2 {
+        transaction.execute_batch(MIGRATE_FROM_2)?;
     }
     transaction.execute_batch(SCHEMA)?;
     let genesis = ChainPoint {

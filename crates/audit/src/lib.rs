@@ -41,6 +41,7 @@
 //!         template: Some("/zones".into()),
 //!         path: "/zones".into(),
 //!         body_sha256: None,
+//!         upstream: Some("cloudflare".into()),
 //!     })
 //!     .wait()?;
 //! let id = writer.append(CallRecord {
@@ -63,6 +64,7 @@
 //!         decision: RequestDecision::Allow,
 //!         intent: Some(intent),
 //!         no_answer: None,
+//!         upstream: Some("cloudflare".into()),
 //!     }],
 //!     approvals: Vec::new(),
 //!     outcome: Outcome::Ok,

@@ -21,8 +21,8 @@ pub(crate) const COLUMNS: &str = "id, prev_hash, hash, time, subject, session, c
      result_chars, code_chars";
 
 /// The columns [`decode_intent`] reads, in its order.
-pub(crate) const INTENT_COLUMNS: &str =
-    "id, prev_hash, hash, time, subject, session, code_sha256, method, template, path, body_sha256";
+pub(crate) const INTENT_COLUMNS: &str = "id, prev_hash, hash, time, subject, session, code_sha256, method, template, path, body_sha256, \
+     upstream";
 
 /// Rows [`AuditLog::prune`] deletes per write transaction, so that other writers wait little.
 const PRUNE_CHUNK: i64 = 500;
@@ -358,6 +358,7 @@ fn decode_intent(row: &Row<'_>) -> rusqlite::Result<StoredIntent> {
             template: row.get(8)?,
             path: row.get(9)?,
             body_sha256: row.get(10)?,
+            upstream: row.get(11)?,
         },
     })
 }

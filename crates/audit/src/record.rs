@@ -79,6 +79,10 @@ pub struct UpstreamRequest {
     /// Why no answer came, for a request sent but unanswered when the call ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_answer: Option<NoAnswer>,
+    /// The upstream it went to, by its global (`cloudflare`, `github`); absent from records
+    /// written before upstreams were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
 }
 
 /// Why a request that was sent got no answer before its call ended.
@@ -116,6 +120,10 @@ pub struct RequestIntent {
     pub path: String,
     /// SHA-256 of the body as sent, lowercase hex; absent without a body.
     pub body_sha256: Option<String>,
+    /// The upstream it goes to, by its global; absent from intents written before upstreams
+    /// were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
 }
 
 /// An intent as stored, with its place in the hash chain.

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use codemode_auth::Principal;
 use codemode_sandbox::CancelToken;
-use codemode_spec::Spec;
+use codemode_spec::{Method, Spec};
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
@@ -44,7 +44,7 @@ const TOOLS_TTL_MS: u64 = 300_000;
 /// and the sessions to tell when those change.
 pub struct McpShared {
     runner: Arc<Runner>,
-    tools: Mutex<Option<(Arc<Spec>, Vec<Tool>)>>,
+    tools: Mutex<Option<BuiltTools>>,
     sessions: Mutex<Vec<Weak<ServedSession>>>,
 }
 
@@ -88,17 +88,21 @@ impl McpShared {
         cached.as_ref().map(|(_, tools)| tools.clone())
     }
 
-    /// The tool definitions for the spec in service, built once per spec; `None` while the
-    /// spec loads.
+    /// The tool definitions for the specs in service, built once per set of specs; `None`
+    /// while the spec loads.
     fn tools(&self) -> Option<Vec<Tool>> {
         let spec = self.runner.spec()?;
+        let others = self.runner.other_specs();
+        let specs: Vec<Arc<Spec>> = std::iter::once(spec.clone())
+            .chain(others.iter().map(|(_, spec)| spec.clone()))
+            .collect();
         let mut cached = self.tools.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((built_for, tools)) = &*cached
-            && Arc::ptr_eq(built_for, &spec)
+            && built_for.len() == specs.len()
+            && built_for.iter().zip(&specs).all(|(a, b)| Arc::ptr_eq(a, b))
         {
             return Some(tools.clone());
         }
-        let others = self.runner.other_specs();
         let summary = SpecSummary {
             title: spec.title(),
             operations: spec.operations().len(),
@@ -108,13 +112,21 @@ impl McpShared {
                 .iter()
                 .map(|(name, spec)| (name.as_str(), spec.title(), spec.operations().len()))
                 .collect(),
+            example_path: spec
+                .operations()
+                .iter()
+                .filter(|op| {
+                    op.method == Method::Get && op.path.len() > 1 && !op.path.contains('{')
+                })
+                .min_by_key(|op| op.path.len())
+                .map(|op| op.path.as_str()),
         };
         let tools = tools::definitions(
             &summary,
             self.runner.tool_limits(),
             &self.runner.held_for_approval(),
         );
-        *cached = Some((spec, tools.clone()));
+        *cached = Some((specs, tools.clone()));
         Some(tools)
     }
 }
@@ -141,6 +153,9 @@ async fn announce_tool_changes(shared: Weak<McpShared>, mut swaps: watch::Receiv
         }
     }
 }
+
+/// Tool definitions and the specs (the first upstream's, then the others') they were built for.
+type BuiltTools = (Vec<Arc<Spec>>, Vec<Tool>);
 
 /// One MCP session's handler; all sessions share the same [`McpShared`].
 #[derive(Clone)]

@@ -1,6 +1,6 @@
-//! Keeps the spec current: reloads it on a schedule and on SIGHUP, and swaps it in when it
-//! changed. Calls already running finish on the spec they started on; when a reload fails,
-//! the spec in service stays.
+//! Keeps every upstream's spec current: reloads them on a schedule and on SIGHUP, and swaps in
+//! those that changed. Calls already running finish on the specs they started on; an upstream
+//! whose reload fails keeps the spec in service.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +28,7 @@ impl Triggers {
         Triggers { every, hangup }
     }
 
-    /// Refreshes `runner`'s spec at each trigger, until the process ends.
+    /// Refreshes `runner`'s specs at each trigger, until the process ends.
     pub fn spawn(self, runner: Arc<Runner>) -> JoinHandle<()> {
         let Triggers { every, mut hangup } = self;
         tokio::spawn(async move {
@@ -62,18 +62,24 @@ async fn hang_up(hangup: Option<&mut Signal>) -> Option<()> {
 }
 
 async fn refresh(runner: &Runner, trigger: &'static str) {
-    match runner.refresh().await {
-        Ok(Refreshed::Swapped(operations)) => {
-            tracing::info!(
+    for (upstream, outcome) in runner.refresh().await {
+        match outcome {
+            Ok(Refreshed::Swapped(operations)) => tracing::info!(
                 trigger,
+                upstream,
                 operations,
                 "spec refreshed: new calls use the new spec"
-            );
-        }
-        Ok(Refreshed::Unchanged) => tracing::info!(trigger, "spec unchanged"),
-        Ok(Refreshed::BuiltIn) => tracing::debug!(trigger, "the built-in spec does not refresh"),
-        Err(error) => {
-            tracing::warn!(trigger, %error, "spec refresh failed; the spec in service stays");
+            ),
+            Ok(Refreshed::Unchanged) => tracing::info!(trigger, upstream, "spec unchanged"),
+            Ok(Refreshed::BuiltIn) => {
+                tracing::debug!(trigger, upstream, "the built-in spec does not refresh");
+            }
+            Err(error) => tracing::warn!(
+                trigger,
+                upstream,
+                %error,
+                "spec refresh failed; the spec in service stays"
+            ),
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct SpecSummary<'a> {
     pub api: &'a str,
     /// The further APIs: each one's global, title and operation count.
     pub others: Vec<(&'a str, &'a str, usize)>,
+    /// A GET path of the first API without parameters, for the execute example.
+    pub example_path: Option<&'a str>,
 }
 
 /// The limits the descriptions state, as the live config sets them.
@@ -52,11 +54,12 @@ pub struct ToolLimits {
     pub requests: usize,
 }
 
-/// Both tools, as `tools/list` returns them; `held` is what the policy holds for approval.
+/// Both tools, as `tools/list` returns them; `held` is what each upstream's policy holds for
+/// approval, by its global.
 pub fn definitions(
     summary: &SpecSummary<'_>,
     limits: &ToolLimits,
-    held: &ApprovalSummary,
+    held: &[(String, ApprovalSummary)],
 ) -> Vec<Tool> {
     vec![
         search_tool(summary, limits),
@@ -112,51 +115,78 @@ fn specs_note(summary: &SpecSummary<'_>) -> String {
     )
 }
 
-/// The declarations of every API's global.
+/// The declarations of every API's global: Cloudflare's envelope and `accountId` (which only
+/// Cloudflare has) when an upstream is `cloudflare`, the generic one for the others.
 fn api_declarations(summary: &SpecSummary<'_>) -> String {
-    let generic: Vec<&str> = std::iter::once(summary.api)
+    let names: Vec<&str> = std::iter::once(summary.api)
         .chain(summary.others.iter().map(|(name, _, _)| *name))
-        .filter(|name| *name != CLOUDFLARE)
         .collect();
-    let first_is_cloudflare = summary.api == CLOUDFLARE;
-    let mut text = if first_is_cloudflare {
+    let has_cloudflare = names.contains(&CLOUDFLARE);
+    let generic: Vec<String> = names
+        .iter()
+        .filter(|name| **name != CLOUDFLARE)
+        .map(|name| format!("{name}: Api"))
+        .collect();
+    let mut text = if has_cloudflare {
         CLOUDFLARE_DTS.to_string()
     } else {
-        CLOUDFLARE_DTS
-            .lines()
-            .filter(|line| line.starts_with("declare const accountId"))
-            .map(|line| format!("{line}\n"))
-            .collect()
+        String::new()
     };
     if !generic.is_empty() {
-        text.push_str(if first_is_cloudflare {
+        text.push_str(if has_cloudflare {
             GENERIC_SHORT_DTS
         } else {
             GENERIC_DTS
         });
-        let names: Vec<String> = generic.iter().map(|name| format!("{name}: Api")).collect();
-        text.push_str(&format!("declare const {};\n", names.join(", ")));
+        text.push_str(&format!("declare const {};\n", generic.join(", ")));
     }
     text
 }
 
-/// The APIs' titles, for the execute description.
+/// The APIs' titles, for the execute description, each once called an API.
 fn titles(summary: &SpecSummary<'_>) -> String {
-    let mut titles = vec![summary.title];
-    titles.extend(summary.others.iter().map(|(_, title, _)| *title));
-    titles.join(", ")
+    std::iter::once(summary.title)
+        .chain(summary.others.iter().map(|(_, title, _)| *title))
+        .map(|title| {
+            let title = title.trim();
+            if title.to_ascii_lowercase().ends_with("api") {
+                title.to_string()
+            } else {
+                format!("{title} API")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn execute_tool(summary: &SpecSummary<'_>, limits: &ToolLimits, held: &ApprovalSummary) -> Tool {
+/// The execute example, written for the first API's global and envelope.
+fn example(summary: &SpecSummary<'_>) -> String {
+    if summary.api == CLOUDFLARE {
+        return "async () => (await cloudflare.request({method: \"GET\", path: \"/zones\", \
+                query: {per_page: 5}})).result.map(z => z.name)"
+            .to_string();
+    }
+    let path = summary.example_path.unwrap_or("/");
+    format!(
+        "async () => (await {api}.request({{method: \"GET\", path: \"{path}\"}})).data",
+        api = summary.api
+    )
+}
+
+fn execute_tool(
+    summary: &SpecSummary<'_>,
+    limits: &ToolLimits,
+    held: &[(String, ApprovalSummary)],
+) -> Tool {
     let description = format!(
-        "Call the {title} API. `code` is an async arrow function run in a sandbox with these globals; \
+        "Call the {title}. `code` is an async arrow function run in a sandbox with these globals; \
          console output is returned too. Find the method and path with `search` first.\n\
          {declarations}\
          Limits: {requests} requests per call, {secs} s, \
          code {code_kib} KiB, results cut past {result_chars} characters.\n\
-         Example: async () => (await cloudflare.request({{method: \"GET\", path: \"/zones\", \
-         query: {{per_page: 5}}}})).result.map(z => z.name)\n{approvals}",
+         Example: {example}\n{approvals}",
         title = titles(summary),
+        example = example(summary),
         declarations = api_declarations(summary),
         approvals = approval_note(held),
         requests = limits.requests,
@@ -169,25 +199,41 @@ fn execute_tool(summary: &SpecSummary<'_>, limits: &ToolLimits, held: &ApprovalS
         .with_annotations(ToolAnnotations::new().read_only(false))
 }
 
-/// What the agent is told beforehand about approvals: which requests policy holds, and what
-/// it sees when one is held.
-fn approval_note(held: &ApprovalSummary) -> String {
-    if held.is_empty() {
+/// What the agent is told beforehand about approvals: which requests each upstream's policy
+/// holds (once for all when they hold the same), and what it sees when one is held.
+fn approval_note(held: &[(String, ApprovalSummary)]) -> String {
+    let holding: Vec<&(String, ApprovalSummary)> = held
+        .iter()
+        .filter(|(_, summary)| !summary.is_empty())
+        .collect();
+    if holding.is_empty() {
         return "No request needs a person's approval.".to_string();
     }
-    let mut kinds: Vec<String> = held
-        .every
+    let alike =
+        holding.len() == held.len() && held.iter().all(|(_, summary)| *summary == held[0].1);
+    let kinds = if alike {
+        held_kinds(&held[0].1)
+    } else {
+        holding
+            .iter()
+            .map(|(name, summary)| format!("{name}: {}", held_kinds(summary)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    format!(
+        "Needs a person's approval: {kinds}. Your client may ask them; else you get \
+         `approval_required`, nothing sent: once approved, rerun the code with its approval_id."
+    )
+}
+
+/// The requests one policy holds, e.g. `any DELETE, purge_cache`.
+fn held_kinds(held: &ApprovalSummary) -> String {
+    held.every
         .iter()
         .map(|method| format!("any {}", method.as_str()))
-        .collect();
-    if !held.rules.is_empty() {
-        kinds.extend(held.rules.iter().cloned());
-    }
-    format!(
-        "Needs a person's approval: {}. Your client may ask them; else you get \
-         `approval_required`, nothing sent: once approved, rerun the code with its approval_id.",
-        kinds.join(", ")
-    )
+        .chain(held.rules.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn code_schema(with_account: bool) -> Arc<JsonObject> {
@@ -211,4 +257,85 @@ fn code_schema(with_account: bool) -> Arc<JsonObject> {
     schema.insert("properties".into(), properties.into());
     schema.insert("required".into(), json!(["code"]));
     Arc::new(schema)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use codemode_spec::Method;
+
+    fn summary<'a>(api: &'a str, others: Vec<(&'a str, &'a str, usize)>) -> SpecSummary<'a> {
+        SpecSummary {
+            title: "GitHub v3 REST API",
+            operations: 10,
+            products: vec!["repos"],
+            api,
+            others,
+            example_path: Some("/user"),
+        }
+    }
+
+    fn held(every: &[Method], rules: &[&str]) -> ApprovalSummary {
+        ApprovalSummary {
+            every: every.to_vec(),
+            rules: rules.iter().map(|rule| (*rule).to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_example_and_title_follow_the_first_api() {
+        let github = summary("github", vec![("cloudflare", "Cloudflare API", 5)]);
+        let example = example(&github);
+        assert_eq!(
+            example,
+            "async () => (await github.request({method: \"GET\", path: \"/user\"})).data"
+        );
+        assert_eq!(titles(&github), "GitHub v3 REST API, Cloudflare API");
+        let pets = SpecSummary {
+            title: "Pets",
+            ..summary("pets", Vec::new())
+        };
+        assert_eq!(titles(&pets), "Pets API");
+    }
+
+    #[test]
+    fn account_id_is_declared_only_beside_cloudflare() {
+        let alone = api_declarations(&summary("github", Vec::new()));
+        assert!(!alone.contains("accountId"), "{alone}");
+        assert!(alone.contains("declare const github: Api;"), "{alone}");
+        let second = api_declarations(&summary("github", vec![("cloudflare", "Cloudflare", 5)]));
+        assert!(second.contains("declare const accountId"), "{second}");
+        assert!(second.contains("declare const cloudflare: {"), "{second}");
+        assert!(second.contains("declare const github: Api;"), "{second}");
+    }
+
+    #[test]
+    fn the_approval_note_names_each_upstreams_rules_unless_they_agree() {
+        let defaults = held(&[Method::Delete], &["purge"]);
+        let same = approval_note(&[
+            ("cloudflare".to_string(), defaults.clone()),
+            ("github".to_string(), defaults.clone()),
+        ]);
+        assert!(
+            same.starts_with("Needs a person's approval: any DELETE, purge. "),
+            "{same}"
+        );
+        let differ = approval_note(&[
+            ("cloudflare".to_string(), defaults.clone()),
+            (
+                "github".to_string(),
+                held(&[Method::Delete, Method::Put], &[]),
+            ),
+            ("pets".to_string(), ApprovalSummary::default()),
+        ]);
+        assert!(
+            differ.starts_with(
+                "Needs a person's approval: cloudflare: any DELETE, purge; github: any DELETE, \
+                 any PUT. "
+            ),
+            "{differ}"
+        );
+        let none = approval_note(&[("pets".to_string(), ApprovalSummary::default())]);
+        assert_eq!(none, "No request needs a person's approval.");
+    }
 }

@@ -29,6 +29,14 @@ const SYNONYM_WEIGHT: f32 = 0.7;
 /// Weight of the verb itself as a search term; its main effect is the method it asks for.
 const VERB_WEIGHT: f32 = 0.4;
 
+/// Score factor of an operation whose path ends in a collection named by a query word
+/// (`GET /zones` for "list my zones"): the thing asked about, not something under it.
+const NAMED_COLLECTION: f32 = 1.6;
+
+/// Score factor of an operation whose last literal path segment is named by a query word but
+/// is followed by a parameter (`GET /zones/{zone_id}` for "get a zone").
+const NAMED_ITEM: f32 = 1.2;
+
 /// Words that say nothing about which operation is wanted.
 const STOPWORDS: &[&str] = &[
     "a",
@@ -78,6 +86,8 @@ const STOPWORDS: &[&str] = &[
     "one",
     "via",
     "using",
+    "have",
+    "got",
 ];
 
 /// Product words and the terms the spec uses for them, both ways where it matters.
@@ -305,6 +315,9 @@ pub(crate) struct FindIndex {
     summaries: Vec<String>,
     /// Per operation, whether it names a collection (its last segment is not a parameter).
     collections: Vec<bool>,
+    /// Per operation, the last term of its last literal path segment (`record` for
+    /// `/zones/{zone_id}/dns_records`), if it has one.
+    last_terms: Vec<Option<String>>,
 }
 
 impl FindIndex {
@@ -385,6 +398,10 @@ impl FindIndex {
                 .iter()
                 .map(|operation| !operation.path.trim_end_matches('/').ends_with('}'))
                 .collect(),
+            last_terms: operations
+                .iter()
+                .map(|operation| last_literal_term(&operation.path))
+                .collect(),
         }
     }
 
@@ -395,7 +412,11 @@ impl FindIndex {
         query: &str,
         options: &FindOptions,
     ) -> Vec<Found<'s>> {
-        let (query_terms, intent) = read_query(query);
+        let Query {
+            terms: query_terms,
+            intent,
+            nouns,
+        } = read_query(query);
         let documents = operations.len() as f32;
         let mut scores = vec![0.0f32; operations.len()];
         for (term, weight) in &query_terms {
@@ -429,13 +450,17 @@ impl FindIndex {
                 {
                     return None;
                 }
-                let fit = intent.map_or(1.0, |intent| {
-                    intent.fit(operation.method, self.collections[document])
-                });
+                let collection = self.collections[document];
+                let fit = intent.map_or(1.0, |intent| intent.fit(operation.method, collection));
+                let named = match &self.last_terms[document] {
+                    Some(last) if nouns.contains(last) && collection => NAMED_COLLECTION,
+                    Some(last) if nouns.contains(last) => NAMED_ITEM,
+                    _ => 1.0,
+                };
                 Some(Found {
                     operation,
                     summary: &self.summaries[document],
-                    score: score * fit,
+                    score: score * fit * named,
                 })
             })
             .collect();
@@ -462,13 +487,41 @@ fn split_scope(path: &str) -> (String, String) {
     (scope.join(" "), rest.join(" "))
 }
 
-/// The weighted terms of a query and the intent of its first verb.
-fn read_query(query: &str) -> (Vec<(String, f32)>, Option<Intent>) {
+/// The terms the spec may use for `word`.
+fn synonyms_of(word: &str) -> &'static [&'static str] {
+    SYNONYMS
+        .iter()
+        .find(|(known, _)| *known == word)
+        .map_or(&[], |(_, synonyms)| synonyms)
+}
+
+/// The last term of a path's last literal segment.
+fn last_literal_term(path: &str) -> Option<String> {
+    let segment = path
+        .split('/')
+        .rfind(|segment| !segment.is_empty() && !segment.starts_with('{'))?;
+    terms(segment).last()
+}
+
+/// A query as `find` reads it.
+#[derive(Debug)]
+struct Query {
+    /// Its weighted terms.
+    terms: Vec<(String, f32)>,
+    /// The intent of its first verb.
+    intent: Option<Intent>,
+    /// The terms naming what it is about (neither verbs nor possessives), synonyms included.
+    nouns: Vec<String>,
+}
+
+/// The weighted terms of a query, the intent of its first verb and the things it names.
+fn read_query(query: &str) -> Query {
     let mut text = query.to_lowercase();
     for (phrase, joined) in PHRASES {
         text = text.replace(phrase, joined);
     }
     let mut intent = None;
+    let mut nouns = Vec::new();
     let mut leading = true;
     let mut weighted: Vec<(String, f32)> = Vec::new();
     let mut add = |term: String, weight: f32| match weighted.iter_mut().find(|(t, _)| *t == term) {
@@ -500,14 +553,27 @@ fn read_query(query: &str) -> (Vec<(String, f32)>, Option<Intent>) {
             add(term, VERB_WEIGHT);
             continue;
         }
-        if let Some((_, synonyms)) = SYNONYMS.iter().find(|(word, _)| *word == term) {
-            for synonym in *synonyms {
-                add((*synonym).to_string(), SYNONYM_WEIGHT);
-            }
+        let synonyms = synonyms_of(&term);
+        for synonym in synonyms {
+            nouns.push((*synonym).to_string());
+            add((*synonym).to_string(), SYNONYM_WEIGHT);
+        }
+        // A word the spec spells otherwise ("domain" for its zones) names the spec's term only;
+        // a word that is a synonym both ways ("repo", "repository") names itself too.
+        if synonyms.is_empty()
+            || synonyms
+                .iter()
+                .any(|synonym| synonyms_of(synonym).contains(&term.as_str()))
+        {
+            nouns.push(term.clone());
         }
         add(term, 1.0);
     }
-    (weighted, intent)
+    Query {
+        terms: weighted,
+        intent,
+        nouns,
+    }
 }
 
 /// The search terms of a text: words split at anything not a letter or digit and at
@@ -562,7 +628,7 @@ fn stem(word: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Intent, read_query, stem, terms};
+    use super::{Intent, Query, read_query, stem, terms};
 
     #[test]
     fn terms_split_humps_and_fold_plurals() {
@@ -577,14 +643,23 @@ mod tests {
 
     #[test]
     fn the_first_verb_states_the_intent_and_products_bring_synonyms() {
-        let (terms, intent) = read_query("Delete the key-value namespace, then list it");
+        let Query {
+            terms,
+            intent,
+            nouns,
+        } = read_query("Delete the key-value namespace, then list it");
         assert_eq!(intent, Some(Intent::Delete));
+        assert!(
+            nouns.contains(&"kv".to_string()) && !nouns.contains(&"delete".to_string()),
+            "{nouns:?}"
+        );
         let names: Vec<&str> = terms.iter().map(|(term, _)| term.as_str()).collect();
         assert!(
             names.contains(&"kv") && names.contains(&"namespace"),
             "{names:?}"
         );
-        let (terms, _) = read_query("my domain");
+        let Query { terms, nouns, .. } = read_query("my domain");
+        assert_eq!(nouns, ["zone"], "a domain is the spec's zone");
         assert!(terms.contains(&("zone".to_string(), 0.7)), "{terms:?}");
     }
 }

@@ -64,6 +64,7 @@ pub fn record(n: u64) -> CallRecord {
                 decision: RequestDecision::Allow,
                 intent: None,
                 no_answer: None,
+                upstream: None,
             },
             UpstreamRequest {
                 method: "DELETE".to_owned(),
@@ -77,6 +78,7 @@ pub fn record(n: u64) -> CallRecord {
                 },
                 intent: None,
                 no_answer: None,
+                upstream: None,
             },
             UpstreamRequest {
                 method: "POST".to_owned(),
@@ -91,6 +93,7 @@ pub fn record(n: u64) -> CallRecord {
                 },
                 intent: None,
                 no_answer: None,
+                upstream: None,
             },
         ],
         approvals: vec![ApprovalDecision {

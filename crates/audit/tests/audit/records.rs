@@ -17,6 +17,7 @@ fn request_without_attempts() -> UpstreamRequest {
         decision: RequestDecision::Allow,
         intent: None,
         no_answer: None,
+        upstream: None,
     }
 }
 

@@ -65,6 +65,7 @@ fn intent(n: u64) -> RequestIntent {
         template: Some("/zones".to_owned()),
         path: format!("/zones/{n}"),
         body_sha256: Some("b".repeat(64)),
+        upstream: None,
     }
 }
 
@@ -224,4 +225,48 @@ fn prune_deletes_in_small_transactions_while_the_writer_keeps_writing() {
     let report = log.verify().unwrap();
     assert!(report.is_intact(), "{report:?}");
     assert_eq!((report.anchor.id, report.checked), (RecordId(1_100), 101));
+}
+
+#[test]
+fn a_version_2_log_gains_the_upstream_column_and_old_and_new_entries_verify() {
+    let (_dir, path) = temp_db();
+    {
+        let writer = writer(&path, Duration::from_secs(10));
+        writer.intent(intent(0)).wait().unwrap();
+        writer.append(record(1)).wait().unwrap();
+    }
+    // As a version-2 file left it: no upstream column.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("ALTER TABLE audit_requests DROP COLUMN upstream; PRAGMA user_version = 2;")
+        .unwrap();
+    let writer = writer(&path, Duration::from_secs(10));
+    let mut tagged = intent(2);
+    tagged.upstream = Some("github".to_owned());
+    writer.intent(tagged).wait().unwrap();
+    let mut call = record(3);
+    for request in &mut call.requests {
+        request.upstream = Some("github".to_owned());
+    }
+    writer.append(call).wait().unwrap();
+    let log = AuditLog::open(&path).unwrap();
+    let report = log.verify().unwrap();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.checked, 4);
+    let mut exported = Vec::new();
+    log.export_since(minute(0), &mut exported).unwrap();
+    let lines: Vec<StoredEntry> = String::from_utf8(exported)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let upstreams: Vec<Option<String>> = lines
+        .iter()
+        .map(|entry| match entry {
+            StoredEntry::Request(stored) => stored.intent.upstream.clone(),
+            StoredEntry::Call(stored) => stored.record.requests[0].upstream.clone(),
+        })
+        .collect();
+    let github = Some("github".to_owned());
+    assert_eq!(upstreams, [None, None, github.clone(), github]);
 }

@@ -2,7 +2,7 @@
 //! spec to code and the gateways that check requests against their operations. A refresh
 //! swaps the whole of it at once; each call holds the one it started on until it ends.
 
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use codemode_audit::RequestDecision;
 use codemode_policy::Policy;
@@ -73,20 +73,32 @@ pub struct ApiParts {
     pub gateway: GatewayConfig,
     /// Sandbox pool sizes and limits.
     pub pool: PoolConfig,
-    /// The further upstreams, once loaded.
-    pub others: OnceLock<Vec<OtherParts>>,
+    /// The further upstreams, once loaded, as last put into service.
+    pub others: Mutex<Option<Vec<OtherParts>>>,
 }
 
 impl ApiParts {
-    /// Starts serving `spec` beside the other upstreams: its own sandbox workers and gateways.
+    /// The further upstreams in service; `None` until they are first loaded.
+    pub fn others(&self) -> Option<Vec<OtherParts>> {
+        self.others
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Keeps `others` as the further upstreams in service.
+    pub fn keep_others(&self, others: Vec<OtherParts>) {
+        *self.others.lock().unwrap_or_else(PoisonError::into_inner) = Some(others);
+    }
+
+    /// Starts serving `spec` beside `others`: its own sandbox workers and gateways.
     pub fn serve(
         &self,
         upstream: Arc<dyn Upstream>,
-        spec: Spec,
+        spec: Arc<Spec>,
+        others: &[OtherParts],
     ) -> Result<ServedApi, ServeApiError> {
-        let spec = Arc::new(spec);
         let gateway = Gateway::for_spec(upstream, spec.clone(), self.gateway.clone())?;
-        let others = self.others.get().map_or(&[][..], Vec::as_slice);
         let pool = if others.is_empty() {
             Pool::for_spec(
                 spec.clone(),

@@ -32,9 +32,12 @@ pub struct AuditTrail {
 /// A call's audit record in progress.
 pub struct Entry {
     record: CallRecord,
-    ledger: Vec<RequestRecord<RequestDecision>>,
+    ledger: Vec<Ledgered>,
     started: Instant,
 }
+
+/// One request of a call's ledger, with the global of the upstream it went to.
+pub type Ledgered = (String, RequestRecord<RequestDecision>);
 
 impl AuditTrail {
     /// Records calls through `writer`, with their code when `store_code`.
@@ -70,9 +73,11 @@ impl AuditTrail {
         }
     }
 
-    /// Where the call of `entry` writes each request's intent before it is sent.
-    pub fn journal(&self, entry: &Entry) -> Arc<dyn Journal> {
+    /// Where the call of `entry` writes the intent of each request to `upstream` (its
+    /// global) before it is sent.
+    pub fn journal(&self, entry: &Entry, upstream: &str) -> Arc<dyn Journal> {
         Arc::new(Intents {
+            upstream: upstream.to_string(),
             writer: self.writer.clone(),
             subject: entry.record.subject.clone(),
             session: entry.record.session.clone(),
@@ -100,7 +105,7 @@ impl AuditTrail {
 impl Entry {
     /// The requests the code made or tried, from the call's ledger, with what was decided for
     /// each, those still in flight included.
-    pub fn requests(&mut self, ledger: Vec<RequestRecord<RequestDecision>>) {
+    pub fn requests(&mut self, ledger: Vec<Ledgered>) {
         self.ledger = ledger;
     }
 
@@ -137,7 +142,7 @@ impl Entry {
         record.requests = self
             .ledger
             .into_iter()
-            .filter_map(|request| upstream_request(request, no_answer))
+            .filter_map(|(upstream, request)| upstream_request(upstream, request, no_answer))
             .collect();
         record.duration_ms = millis(self.started.elapsed());
         record.result_chars = outcome.chars();
@@ -174,6 +179,7 @@ fn no_answer(error: Option<&CallError>) -> NoAnswer {
 /// The audit's form of one ledger entry; `None` when no decision was made about it (requests
 /// the server made on its own, whose intents are in the log all the same).
 fn upstream_request(
+    upstream: String,
     record: RequestRecord<RequestDecision>,
     no_answer: NoAnswer,
 ) -> Option<UpstreamRequest> {
@@ -189,11 +195,13 @@ fn upstream_request(
             .intent
             .map(|id| RecordId(i64::try_from(id).unwrap_or(i64::MAX))),
         no_answer: record.in_flight.then_some(no_answer),
+        upstream: Some(upstream),
     })
 }
 
 /// Writes each request's intent through the audit writer before the gateway sends it.
 struct Intents {
+    upstream: String,
     writer: Arc<AuditSink>,
     subject: String,
     session: Option<String>,
@@ -211,6 +219,7 @@ impl Journal for Intents {
             template: request.operation().map(|operation| operation.path.clone()),
             path: request.path().to_string(),
             body_sha256: request.body_sha256(),
+            upstream: Some(self.upstream.clone()),
         });
         async move {
             match committed.await {

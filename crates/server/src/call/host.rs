@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
-use codemode_sandbox::{CancelToken, Delivery, Determinism, Host, LogLine, Rejection};
-use codemode_upstream::{
-    Call, CheckedRequest, Received, RequestError, RequestRecord, joined, resolve_account,
+use codemode_sandbox::{
+    CancelToken, DEFAULT_API_GLOBAL, Delivery, Determinism, Host, LogLine, Rejection,
 };
+use codemode_upstream::{Call, CheckedRequest, Received, RequestError, joined, resolve_account};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -18,6 +18,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tracing::{Instrument, Span};
 
 use crate::call::approval::{ApprovalState, Approver, pending_request};
+use crate::call::audit::Ledgered;
 use crate::call::error::RequestRefused;
 use crate::call::recording::{Begun, Recording};
 use crate::telemetry::traces;
@@ -44,6 +45,8 @@ pub struct OtherCall {
 
 /// Everything one `execute` call's host needs.
 pub struct HostParts {
+    /// The global the first upstream is reached by.
+    pub name: String,
     /// The upstreams besides the first.
     pub others: Vec<OtherCall>,
     /// The call's budget, credential and ledger of requests with their decisions.
@@ -114,12 +117,19 @@ impl ExecuteHost {
         lock(&self.shared.notes).clone()
     }
 
-    /// The call's ledger: every request sent or refused, in order, with what was decided.
-    pub fn ledger(&self) -> Vec<RequestRecord<RequestDecision>> {
+    /// The call's ledger: every request sent or refused, in order per upstream, with what was
+    /// decided and the upstream's global.
+    pub fn ledger(&self) -> Vec<Ledgered> {
         let parts = &self.shared.parts;
-        let mut ledger = parts.call.records();
+        let tagged = |name: &str, call: &Call<RequestDecision>| {
+            call.records()
+                .into_iter()
+                .map(|record| (name.to_string(), record))
+                .collect::<Vec<_>>()
+        };
+        let mut ledger = tagged(&parts.name, &parts.call);
         for other in &parts.others {
-            ledger.extend(other.call.records());
+            ledger.extend(tagged(&other.name, &other.call));
         }
         ledger
     }
@@ -180,12 +190,7 @@ impl Host for ExecuteHost {
                 parts.configured_account.as_deref(),
                 |discovery| {
                     let shared = Arc::clone(&shared);
-                    async move {
-                        shared
-                            .request(discovery)
-                            .await
-                            .map(|delivery| delivery.envelope)
-                    }
+                    async move { shared.discover_account(discovery).await }
                 },
             )
             .await
@@ -211,6 +216,30 @@ impl Host for ExecuteHost {
 }
 
 impl Shared {
+    /// Sends account discovery's `GET /accounts` to the upstream named `cloudflare`, whose
+    /// account `accountId` is; without one, says so.
+    async fn discover_account(&self, discovery: Value) -> Result<Value, String> {
+        let parts = &self.parts;
+        let sent = if parts.name == DEFAULT_API_GLOBAL {
+            self.request(discovery).await
+        } else {
+            let Some(other) = parts
+                .others
+                .iter()
+                .find(|other| other.name == DEFAULT_API_GLOBAL)
+            else {
+                return Err(format!(
+                    "accountId is the Cloudflare account, and no upstream is named \
+                     `{DEFAULT_API_GLOBAL}`; put ids in paths yourself"
+                ));
+            };
+            self.request_via(&other.call, &other.policy, discovery)
+                .await
+        };
+        sent.map(|delivery| delivery.envelope)
+            .map_err(|refused| refused.to_string())
+    }
+
     /// Checks, decides, maybe asks, then sends one request; the call's ledger keeps it with
     /// the decision, sent or refused. A sent envelope holds its share of the call's response
     /// budget until the code has it.

@@ -157,7 +157,26 @@ pub enum RefreshError {
     Spec(SpecError),
     /// The new spec could not be put into service.
     #[error("{0}")]
-    Serve(ServeApiError),
+    Serve(Arc<ServeApiError>),
+}
+
+/// Reloads one upstream's spec from `loader` into `spec`, if it changed; a built-in spec
+/// (`loader` is `None`) never does.
+async fn reload(
+    loader: Option<&SpecLoader>,
+    spec: &mut Arc<Spec>,
+) -> Result<Refreshed, RefreshError> {
+    let Some(loader) = loader else {
+        return Ok(Refreshed::BuiltIn);
+    };
+    match loader.reload().await.map_err(RefreshError::Spec)? {
+        None => Ok(Refreshed::Unchanged),
+        Some(new) => {
+            let operations = new.operations().len();
+            *spec = Arc::new(new);
+            Ok(Refreshed::Swapped(operations))
+        }
+    }
 }
 
 /// What a refresh did.
@@ -185,8 +204,9 @@ pub struct Runner {
     api: CurrentApi,
     parts: ApiParts,
     upstreams: Vec<UpstreamSettings>,
-    cache_dir: PathBuf,
     loader: Option<SpecLoader>,
+    /// The loaders of the upstreams besides the first, in configured order.
+    other_loaders: Vec<Option<SpecLoader>>,
     tool_limits: ToolLimits,
     configured_account: Option<String>,
     policy: Arc<Policy>,
@@ -195,7 +215,7 @@ pub struct Runner {
     approvals: Approvals,
     paused: PausedCalls,
     audit: AuditTrail,
-    upstream_meters: UpstreamMeters,
+    upstream_meters: Vec<UpstreamMeters>,
     /// When the spec in service was loaded, or its source last said it is current.
     fresh_since: Mutex<Option<Instant>>,
     /// Counts the refreshes that swapped the spec.
@@ -235,6 +255,10 @@ impl Runner {
     pub async fn open(settings: &Settings, secrets: Secrets) -> Result<Arc<Runner>, StartError> {
         let first = &settings.upstreams[0];
         let loader = spec_loading::loader(&first.spec, &settings.cache_dir)?;
+        let other_loaders = settings.upstreams[1..]
+            .iter()
+            .map(|other| spec_loading::loader(&other.spec, &settings.cache_dir))
+            .collect::<Result<Vec<_>, _>>()?;
         let upstream = OnceLock::new();
         let server_token = if settings.is_demo() {
             let _ = upstream.set(Arc::new(DemoUpstream::new()) as Arc<dyn Upstream>);
@@ -257,7 +281,7 @@ impl Runner {
             upstream,
             gateway: first.gateway.clone(),
             pool: settings.sandbox.pool_config()?,
-            others: OnceLock::new(),
+            others: Mutex::new(None),
         };
         let audit_path = settings.audit_path();
         let redis = stores::redis_link(settings).await?;
@@ -293,8 +317,8 @@ impl Runner {
             api: CurrentApi::default(),
             parts,
             upstreams: settings.upstreams.clone(),
-            cache_dir: settings.cache_dir.clone(),
             loader,
+            other_loaders,
             tool_limits: ToolLimits {
                 result_chars: settings.sandbox.result_chars,
                 code_kib: settings.sandbox.code_kib,
@@ -326,7 +350,11 @@ impl Runner {
             },
             paused,
             audit: AuditTrail::new(audit, settings.audit.store_code),
-            upstream_meters: UpstreamMeters::new(&upstream_name(settings)),
+            upstream_meters: settings
+                .upstreams
+                .iter()
+                .map(|upstream| UpstreamMeters::new(&upstream.name))
+                .collect(),
             fresh_since: Mutex::new(None),
             swaps: watch::Sender::new(0),
         }))
@@ -335,7 +363,6 @@ impl Runner {
     /// Loads the spec and puts it into service.
     pub async fn load_spec(&self) -> Result<SpecReady, StartError> {
         let loaded = spec_loading::load(self.loader.as_ref()).await?;
-        let mut operations = loaded.spec.operations().len();
         let upstream = match self.parts.upstream.get() {
             Some(upstream) => upstream.clone(),
             None => {
@@ -343,17 +370,24 @@ impl Runner {
                 self.parts.upstream.get_or_init(|| built).clone()
             }
         };
-        if self.parts.others.get().is_none() {
-            let mut others = Vec::new();
-            for settings in &self.upstreams[1..] {
-                others.push(self.load_other(settings).await?);
+        let others = match self.parts.others() {
+            Some(others) => others,
+            None => {
+                let mut others = Vec::new();
+                for (settings, loader) in self.upstreams[1..].iter().zip(&self.other_loaders) {
+                    others.push(self.load_other(settings, loader.as_ref()).await?);
+                }
+                others
             }
-            let _ = self.parts.others.set(others);
-        }
-        operations += self.parts.others.get().map_or(0, |others| {
-            others.iter().map(|o| o.spec.operations().len()).sum()
-        });
-        self.api.set(self.parts.serve(upstream, loaded.spec)?);
+        };
+        let spec = Arc::new(loaded.spec);
+        let operations = spec.operations().len()
+            + others
+                .iter()
+                .map(|other| other.spec.operations().len())
+                .sum::<usize>();
+        self.api.set(self.parts.serve(upstream, spec, &others)?);
+        self.parts.keep_others(others);
         self.mark_fresh();
         Ok(SpecReady {
             operations,
@@ -361,28 +395,50 @@ impl Runner {
         })
     }
 
-    /// Loads the spec again and, if it changed, swaps it in: calls already running finish on
-    /// the old one. On failure the spec in service stays.
-    pub async fn refresh(&self) -> Result<Refreshed, RefreshError> {
-        let Some(loader) = &self.loader else {
-            return Ok(Refreshed::BuiltIn);
+    /// Loads every upstream's spec again and swaps in those that changed, all at once: calls
+    /// already running finish on the old ones. An upstream whose reload fails keeps its last
+    /// good spec. Says, per upstream, what happened.
+    pub async fn refresh(&self) -> Vec<(String, Result<Refreshed, RefreshError>)> {
+        let (Some(served), Some(upstream), Some(mut others)) = (
+            self.api.get(),
+            self.parts.upstream.get().cloned(),
+            self.parts.others(),
+        ) else {
+            return Vec::new();
         };
-        let Some(spec) = loader.reload().await.map_err(RefreshError::Spec)? else {
+        let mut spec = served.spec.clone();
+        let mut outcomes = vec![(
+            self.api_name().to_string(),
+            reload(self.loader.as_ref(), &mut spec).await,
+        )];
+        for (other, loader) in others.iter_mut().zip(&self.other_loaders) {
+            let outcome = reload(loader.as_ref(), &mut other.spec).await;
+            outcomes.push((other.name.clone(), outcome));
+        }
+        let swapped = |outcome: &Result<Refreshed, RefreshError>| {
+            matches!(outcome, Ok(Refreshed::Swapped(_)))
+        };
+        if outcomes.iter().any(|(_, outcome)| swapped(outcome)) {
+            match self.parts.serve(upstream, spec, &others) {
+                Ok(api) => {
+                    self.api.set(api);
+                    self.parts.keep_others(others);
+                    self.swaps.send_modify(|swaps| *swaps += 1);
+                }
+                Err(error) => {
+                    let error = Arc::new(error);
+                    for (_, outcome) in &mut outcomes {
+                        if swapped(outcome) {
+                            *outcome = Err(RefreshError::Serve(error.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        if outcomes.iter().all(|(_, outcome)| outcome.is_ok()) {
             self.mark_fresh();
-            return Ok(Refreshed::Unchanged);
-        };
-        let operations = spec.operations().len();
-        let Some(upstream) = self.parts.upstream.get().cloned() else {
-            return Ok(Refreshed::Unchanged);
-        };
-        let api = self
-            .parts
-            .serve(upstream, spec)
-            .map_err(RefreshError::Serve)?;
-        self.api.set(api);
-        self.mark_fresh();
-        self.swaps.send_modify(|swaps| *swaps += 1);
-        Ok(Refreshed::Swapped(operations))
+        }
+        outcomes
     }
 
     /// Changes each time a refresh swaps the spec.
@@ -412,9 +468,12 @@ impl Runner {
     }
 
     /// Loads an upstream besides the first, once, with its base, credential and policy.
-    async fn load_other(&self, settings: &UpstreamSettings) -> Result<OtherParts, StartError> {
-        let loader = spec_loading::loader(&settings.spec, &self.cache_dir)?;
-        let loaded = spec_loading::load(loader.as_ref()).await?;
+    async fn load_other(
+        &self,
+        settings: &UpstreamSettings,
+        loader: Option<&SpecLoader>,
+    ) -> Result<OtherParts, StartError> {
+        let loaded = spec_loading::load(loader).await?;
         let upstream = http_upstream(settings, &loaded.spec)?;
         let credential = token_from_env(settings)?;
         if credential.is_none() {
@@ -465,9 +524,17 @@ impl Runner {
         let _ = self.approvals.page.set(base);
     }
 
-    /// Which requests the policy holds for a person's approval.
-    pub fn held_for_approval(&self) -> ApprovalSummary {
-        self.policy.approvals()
+    /// Which requests each upstream's policy holds for a person's approval, by its global.
+    pub fn held_for_approval(&self) -> Vec<(String, ApprovalSummary)> {
+        let mut held = vec![(self.api_name().to_string(), self.policy.approvals())];
+        if let Some(api) = self.api.get() {
+            held.extend(
+                api.others
+                    .iter()
+                    .map(|other| (other.name.clone(), other.policy.approvals())),
+            );
+        }
+        held
     }
 
     /// The limits the tool descriptions state.
@@ -599,15 +666,16 @@ impl Runner {
                 name: other.name.clone(),
                 call: other
                     .gateway
-                    .journaled_call(credential, self.audit.journal(&entry)),
+                    .journaled_call(credential, self.audit.journal(&entry, &other.name)),
                 policy: other.policy.clone(),
             });
         }
         let host = Arc::new(ExecuteHost::new(HostParts {
+            name: self.api_name().to_string(),
             others,
             call: api
                 .gateway
-                .journaled_call(credential, self.audit.journal(&entry)),
+                .journaled_call(credential, self.audit.journal(&entry, self.api_name())),
             explicit_account: account_id,
             configured_account: self.configured_account.clone(),
             policy: self.policy.clone(),
@@ -645,7 +713,9 @@ impl Runner {
         };
         let ledger = host.ledger();
         let requests = ledger.len();
-        self.upstream_meters.ledger(&ledger);
+        for meters in &self.upstream_meters {
+            meters.ledger(&ledger);
+        }
         entry.requests(ledger);
         entry.account(host.account());
         (self.audit.commit(entry, outcome).await, requests)
@@ -703,17 +773,6 @@ fn access(principal: &Principal) -> Access {
         read: principal.scopes.contains(Scope::ExecuteRead),
         write: principal.scopes.contains(Scope::ExecuteWrite),
     }
-}
-
-/// The upstream's name in metrics: the API base's host, never its path or credentials.
-fn upstream_name(settings: &Settings) -> String {
-    if settings.is_demo() {
-        return "demo".to_string();
-    }
-    reqwest::Url::parse(&settings.api_base)
-        .ok()
-        .and_then(|url| url.host_str().map(str::to_string))
-        .unwrap_or_else(|| "api".to_string())
 }
 
 /// The HTTP upstream of `settings`, sent to its configured base or its spec's first server.

@@ -4,12 +4,11 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use codemode_audit::RequestDecision;
 use codemode_ratelimit::Limit;
 use codemode_sandbox::SandboxError;
-use codemode_upstream::RequestRecord;
 use metrics::{Counter, Histogram, counter, histogram};
 
+use crate::call::audit::Ledgered;
 use crate::call::{CallError, CallOutcome, Returned};
 use crate::telemetry::names;
 
@@ -177,8 +176,9 @@ fn limit_index(limit: Limit) -> usize {
     }
 }
 
-/// One upstream's request handles, labelled with its host.
+/// One upstream's request handles, labelled with its name (its global in `execute`).
 pub struct UpstreamMeters {
+    name: String,
     /// Indexed by status class: `none`, `1xx` … `5xx`.
     requests: [Counter; 6],
     seconds: Histogram,
@@ -186,21 +186,25 @@ pub struct UpstreamMeters {
 }
 
 impl UpstreamMeters {
-    /// The handles for the upstream `name` (a host name, never a URL with credentials).
+    /// The handles for the upstream `name`, as `[[upstreams]]` names it.
     pub fn new(name: &str) -> UpstreamMeters {
-        let name = name.to_string();
+        let label = name.to_string();
         UpstreamMeters {
+            name: label.clone(),
             requests: ["none", "1xx", "2xx", "3xx", "4xx", "5xx"].map(|class| {
-                counter!(names::UPSTREAM_REQUESTS, "upstream" => name.clone(), "status" => class)
+                counter!(names::UPSTREAM_REQUESTS, "upstream" => label.clone(), "status" => class)
             }),
-            seconds: histogram!(names::UPSTREAM_REQUEST_SECONDS, "upstream" => name.clone()),
-            retries: counter!(names::UPSTREAM_RETRIES, "upstream" => name),
+            seconds: histogram!(names::UPSTREAM_REQUEST_SECONDS, "upstream" => label.clone()),
+            retries: counter!(names::UPSTREAM_RETRIES, "upstream" => label),
         }
     }
 
-    /// Counts the requests a call's ledger says were sent.
-    pub fn ledger(&self, ledger: &[RequestRecord<RequestDecision>]) {
-        for record in ledger.iter().filter(|record| record.attempts > 0) {
+    /// Counts the requests a call's ledger says were sent to this upstream.
+    pub fn ledger(&self, ledger: &[Ledgered]) {
+        let sent = ledger
+            .iter()
+            .filter(|(upstream, record)| *upstream == self.name && record.attempts > 0);
+        for (_, record) in sent {
             let class = record
                 .status
                 .map_or(0, |status| usize::from(status / 100).clamp(1, 5));

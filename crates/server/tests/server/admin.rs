@@ -118,6 +118,7 @@ fn record(subject: &str, time: Timestamp, tool: Tool, requests: usize) -> CallRe
         decision: RequestDecision::Allow,
         intent: None,
         no_answer: None,
+        upstream: None,
     };
     CallRecord {
         time,

@@ -13,6 +13,12 @@ type Task = (&'static str, &'static [&'static str]);
 /// Cloudflare tasks of the kind an agent is given.
 const CLOUDFLARE_TASKS: &[Task] = &[
     ("list all my zones", &["GET /zones"]),
+    ("list my zones", &["GET /zones"]),
+    ("show my zones", &["GET /zones"]),
+    ("which zones do I have", &["GET /zones"]),
+    ("list my domains", &["GET /zones"]),
+    ("list my accounts", &["GET /accounts"]),
+    ("list my API tokens", &["GET /user/tokens"]),
     ("add a new domain to Cloudflare", &["POST /zones"]),
     ("get the details of one zone", &["GET /zones/{zone_id}"]),
     ("delete a zone", &["DELETE /zones/{zone_id}"]),
@@ -295,6 +301,10 @@ const GITHUB_TASKS: &[Task] = &[
     ),
     ("follow a user", &["PUT /user/following/{username}"]),
     ("show my notifications", &["GET /notifications"]),
+    ("list my repos", &["GET /user/repos"]),
+    ("list my gists", &["GET /gists"]),
+    ("which orgs am I in", &["GET /user/orgs"]),
+    ("show my issues", &["GET /issues", "GET /user/issues"]),
 ];
 
 /// recall@5 below which `find` is a regression, per set.
@@ -357,6 +367,9 @@ fn check_set(name: &str, spec: &Spec, tasks: &[Task], floor: f64) {
     }
     let recall = found as f64 / tasks.len() as f64;
     let baseline_recall = based as f64 / tasks.len() as f64;
+    for miss in &misses {
+        println!("{name} miss: {miss}");
+    }
     println!(
         "{name}: recall@5 find {recall:.3} ({found}/{}), plain BM25 {baseline_recall:.3} ({based}/{})",
         tasks.len(),
@@ -372,6 +385,40 @@ fn check_set(name: &str, spec: &Spec, tasks: &[Task], floor: f64) {
         "{name} recall@5 {recall:.3} is not {MARGIN_OVER_BASELINE} above plain BM25's \
          {baseline_recall:.3}"
     );
+}
+
+/// Everyday requests for a collection of one's own, whose collection GET must rank in the top
+/// three (an agent reads no further).
+#[test]
+fn everyday_list_tasks_rank_their_collection_in_the_top_three() {
+    let cloudflare = shared_cloudflare_spec();
+    let github = github_spec();
+    let tasks: [(&Spec, &str, &str); 7] = [
+        (cloudflare, "list my zones", "GET /zones"),
+        (cloudflare, "show my zones", "GET /zones"),
+        (cloudflare, "which zones do I have", "GET /zones"),
+        (cloudflare, "list my accounts", "GET /accounts"),
+        (github, "list my repos", "GET /user/repos"),
+        (github, "list my gists", "GET /gists"),
+        (github, "which orgs am I in", "GET /user/orgs"),
+    ];
+    for (spec, task, expected) in tasks {
+        let top: Vec<String> = spec
+            .find(
+                task,
+                &FindOptions {
+                    limit: 3,
+                    ..FindOptions::default()
+                },
+            )
+            .iter()
+            .map(|hit| format!("{} {}", hit.operation.method, hit.operation.path))
+            .collect();
+        assert!(
+            top.iter().any(|hit| hit == expected),
+            "{task:?}: {expected} not in the top 3 {top:?}"
+        );
+    }
 }
 
 #[test]
