@@ -136,6 +136,17 @@ impl AuditSink {
             AuditSink::Postgres(writer) => writer.intent(intent),
         }
     }
+
+    /// Why the Postgres log does not answer now, if it does not; the SQLite file is checked
+    /// by path, with the paused calls it also holds.
+    pub async fn problem(&self) -> Option<String> {
+        match self {
+            AuditSink::Sqlite(_) => None,
+            AuditSink::Postgres(writer) => {
+                writer.ready().await.err().map(|error| error.to_string())
+            }
+        }
+    }
 }
 
 /// The Redis connection `[store]` names, when it names one.

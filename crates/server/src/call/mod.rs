@@ -419,6 +419,11 @@ impl Runner {
             .map(|since| since.elapsed())
     }
 
+    /// Why the audit store does not answer now, if it does not.
+    pub async fn audit_problem(&self) -> Option<String> {
+        self.audit.problem().await
+    }
+
     /// What the sandbox pool of the spec in service is doing; `None` while the spec loads.
     pub fn sandbox_load(&self) -> Option<codemode_sandbox::PoolLoad> {
         self.api.get().map(|api| api.pool.load())
