@@ -117,7 +117,7 @@ pub enum AuditSink {
     /// The SQLite file's writer thread.
     Sqlite(AuditWriter),
     /// The Postgres writer task, shared by replicas through the database.
-    Postgres(PgAuditWriter),
+    Postgres(Box<PgAuditWriter>),
 }
 
 impl AuditSink {

@@ -788,9 +788,9 @@ async fn open_audit(
         source,
     };
     let writer = match (&settings.audit.store, &settings.audit.postgres_url) {
-        (AuditStoreKind::Postgres, Some(url)) => {
-            AuditSink::Postgres(PgAuditWriter::start(url.expose(), key.clone()).await?)
-        }
+        (AuditStoreKind::Postgres, Some(url)) => AuditSink::Postgres(Box::new(
+            PgAuditWriter::start(url.expose(), key.clone()).await?,
+        )),
         _ => AuditSink::Sqlite(
             AuditWriter::start(
                 path,
