@@ -40,6 +40,20 @@ async function eventually(check, describe, tries = 300) {
   assert.fail(describe());
 }
 
+/** An OTLP span attribute as tracing-opentelemetry exports a recorded number, in protobuf:
+ * KeyValue { key = 1, value = 2: AnyValue { string_value = 1 } }. */
+function attribute(key, value) {
+  const text = Buffer.from(String(value));
+  return Buffer.concat([Buffer.from([0x0a, key.length]), Buffer.from(key), Buffer.from([0x12, text.length + 2, 0x0a, text.length]), text]);
+}
+
+/** How many times `needle` occurs in `haystack`. */
+function spanCount(haystack, needle) {
+  let count = 0;
+  for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + 1)) count += 1;
+  return count;
+}
+
 /** A fake OTLP/HTTP collector on loopback: keeps the body of every export. */
 async function startCollector() {
   const bodies = [];
@@ -168,9 +182,53 @@ execute_per_session = 1
   }
 });
 
+test("a call refused because the sandbox queue is full says busy and counts as queue_full", async () => {
+  const config = writeConfig(`
+data_dir = "${scratchDir()}"
+[sandbox]
+workers = 1
+queue = 1
+search_timeout_secs = 2
+`);
+  const server = await startServer({ args: ["--config", config] });
+  cleanup.push(() => server.stop());
+  const metricsUrl = server.url.replace(/\/mcp$/, "/metrics");
+  const scrape = async () => (await fetch(metricsUrl)).text();
+  const clients = await Promise.all([1, 2, 3].map(() => connectHttp(server.url, "queue")));
+  try {
+    // The only worker spins until the timeout; the next call waits in the one-place queue.
+    const spinning = call(clients[0], "search", { code: "async () => { while (true) {} }" });
+    await eventually(async () => sample(await scrape(), "codemode_sandbox_workers_busy") === 1, () => "the worker never started");
+    const waiting = call(clients[1], "search", { code: "async () => { while (true) {} }" });
+    await eventually(async () => sample(await scrape(), "codemode_sandbox_queued") === 1, () => "the second call never queued");
+    const refused = await call(clients[2], "search", { code: "async () => 1" });
+    assert.equal(refused.isError, true);
+    assert.match(refused.text, /the sandbox is busy: 1 calls are already waiting to run; try again shortly/);
+    for (const settled of await Promise.all([spinning, waiting])) assert.equal(settled.isError, true);
+
+    const page = await scrape();
+    assert.equal(sample(page, "codemode_sandbox_refused_total", { reason: "queue_full" }), 1, page);
+    assert.equal(sample(page, "codemode_sandbox_refused_total", { reason: "executes" }), 0);
+    assert.equal(sample(page, "codemode_tool_calls_total", { tool: "search", outcome: "busy" }), 1);
+    assert.equal(sample(page, "codemode_sandbox_queued"), 0);
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+});
+
 test("with [traces] on, each call is a span whose upstream request is a child, and the upstream gets the traceparent", async () => {
   const collector = await startCollector();
-  const api = await startFakeCloudflare();
+  let refusedOnce = false;
+  const api = await startFakeCloudflare({
+    routes: {
+      // Unavailable once, then answered: the request's span says it was sent twice.
+      "GET /zones/:id": (_req, _body, _url, { id }) => {
+        if (refusedOnce) return { status: 200, json: envelope({ id }) };
+        refusedOnce = true;
+        return { status: 503, json: { success: false, errors: [], messages: [], result: null }, headers: { "retry-after": "0" } };
+      },
+    },
+  });
   cleanup.push(() => api.close());
   const config = writeConfig(`
 data_dir = "${scratchDir()}"
@@ -188,6 +246,8 @@ listen = "127.0.0.1:0"
   const client = await connectHttp(server.url, "traces", { headers: { traceparent: incoming } });
   const r = await call(client, "execute", { code: `async () => { const marker = "${CODE_MARKER}"; return (await cloudflare.request({ method: "GET", path: "/zones" })).status }` });
   assert.equal(r.json, 200, r.text);
+  const retried = await call(client, "execute", { code: `async () => (await cloudflare.request({ method: "GET", path: "/zones/z9" })).status` });
+  assert.equal(retried.json, 200, retried.text);
   await client.close();
 
   const sent = api.requests.find((request) => request.path === "/zones");
@@ -197,7 +257,7 @@ listen = "127.0.0.1:0"
   assert.notEqual(traceparent.split("-")[2], "00f067aa0ba902b7", "the upstream request's parent is the server's own span");
 
   await eventually(
-    () => collector.all().includes("tools/call execute") && collector.all().includes("GET /zones"),
+    () => collector.all().includes("tools/call execute") && collector.all().includes(attribute("codemode.attempts", 2)),
     () => `spans received: ${collector.all().toString("latin1").replace(/[^ -~]/g, ".")}`,
   );
   assert.ok(collector.bodies.every((b) => b.path === "/v1/traces" && b.type === "application/x-protobuf"));
@@ -205,6 +265,9 @@ listen = "127.0.0.1:0"
   assert.ok(exported.includes(Buffer.from(traceId, "hex")), "the spans carry the incoming trace id");
   assert.ok(exported.includes(Buffer.from(traceparent.split("-")[2], "hex")), "the upstream span is the one whose id went upstream");
   assert.ok(exported.includes("codemode-e2e"), "service.name");
+  assert.equal(spanCount(exported, attribute("codemode.attempts", 1)), 1, "GET /zones was sent once");
+  assert.equal(spanCount(exported, attribute("codemode.attempts", 2)), 1, "GET /zones/z9 was sent twice: once refused with 503, once answered");
+  assert.equal(spanCount(exported, attribute("http.response.status_code", 200)), 2, "both upstream spans carry the final status");
   assert.ok(!server.output().includes("tools/call execute"), "the spans stay out of the log");
   for (const secret of [TEST_TOKEN, CODE_MARKER, "Bearer"]) {
     assert.ok(!exported.includes(secret), `${secret} is not in the spans`);
@@ -213,7 +276,7 @@ listen = "127.0.0.1:0"
   // With [metrics] listen, /metrics is served there, without auth, and not on the main listener.
   const own = server.output().match(/serving metrics on (http:\/\/\S+\/metrics)/)[1];
   const page = await (await fetch(own)).text();
-  assert.equal(sample(page, "codemode_tool_calls_total", { tool: "execute", outcome: "ok" }), 1);
+  assert.equal(sample(page, "codemode_tool_calls_total", { tool: "execute", outcome: "ok" }), 2, "both executes");
   assert.equal((await fetch(server.url.replace(/\/mcp$/, "/metrics"))).status, 404);
 });
 

@@ -3,7 +3,8 @@
 // user's daily quota counts across both, an approval asked for on one is decided and used on
 // the other, an execution paused on one (MCP 2026-07-28 `input_required`, the v2 client) is
 // resumed on the other from its record in Redis, a retry sent to both replicas resumes it once,
-// and every call from both lands in one chain that `codemode audit verify` accepts.
+// killing one replica (SIGKILL) mid-load loses no answered call's record, and every call from
+// both lands in one chain that `codemode audit verify` accepts.
 // Needs the servers tests/stores/with-servers.sh starts (tests/run.sh wraps the e2e run in it).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -21,6 +22,7 @@ const AGENT_KEY = "replica-agent-key-7e8f9a0b";
 const APPROVER_KEY = "replica-approver-key-1c2d3e4f";
 /** One writer per paused-execution test, each within the daily quota. */
 const RESUMER_KEYS = { moved: "resumer-moved-key-5a6b7c8d", stayed: "resumer-stayed-key-9e0f1a2b", raced: "resumer-raced-key-3c4d5e6f" };
+const LOAD_KEY = "replica-load-key-5a6b7c8d";
 const STATE_KEY = "e7".repeat(32);
 const DAILY = 6;
 const DELETE_RECORD = `async () => (await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/r1" })).result.id`;
@@ -32,6 +34,10 @@ const served = [0, 0];
 let toolCalls = 0;
 /** Rounds of paused executions: each execution's rounds share one call record. */
 let rounds = 0;
+/** The code of every tool call whose answer came back, from either replica. */
+const answered = [];
+/** What the mid-load kill came to, for the closing print. */
+let killed;
 
 /** A fresh Postgres database for this run, and its URL. */
 function freshDatabase() {
@@ -96,12 +102,18 @@ subject = "resumer-${id}"
 sha256 = "${sha256(key)}"
 scopes = ["search", "execute:read", "execute:write"]
 `).join("")}[[auth.keys]]
+subject = "load"
+sha256 = "${sha256(LOAD_KEY)}"
+scopes = ["search"]
+[[auth.keys]]
 subject = "alice"
 sha256 = "${sha256(APPROVER_KEY)}"
 scopes = ["approve"]
 [limits]
 execute_per_subject_per_day = ${DAILY}
 execute_per_session = 100
+search_per_session = 1000
+concurrent_per_subject = 16
 `;
   config = writeConfig(toml(scratchDir()));
   const env = { CODEMODE_REQUEST_STATE_KEY: STATE_KEY };
@@ -118,7 +130,7 @@ after(async () => {
   await api?.close();
   const printed = [...outputs, ...(replicas ?? []).map((replica) => replica.output())];
   for (const text of printed) {
-    for (const secret of [TEST_TOKEN, QUOTA_KEY, AGENT_KEY, APPROVER_KEY, ...Object.values(RESUMER_KEYS)]) assert.ok(!text.includes(secret), "no output holds a secret");
+    for (const secret of [TEST_TOKEN, QUOTA_KEY, AGENT_KEY, APPROVER_KEY, LOAD_KEY, ...Object.values(RESUMER_KEYS)]) assert.ok(!text.includes(secret), "no output holds a secret");
   }
 });
 
@@ -128,6 +140,7 @@ const bearer = (key) => ({ headers: { authorization: `Bearer ${key}` } });
 async function execute(client, args) {
   toolCalls += 1;
   const result = await call(client, "execute", args);
+  answered.push(args.code);
   outputs.push(JSON.stringify(result.raw));
   return result;
 }
@@ -297,6 +310,79 @@ test("the same retry sent to both replicas at once resumes the execution once", 
   }
 });
 
+test("/readyz says ready on both replicas, and not ready once their Postgres database is gone", async () => {
+  for (const replica of replicas) {
+    const ready = await fetch(new URL("/readyz", replica.url));
+    assert.equal(ready.status, 200, await ready.clone().text());
+  }
+  const doomed = freshDatabase();
+  const name = doomed.slice(doomed.lastIndexOf("/") + 1);
+  const alone = await startServer({ apiBase: api.base, args: ["--config", writeConfig(`data_dir = "${scratchDir()}"\n[audit]\nstore = "postgres"\npostgres_url = "${doomed}"\n`)] });
+  try {
+    assert.equal((await fetch(new URL("/readyz", alone.url))).status, 200);
+    const dropped = spawnSync("psql", [POSTGRES, "-v", "ON_ERROR_STOP=1", "-qc", `DROP DATABASE ${name} WITH (FORCE)`], { encoding: "utf8" });
+    assert.equal(dropped.status, 0, dropped.stderr);
+    const gone = await fetch(new URL("/readyz", alone.url));
+    assert.equal(gone.status, 503);
+    const body = await gone.json();
+    assert.equal(body.status, "not ready");
+    assert.match(body.reasons.audit ?? "", /Postgres/, JSON.stringify(body));
+  } finally {
+    await alone.stop();
+  }
+});
+
+test("killing one replica mid-load loses no answered call's record", async () => {
+  const [survivor, victim] = replicas;
+  const LOADERS = 6;
+  const CALLS = 30;
+  const KILL_AFTER = 40;
+  const targets = [proxyUrl(), proxyUrl(), survivor.url, survivor.url, victim.url, victim.url];
+  const clients = await Promise.all(targets.map((url, i) => connectHttp(url, `load-${i}`, bearer(LOAD_KEY))));
+  let loadAnswered = 0;
+  let failed = 0;
+  let attempted = 0;
+  let inFlightAtKill;
+  const inFlight = new Set();
+  const kill = () => {
+    inFlightAtKill = inFlight.size;
+    victim.child.kill("SIGKILL");
+  };
+  async function load(client, loader) {
+    for (let i = 0; i < CALLS; i++) {
+      const code = `async () => "load-${loader}-${i}"`;
+      attempted += 1;
+      toolCalls += 1;
+      inFlight.add(code);
+      try {
+        const result = await call(client, "search", { code });
+        assert.equal(result.json, `load-${loader}-${i}`, result.text);
+        answered.push(code);
+        loadAnswered += 1;
+        if (loadAnswered === KILL_AFTER) kill();
+      } catch (error) {
+        if (error instanceof assert.AssertionError) throw error;
+        failed += 1;
+        if (targets[loader] === victim.url) return;
+      } finally {
+        inFlight.delete(code);
+      }
+    }
+  }
+  try {
+    await Promise.all(clients.map((client, loader) => load(client, loader)));
+  } finally {
+    await Promise.allSettled(clients.map((client) => client.close()));
+  }
+  assert.notEqual(inFlightAtKill, undefined, `the load reached ${KILL_AFTER} answered calls`);
+  if (victim.child.signalCode === null) await new Promise((resolve) => victim.child.once("exit", resolve));
+  assert.equal(victim.child.signalCode, "SIGKILL");
+  assert.ok(failed > 0, "calls to the killed replica failed");
+  assert.ok(loadAnswered > KILL_AFTER, "the survivor kept answering after the kill");
+  killed = { attempted, answered: loadAnswered, failed, inFlightAtKill };
+  console.log(`kill: SIGKILL one of two replicas after ${KILL_AFTER} answered calls (${inFlightAtKill} in flight then); ${attempted} load calls made, ${loadAnswered} answered, ${failed} failed`);
+});
+
 test("both replicas' calls are in one audit chain that `codemode audit verify` accepts", () => {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME };
   const verified = spawnSync(BINARY, ["audit", "verify", "--config", config], { encoding: "utf8", env });
@@ -306,11 +392,21 @@ test("both replicas' calls are in one audit chain that `codemode audit verify` a
   assert.equal(exported.status, 0, exported.stderr);
   const entries = exported.stdout.trim().split("\n").map((line) => JSON.parse(line));
   const calls = entries.filter((entry) => entry.entry === "call");
-  assert.ok(calls.length >= toolCalls + 3, `every tool call through either replica has its record, each resumed execution one: ${calls.length}`);
-  assert.ok(calls.length <= toolCalls + rounds, `no more records than calls and rounds: ${calls.length}`);
+  const recorded = new Map();
+  for (const entry of calls) recorded.set(entry.code_sha256, (recorded.get(entry.code_sha256) ?? 0) + 1);
+  const missing = [];
+  for (const code of answered) {
+    const left = recorded.get(sha256(code)) ?? 0;
+    if (left === 0) missing.push(code);
+    else recorded.set(sha256(code), left - 1);
+  }
+  assert.deepEqual(missing, [], "every answered call, from either replica, has its record");
+  // Each resumed execution (three) has at least one record; its rounds may share it.
+  assert.ok(calls.length >= answered.length + 3, `${calls.length} records for ${answered.length} answered calls and three resumed executions`);
+  assert.ok(calls.length <= toolCalls + rounds, `no more records than calls and rounds: ${calls.length} for ${toolCalls} calls and ${rounds} rounds`);
   assert.deepEqual(entries.map((entry) => entry.id), entries.map((_, i) => i + 1), "one sequence of ids");
   const records = verified.stdout.match(/audit log intact: (\d+) records?/);
   assert.ok(records, verified.stdout);
   assert.equal(Number(records[1]), entries.length);
-  console.log(`audit: ${records[0]}, ${calls.length} call records and ${entries.length - calls.length} request intents; tool calls per replica ${served.join(" / ")}`);
+  console.log(`audit: ${records[0]}, ${calls.length} call records and ${entries.length - calls.length} request intents; ${answered.length} answered of ${toolCalls} tool calls, all recorded${killed ? ` (the load: ${killed.answered} answered of ${killed.attempted})` : ""}`);
 });

@@ -397,8 +397,8 @@ struct Readiness {
     audit: PathBuf,
 }
 
-/// Ready: the spec is loaded, the audit log is writable and, in oauth mode, the issuer's keys
-/// can be had. 200 when all hold, else 503 with each failing check's reason.
+/// Ready: the spec is loaded, the audit log is writable (the SQLite file, and Postgres when
+/// the log is there) and, in oauth mode, the issuer's keys can be had. 200 when all hold, else 503 with each failing check's reason.
 async fn readyz(State(readiness): State<Readiness>) -> Response {
     let mut problems = serde_json::Map::new();
     if readiness.runner.spec().is_none() {
@@ -415,6 +415,8 @@ async fn readyz(State(readiness): State<Readiness>) -> Response {
     .await
     .unwrap_or_else(|_| Err("the audit check stopped".to_string()));
     if let Err(problem) = writable {
+        problems.insert("audit".into(), json!(problem));
+    } else if let Some(problem) = readiness.runner.audit_problem().await {
         problems.insert("audit".into(), json!(problem));
     }
     if let Err(problem) = readiness.authenticator.ready().await {

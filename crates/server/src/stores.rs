@@ -121,7 +121,7 @@ pub enum AuditSink {
     /// The SQLite file's writer thread.
     Sqlite(AuditWriter),
     /// The Postgres writer task, shared by replicas through the database.
-    Postgres(PgAuditWriter),
+    Postgres(Box<PgAuditWriter>),
 }
 
 impl AuditSink {
@@ -138,6 +138,17 @@ impl AuditSink {
         match self {
             AuditSink::Sqlite(writer) => writer.intent(intent),
             AuditSink::Postgres(writer) => writer.intent(intent),
+        }
+    }
+
+    /// Why the Postgres log does not answer now, if it does not; the SQLite file is checked
+    /// by path, with the paused calls it also holds.
+    pub async fn problem(&self) -> Option<String> {
+        match self {
+            AuditSink::Sqlite(_) => None,
+            AuditSink::Postgres(writer) => {
+                writer.ready().await.err().map(|error| error.to_string())
+            }
         }
     }
 }

@@ -426,6 +426,10 @@ pub struct Received {
     pub held: Share,
 }
 
+/// The field of the caller's span (if it has one) that sending a checked request records how
+/// many times it was sent in: 1 plus retries.
+pub const ATTEMPTS_FIELD: &str = "codemode.attempts";
+
 /// What sending, with retries, came to.
 struct Sent {
     response: Result<RawResponse, UpstreamError>,
@@ -635,6 +639,7 @@ impl<D: Clone + Send + 'static> Call<D> {
                 budget: self.state.budget.clone(),
             })
             .await;
+        tracing::Span::current().record(ATTEMPTS_FIELD, sent.attempts);
         let status = sent.response.as_ref().ok().map(|r| r.status);
         let record = RequestRecord {
             intent,

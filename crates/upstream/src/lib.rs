@@ -67,8 +67,8 @@ pub use codemode_spec::RouteTable;
 pub use credential::{Credential, CredentialError, CredentialId, sha256_hex};
 pub use envelope::{EMPTY_NOTE, EnvelopeShape, MalformedBody, envelope, generic_envelope};
 pub use gateway::{
-    AuthFailure, Call, CheckedRequest, DEFAULT_API, Gateway, GatewayConfig, GatewayConfigError,
-    Received, RequestChecks, RequestError, RequestRecord, joined,
+    ATTEMPTS_FIELD, AuthFailure, Call, CheckedRequest, DEFAULT_API, Gateway, GatewayConfig,
+    GatewayConfigError, Received, RequestChecks, RequestError, RequestRecord, joined,
 };
 pub use http::{
     DEFAULT_AUTH_HEADER, DEFAULT_AUTH_SCHEME, HttpSettings, HttpSetupError, HttpUpstream,

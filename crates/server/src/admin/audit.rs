@@ -14,7 +14,7 @@ use codemode_audit::{
 use codemode::settings::{AUDIT_KEY_ENV, AuditStoreKind, Secrets, Settings};
 use codemode::shown::escaped;
 use codemode_audit::VerifyReport;
-use codemode_stores::PgAuditLog;
+use codemode_stores::{PgAuditLog, PgError};
 
 use super::ConfigArg;
 use super::cutoff::Cutoff;
@@ -165,7 +165,7 @@ fn open_existing(path: &Path, key: Option<AuditKey>) -> anyhow::Result<AuditLog>
         .map_err(|error| anyhow::anyhow!("cannot open the audit log {}: {error}", path.display()))
 }
 
-/// Runs the subcommands the Postgres log has (`verify`, `export`) against it.
+/// Runs the subcommand against the Postgres log.
 async fn run_postgres(settings: &Settings, command: AuditCommand) -> anyhow::Result<()> {
     let url =
         settings.audit.postgres_url.as_ref().ok_or_else(|| {
@@ -184,10 +184,16 @@ async fn run_postgres(settings: &Settings, command: AuditCommand) -> anyhow::Res
             eprintln!("exported {} to {destination}", records(written));
             Ok(())
         }
-        AuditCommand::Sign | AuditCommand::Tail(_) | AuditCommand::Prune(_) => bail!(
-            "the Postgres audit log has `verify` and `export`; sign, tail and prune work on the \
-             SQLite log only for now (read it with `export`)"
-        ),
+        AuditCommand::Sign => print_signed(log.sign().await.map_err(|error| match error {
+            PgError::Audit(error) => signing_error(error),
+            other => anyhow::Error::new(other).context("not signed"),
+        })?),
+        AuditCommand::Tail(args) => print_tail(&log.tail(args.lines).await?, &args),
+        AuditCommand::Prune(args) => {
+            let retention = settings.audit.retention_days.map(Cutoff::days_ago);
+            let before = prune_cutoff(args.older_than.or(retention))?;
+            print_pruned(log.prune(before).await?, before)
+        }
     }
 }
 
@@ -224,13 +230,22 @@ fn print_verified(report: &VerifyReport) -> anyhow::Result<()> {
 
 /// Signs the chain's ends with the key, once the chain verifies.
 fn sign(log: &AuditLog) -> anyhow::Result<()> {
-    let report = log.sign().map_err(|error| match error {
+    print_signed(log.sign().map_err(signing_error)?)
+}
+
+/// What to say when signing failed.
+fn signing_error(error: AuditError) -> anyhow::Error {
+    match error {
         AuditError::NoKey => anyhow::anyhow!(
             "set {AUDIT_KEY_ENV} to the key the server will sign with (make one with \
              `openssl rand -hex 32`)"
         ),
         other => anyhow::Error::new(other).context("not signed"),
-    })?;
+    }
+}
+
+/// Prints what signing covered.
+fn print_signed(report: VerifyReport) -> anyhow::Result<()> {
     println!(
         "audit log signed with {AUDIT_KEY_ENV}: {}, head row {}",
         records(report.checked),
@@ -241,17 +256,21 @@ fn sign(log: &AuditLog) -> anyhow::Result<()> {
 
 /// Prints the newest records as a table or as JSON Lines.
 fn tail(log: &AuditLog, args: &TailArgs) -> anyhow::Result<()> {
-    let records = log.tail(args.lines)?;
+    print_tail(&log.tail(args.lines)?, args)
+}
+
+/// Prints `records` as a table, or as JSON Lines with `--json`.
+fn print_tail(records: &[StoredRecord], args: &TailArgs) -> anyhow::Result<()> {
     let mut out = BufWriter::new(io::stdout().lock());
     if args.json {
-        for record in &records {
+        for record in records {
             let entry = StoredEntry::Call(record.clone());
             writeln!(out, "{}", serde_json::to_string(&entry)?)?;
         }
     } else if records.is_empty() {
         eprintln!("no records");
     } else {
-        write_table(&mut out, &records)?;
+        write_table(&mut out, records)?;
     }
     out.flush()?;
     Ok(())
@@ -289,15 +308,24 @@ fn export_destination(args: &ExportArgs) -> anyhow::Result<(BufWriter<Box<dyn Wr
 
 /// Deletes the records older than `cutoff`.
 fn prune(log: &AuditLog, cutoff: Option<Cutoff>) -> anyhow::Result<()> {
+    let before = prune_cutoff(cutoff)?;
+    print_pruned(log.prune(before)? as u64, before)
+}
+
+/// The instant before which records go, from `--older-than` or `[audit] retention_days`.
+fn prune_cutoff(cutoff: Option<Cutoff>) -> anyhow::Result<Timestamp> {
     let Some(cutoff) = cutoff else {
         bail!(
             "say which records to delete: pass --older-than (e.g. 90d), \
              or set `[audit] retention_days` in the config file"
         );
     };
-    let before = cutoff.instant(Timestamp::now());
-    let deleted = log.prune(before)?;
-    println!("pruned {} from before {before}", records(deleted as u64));
+    Ok(cutoff.instant(Timestamp::now()))
+}
+
+/// Prints how many records went.
+fn print_pruned(deleted: u64, before: Timestamp) -> anyhow::Result<()> {
+    println!("pruned {} from before {before}", records(deleted));
     Ok(())
 }
 

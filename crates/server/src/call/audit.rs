@@ -48,6 +48,11 @@ impl AuditTrail {
         }
     }
 
+    /// Why the audit store does not answer now, if it does not (see [`AuditSink::problem`]).
+    pub async fn problem(&self) -> Option<String> {
+        self.writer.problem().await
+    }
+
     /// Begins the record of a call of `tool` by `caller` running `code`.
     pub fn begin(&self, caller: &Caller, tool: Tool, code: &str) -> Entry {
         Entry {

@@ -462,6 +462,11 @@ impl Runner {
             .map(|since| since.elapsed())
     }
 
+    /// Why the audit store does not answer now, if it does not.
+    pub async fn audit_problem(&self) -> Option<String> {
+        self.audit.problem().await
+    }
+
     /// What the sandbox pool of the spec in service is doing; `None` while the spec loads.
     pub fn sandbox_load(&self) -> Option<codemode_sandbox::PoolLoad> {
         self.api.get().map(|api| api.pool.load())
@@ -829,9 +834,9 @@ async fn open_audit(
         source,
     };
     let writer = match (&settings.audit.store, &settings.audit.postgres_url) {
-        (AuditStoreKind::Postgres, Some(url)) => {
-            AuditSink::Postgres(PgAuditWriter::start(url.expose(), key.clone()).await?)
-        }
+        (AuditStoreKind::Postgres, Some(url)) => AuditSink::Postgres(Box::new(
+            PgAuditWriter::start(url.expose(), key.clone()).await?,
+        )),
         _ => AuditSink::Sqlite(
             AuditWriter::start(
                 path,

@@ -4,8 +4,9 @@
 //!
 //! Spans have their own tracing target, which the log does not show; with traces off no
 //! subscriber layer wants them, so a call creates none and pays one relaxed atomic load.
-//! Spans carry the tool, the outcome kind, the method, the spec template and the status: never
-//! code, results, paths, subjects or credentials.
+//! Spans carry the tool, the outcome kind, the method, the spec template, the status and the
+//! times a request was sent (`codemode.attempts`, retries included): never code, results,
+//! paths, subjects or credentials.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -143,6 +144,7 @@ pub fn request_span(call: &Span, method: &str, template: Option<&str>) -> Span {
         http.request.method = method,
         url.template = template,
         http.response.status_code = Empty,
+        { codemode_upstream::ATTEMPTS_FIELD } = Empty,
     )
 }
 

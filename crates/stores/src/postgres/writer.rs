@@ -6,10 +6,11 @@ use codemode_audit::{
     AuditKey, CallRecord, ChainPoint, Committed, RecordId, RequestIntent, StoreUnavailable,
     chain_hash, check_signed,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_postgres::Client;
 
-use crate::postgres::{self, PgError};
+use crate::postgres::{self, POSTGRES_TIMEOUT, PgError};
+use crate::url_text::redacted;
 
 /// The most entries one transaction appends.
 const MAX_BATCH: usize = 1024;
@@ -28,6 +29,9 @@ struct Job {
 /// Appends call records and request intents to the Postgres log from any number of tasks.
 pub struct PgAuditWriter {
     jobs: mpsc::UnboundedSender<Job>,
+    url: String,
+    /// The connection [`PgAuditWriter::ready`] asks on, kept between asks.
+    probe: Mutex<Option<Client>>,
 }
 
 impl PgAuditWriter {
@@ -40,7 +44,33 @@ impl PgAuditWriter {
         check_signed("head", &head, key.as_ref())?;
         let (jobs, queue) = mpsc::unbounded_channel();
         tokio::spawn(run(client, url.to_string(), key, queue));
-        Ok(PgAuditWriter { jobs })
+        Ok(PgAuditWriter {
+            jobs,
+            url: url.to_string(),
+            probe: Mutex::new(None),
+        })
+    }
+
+    /// Whether the log answers now: reads the chain's head on a connection of its own, kept
+    /// between asks and made again when lost, within [`POSTGRES_TIMEOUT`].
+    pub async fn ready(&self) -> Result<(), PgError> {
+        let mut probe = self.probe.lock().await;
+        let client = match probe.take() {
+            Some(client) if !client.is_closed() => client,
+            _ => postgres::connect(&self.url).await?,
+        };
+        let read = tokio::time::timeout(
+            POSTGRES_TIMEOUT,
+            postgres::read_point(&client, "head", false),
+        )
+        .await
+        .map_err(|_| PgError::Connect {
+            url: redacted(&self.url),
+            reason: format!("no answer in {} s", POSTGRES_TIMEOUT.as_secs()),
+        })?;
+        read?;
+        *probe = Some(client);
+        Ok(())
     }
 
     /// Queues a call's record; await the result before the call's answer goes back.

@@ -1,8 +1,8 @@
-//! The audit log in Postgres: two writers appending at once make one chain that verifies, and
-//! an edited row is found.
+//! The audit log in Postgres: two writers appending at once make one chain that verifies, an
+//! edited row is found, and `tail`, `sign` and a chunked `prune` work while writers append.
 
-use codemode_audit::{BreakKind, CallRecord, Outcome, Timestamp, Tool};
-use codemode_stores::{PgAuditLog, PgAuditWriter};
+use codemode_audit::{AuditError, AuditKey, BreakKind, CallRecord, Outcome, Timestamp, Tool};
+use codemode_stores::{PgAuditLog, PgAuditWriter, PgError};
 
 use crate::{server_url, unique};
 
@@ -23,8 +23,12 @@ async fn database() -> String {
 }
 
 fn record(subject: &str, n: usize) -> CallRecord {
+    record_at(subject, n, Timestamp::now())
+}
+
+fn record_at(subject: &str, n: usize, time: Timestamp) -> CallRecord {
     CallRecord {
-        time: Timestamp::now(),
+        time,
         subject: subject.into(),
         session: None,
         client: None,
@@ -111,4 +115,173 @@ async fn an_edited_row_breaks_the_chain() {
     let broken = report.broken.expect("the edit is evident");
     assert_eq!(broken.id.0, 2);
     assert_eq!(broken.kind, BreakKind::HashMismatch);
+}
+
+/// 2020-01-01, and a day later: old records, and the prune cut-off after them.
+const OLD: i64 = 1_577_836_800_000;
+const CUTOFF: i64 = OLD + 86_400_000;
+
+fn key() -> AuditKey {
+    AuditKey::parse(&"5a".repeat(32)).expect("a key")
+}
+
+async fn raw_client(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("Postgres answers");
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_deletes_in_chunks_while_another_writer_appends() {
+    let url = database().await;
+    let old = PgAuditWriter::start(&url, None).await.expect("writer");
+    let at = Timestamp::from_unix_millis(OLD).expect("2020");
+    let commits: Vec<_> = (0..1250)
+        .map(|n| old.append(record_at("old", n, at)))
+        .collect();
+    for commit in commits {
+        commit.await.expect("committed");
+    }
+
+    let new = PgAuditWriter::start(&url, None).await.expect("writer");
+    let appending = tokio::spawn(async move {
+        for n in 0..200 {
+            new.append(record("new", n))
+                .await
+                .expect("appended during the prune");
+        }
+    });
+    let mut log = PgAuditLog::open(&url, None).await.expect("opens");
+    let cutoff = Timestamp::from_unix_millis(CUTOFF).expect("2020");
+    let pruned = log.prune(cutoff).await.expect("prunes");
+    let during = log.verify().await.expect("verifies while appending");
+    assert!(during.is_intact(), "{:?}", during.broken);
+    appending.await.expect("the writer finished");
+
+    assert_eq!(pruned, 1250, "every old record, in chunks of 500");
+    let report = log.verify().await.expect("verifies");
+    assert!(report.is_intact(), "{:?}", report.broken);
+    assert_eq!(
+        (report.anchor.id.0, report.checked, report.head.id.0),
+        (1250, 200, 1450)
+    );
+    assert_eq!(log.prune(cutoff).await.expect("prunes again"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writers_append_while_the_anchor_is_locked_as_prune_locks_it() {
+    let url = database().await;
+    let writer = PgAuditWriter::start(&url, None).await.expect("writer");
+    writer.append(record("alice", 0)).await.expect("committed");
+    let mut pruner = raw_client(&url).await;
+    let held = pruner.transaction().await.expect("a transaction");
+    held.query_one(
+        "SELECT id FROM codemode_audit_chain WHERE point = 'anchor' FOR UPDATE",
+        &[],
+    )
+    .await
+    .expect("the anchor's lock");
+    let id = writer
+        .append(record("alice", 1))
+        .await
+        .expect("an append does not wait for the anchor's lock");
+    assert_eq!(id.0, 2);
+    held.rollback().await.expect("released");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tail_shows_the_newest_calls_oldest_first() {
+    let url = database().await;
+    let writer = PgAuditWriter::start(&url, None).await.expect("writer");
+    for n in 0..5 {
+        writer.append(record("alice", n)).await.expect("committed");
+    }
+    let mut log = PgAuditLog::open(&url, None).await.expect("opens");
+    let tail = log.tail(3).await.expect("tails");
+    let ids: Vec<i64> = tail.iter().map(|stored| stored.id.0).collect();
+    assert_eq!(ids, [3, 4, 5]);
+    assert_eq!(tail[2].record.code.as_deref(), Some("async () => 4"));
+    assert_eq!(log.tail(50).await.expect("tails").len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_adopts_a_key_for_a_log_written_without_one() {
+    let url = database().await;
+    let unkeyed = PgAuditWriter::start(&url, None).await.expect("writer");
+    for n in 0..3 {
+        unkeyed.append(record("alice", n)).await.expect("committed");
+    }
+    assert!(
+        matches!(
+            PgAuditWriter::start(&url, Some(key())).await,
+            Err(PgError::Audit(AuditError::Unsigned { point: "head" }))
+        ),
+        "a keyed writer refuses an unsigned head"
+    );
+    let signed = PgAuditLog::open(&url, Some(key()))
+        .await
+        .expect("opens")
+        .sign()
+        .await
+        .expect("signs");
+    assert_eq!((signed.checked, signed.head.id.0), (3, 3));
+
+    let keyed = PgAuditWriter::start(&url, Some(key()))
+        .await
+        .expect("keyed writer");
+    keyed.append(record("alice", 3)).await.expect("committed");
+    let report = PgAuditLog::open(&url, Some(key()))
+        .await
+        .expect("opens")
+        .verify()
+        .await
+        .expect("verifies");
+    assert!(report.is_intact() && report.signed, "{:?}", report.broken);
+    assert_eq!(report.head.id.0, 4);
+    let far = Timestamp::now().saturating_add(std::time::Duration::from_secs(60));
+    let unkeyed_prune = PgAuditLog::open(&url, None)
+        .await
+        .expect("opens")
+        .prune(far)
+        .await;
+    assert!(
+        matches!(unkeyed_prune, Err(PgError::Audit(AuditError::KeyRequired))),
+        "{unkeyed_prune:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_refuses_to_delete_a_broken_chain() {
+    let url = database().await;
+    let writer = PgAuditWriter::start(&url, None).await.expect("writer");
+    let at = Timestamp::from_unix_millis(OLD).expect("2020");
+    for n in 0..3 {
+        writer
+            .append(record_at("alice", n, at))
+            .await
+            .expect("committed");
+    }
+    raw_client(&url)
+        .await
+        .execute(
+            "UPDATE codemode_audit_entries SET entry = replace(entry, 'alice', 'mallory') WHERE id = 2",
+            &[],
+        )
+        .await
+        .expect("edited");
+    let mut log = PgAuditLog::open(&url, None).await.expect("opens");
+    let refused = log
+        .prune(Timestamp::from_unix_millis(CUTOFF).expect("2020"))
+        .await;
+    assert!(
+        matches!(&refused, Err(PgError::Audit(AuditError::ChainBroken(broken))) if broken.id.0 == 2),
+        "{refused:?}"
+    );
+    let report = log.verify().await.expect("walks");
+    assert_eq!(
+        (report.anchor.id.0, report.broken.map(|b| b.id.0)),
+        (0, Some(2))
+    );
 }
