@@ -48,7 +48,7 @@ test("spec.find ranks operations for a task, and its product listing covers ever
   const { json, isError, text } = await call(warn, "search", {
     code: `async () => ({
       top: spec.find("create a DNS record", { limit: 3 }),
-      zones: spec.find("list my zones", { limit: 3 }).map(o => `${o.method} ${o.path}`),
+      zones: spec.find("list my zones", { limit: 3 }).map(o => o.method + " " + o.path),
       deletes: spec.find("dns records", { method: "DELETE" }).every(o => o.method === "DELETE"),
       products: new Set(Object.values(spec.paths).flatMap(Object.values).map(o => o.tags[0])).size,
     })`,
