@@ -33,7 +33,7 @@ use codemode_credentials::{CredentialStore, CredentialsError};
 use codemode_demo::DemoUpstream;
 use codemode_policy::{Access, ApprovalSummary, Policy, PolicyError};
 use codemode_ratelimit::{Limit, Tool as RateTool};
-use codemode_sandbox::CancelToken;
+use codemode_sandbox::{CancelToken, PoolConfig};
 use codemode_spec::{Origin, Spec, SpecError, SpecLoader};
 use codemode_stores::{PgAuditWriter, PgError, RedisError};
 use codemode_upstream::{Credential, CredentialError, HttpSetupError, HttpUpstream, Upstream};
@@ -280,7 +280,10 @@ impl Runner {
         let parts = ApiParts {
             upstream,
             gateway: first.gateway.clone(),
-            pool: settings.sandbox.pool_config()?,
+            pool: PoolConfig {
+                api_global: first.name.clone(),
+                ..settings.sandbox.pool_config()?
+            },
             others: Mutex::new(None),
         };
         let audit_path = settings.audit_path();
