@@ -258,7 +258,18 @@ async fn calls_run_in_parallel_up_to_the_worker_count() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_too_large_for_memory_rejects_its_request_and_the_code_goes_on() {
-    let pool = pool(small_view(), 1);
+    // Building and converting the 40 MB answer takes a while on a loaded machine; the test is
+    // about memory, so its time limit is generous.
+    let config = PoolConfig {
+        workers: 1,
+        execute: Limits {
+            timeout: Duration::from_secs(60),
+            ..PoolConfig::default().execute
+        },
+        ..PoolConfig::default()
+    };
+    let pool = Pool::new(small_view(), config, tokio::runtime::Handle::current())
+        .expect("the pool starts");
     let host: Arc<dyn codemode_sandbox::Host> = Arc::new(Shared(TestHost::new()));
     // About 40 bytes of JSON per item: some 40 MB of envelope, far past 64 MiB as objects.
     let code = "async () => { let message; \
