@@ -1,1 +1,1 @@
-type Api = { request(options: Parameters<typeof cloudflare.request>[0]): Promise<{ ok: boolean; status: number; headers: Record<string, string>; data: any }> }; // rejects when ok is false, with an Error carrying status, headers and data
+type Api = { request(options: Parameters<typeof cloudflare.request>[0]): Promise<{ ok: boolean; status: number; headers: Record<string, string>; data: any; note?: string }> }; // as cloudflare.request, data for result; rejects if !ok (Error with status, headers, data)

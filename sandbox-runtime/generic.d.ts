@@ -4,5 +4,5 @@ type Api = {
     path: string;
     query?: Record<string, string | number | boolean | (string | number)[]>;
     body?: unknown; contentType?: string; rawBody?: boolean;
-  }): Promise<{ ok: boolean; status: number; headers: Record<string, string>; data: any }>;
-}; // rejects when ok is false, with an Error carrying status, headers and data
+  }): Promise<{ ok: boolean; status: number; headers: Record<string, string>; data: any; note?: string }>;
+}; // rejects if !ok (Error with status, headers, data), on malformed JSON, past a size limit; empty body: data null, note

@@ -142,7 +142,7 @@ const CASES = [
   { fault: "huge-with-length", code: one("huge-with-length"), error: /the response is too large: it passed 4 MiB, the most one response may hold \(\[upstream\] max_response_mib\)/, kind: "thrown", requests: [[null, 1, null]] },
   { fault: "huge-chunked", code: one("huge-chunked"), error: /the response is too large: it passed 4 MiB, the most one response may hold/, kind: "thrown", requests: [[null, 1, null]] },
   { fault: "malformed", code: one("malformed"), error: /HTTP 200 with Content-Type "application\/json", but the body \(39 bytes\) is not JSON: .*; it begins "\{\\"success\\": true, \\"result\\": \[1, 2,\\u\{1b\}\[31m"/, kind: "thrown", requests: [[200, 1, null]] },
-  { fault: "empty", code: one("empty"), result: (json) => assert.deepEqual([json.success, json.status, json.result, json.note], [true, 200, null, "the API sent an empty body, so result is null"]), kind: null, requests: [[200, 1, null]] },
+  { fault: "empty", code: one("empty"), result: (json) => assert.deepEqual([json.success, json.status, json.result, json.note], [true, 200, null, "the API sent an empty body"]), kind: null, requests: [[200, 1, null]] },
   { fault: "storm503", code: one("storm503"), error: /still HTTP 503 \(unavailable\) after 4 attempt\(s\).*temporarily unavailable/, kind: "thrown", requests: [[503, 4, null]] },
   { fault: "storm429", code: parallel("storm429", 3), error: /still HTTP 429 \(rate limited\) after 4 attempt\(s\)/, kind: "thrown", requests: [0, 1, 2].map(() => [429, 4, null]) },
   { fault: "storm500", code: parallel("storm500", 6), error: /HTTP 500.*internal error/, kind: "thrown", requests: [0, 1, 2, 3, 4, 5].map(() => [500, 1, null]) },
@@ -168,7 +168,7 @@ test("each upstream fault ends in a clear error the agent sees, an audit record,
     const started = Date.now();
     const result = await call(client, "execute", { code: c.code });
     const ms = Date.now() - started;
-    t.diagnostic(`${c.fault}: ${ms} ms: ${result.text.split("\n")[0].slice(0, 300)}`);
+    t.diagnostic(`${c.fault}: ${ms} ms: ${JSON.stringify(result.text.slice(0, 1000))}`);
     seen.push({ ...c, ms, text: result.text });
     if (c.error) {
       assert.equal(result.isError, true, `${c.fault}: ${result.text}`);
@@ -206,7 +206,7 @@ test("each upstream fault ends in a clear error the agent sees, an audit record,
   assert.equal(audit(db, ["verify"]).status, 0);
 });
 
-test("a server killed under load leaves every in-flight request's intent in the log", async () => {
+test("a server killed under load leaves every in-flight request's intent in the log", async (t) => {
   const api = await startFaultyApi();
   const { server, db } = await serverWithAudit({ apiBase: api.base, config: CONFIG });
   const clients = await Promise.all([0, 1, 2, 3].map((n) => connectHttp(server.url, `load-${n}`)));
@@ -222,8 +222,10 @@ test("a server killed under load leaves every in-flight request's intent in the 
 
   const logged = intents(db).map((intent) => `${intent.method} ${intent.path}`).sort();
   assert.deepEqual(logged, api.seen.map((path) => `GET ${path}`).sort(), "every request that reached the API was logged first");
+  t.diagnostic(`killed with ${api.seen.length} requests in flight; intents logged: ${logged.length}; calls recorded: ${exportedCalls(db).length}`);
   assert.equal(logged.length, 12);
   assert.deepEqual(exportedCalls(db), [], "no call finished");
   const verify = audit(db, ["verify"]);
+  t.diagnostic(`audit verify: ${JSON.stringify((verify.stdout + verify.stderr).trim())}`);
   assert.equal(verify.status, 0, verify.stdout + verify.stderr);
 });

@@ -10,15 +10,18 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
+use crate::cpu;
 use crate::loopback_api::LoopbackApi;
-use crate::stats::{Summary, figure, ms, repeat, row};
+use crate::stats::{Summary, figure, ms, repeat, row, warm_up};
 use crate::workload::{FULL_SEARCH, ONE_REQUEST, TRIVIAL};
 
 /// What the in-process run measured.
 pub struct InProcess {
     load: Duration,
     empty_search: Summary,
+    empty_search_cpu: Duration,
     search: Summary,
+    search_cpu: Duration,
     raw_request: Summary,
     empty_execute: Summary,
     execute: Summary,
@@ -30,6 +33,11 @@ impl InProcess {
         figure("spec load + resolve", &ms(self.load), "");
         row("search, trivial code (pool, no MCP)", self.empty_search, "");
         row("search, full list (pool, no MCP)", self.search, "");
+        let cpu = |name: &str, cpu: Duration| {
+            figure(&format!("{name}: CPU per call (all threads)"), &ms(cpu), "");
+        };
+        cpu("search, trivial code", self.empty_search_cpu);
+        cpu("search, full list", self.search_cpu);
         row("loopback API request, plain reqwest", self.raw_request, "");
         row(
             "execute, no request (fresh isolate)",
@@ -59,12 +67,17 @@ pub async fn measure(
         PoolConfig::default(),
         tokio::runtime::Handle::current(),
     )?;
-    let empty_search = repeat(iterations, || async {
-        pool.search(TRIVIAL, CancelToken::new()).await.map(drop)
+    let calls = iterations + warm_up(iterations);
+    let (empty_search, empty_search_cpu) = cpu::per_call("self", calls, || {
+        repeat(iterations, || async {
+            pool.search(TRIVIAL, CancelToken::new()).await.map(drop)
+        })
     })
     .await?;
-    let search = repeat(iterations, || async {
-        pool.search(FULL_SEARCH, CancelToken::new()).await.map(drop)
+    let (search, search_cpu) = cpu::per_call("self", calls, || {
+        repeat(iterations, || async {
+            pool.search(FULL_SEARCH, CancelToken::new()).await.map(drop)
+        })
     })
     .await?;
 
@@ -103,7 +116,9 @@ pub async fn measure(
     Ok(InProcess {
         load,
         empty_search,
+        empty_search_cpu,
         search,
+        search_cpu,
         raw_request,
         empty_execute,
         execute,

@@ -13,6 +13,7 @@
 
 mod baselines;
 mod connection;
+mod cpu;
 mod inprocess;
 mod load;
 mod loopback_api;
@@ -196,8 +197,12 @@ async fn main() -> anyhow::Result<()> {
         report.upstream = api.time_direct(n).await?;
         let mut raw = RawSession::open(server.addr).await?;
         let mut raw_figures = ClientFigures::new("raw keep-alive client");
+        let pid = server.pid()?.to_string();
         for call in CODEMODE_CALLS {
-            let (latency, reply) = raw.time(call.tool, call.code, n).await?;
+            let calls = n + stats::warm_up(n) + 1;
+            let ((latency, reply), cpu) =
+                cpu::per_call(&pid, calls, || raw.time(call.tool, call.code, n)).await?;
+            report.server_cpu.push((call.label, cpu));
             raw_figures.add(
                 call.label,
                 latency,

@@ -86,6 +86,8 @@ pub struct Report {
     pub upstream: Summary,
     /// Codemode through each client, the raw client first.
     pub clients: Vec<ClientFigures>,
+    /// The server's CPU time per call of the raw client, by call label.
+    pub server_cpu: Vec<(&'static str, Duration)>,
     /// The SDK floor through the same clients, in the same order.
     pub floors: Vec<ClientFigures>,
     /// Cloudflare's approach.
@@ -117,6 +119,7 @@ impl Report {
             inside: None,
             upstream: Summary::default(),
             clients: Vec::new(),
+            server_cpu: Vec::new(),
             floors: Vec::new(),
             cf: None,
             sessions,
@@ -203,6 +206,13 @@ impl Report {
             self.upstream,
             "",
         );
+        for (label, cpu) in &self.server_cpu {
+            figure(
+                &format!("server CPU per call (all threads), raw client: {label}"),
+                &ms(*cpu),
+                "",
+            );
+        }
     }
 
     fn print_baselines(&self) {

@@ -108,7 +108,7 @@ fn body_summary(envelope: &Value) -> Option<String> {
 const PREFIX_CHARS: usize = 80;
 
 /// The note an envelope carries when the response had no body.
-pub const EMPTY_NOTE: &str = "the API sent an empty body, so result is null";
+pub const EMPTY_NOTE: &str = "the API sent an empty body";
 
 /// A body whose `Content-Type` says JSON but which does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

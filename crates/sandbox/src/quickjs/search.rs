@@ -38,8 +38,9 @@ pub(crate) struct SearchRuntime {
 }
 
 /// Garbage allowed to pile up between collections, which run after a call has replied (a
-/// collection walks the whole spec). A single call allocating more than this is collected
-/// while it runs, by QuickJS itself.
+/// collection walks the whole spec). A call allocating more than this, or than half its
+/// memory limit, is collected while it runs, by QuickJS itself, so cyclic garbage never
+/// takes a call to its limit.
 const GARBAGE_BYTES: usize = 8 << 20;
 
 /// Memory a runtime may hold beyond its size when built before it is rebuilt as leaking.
@@ -110,7 +111,6 @@ impl SearchRuntime {
             })
         })?;
         runtime.run_gc();
-        runtime.set_gc_threshold(meter.held().saturating_add(GARBAGE_BYTES));
         let watchdog = Watchdog::default();
         watchdog.install(&runtime);
         Ok(SearchRuntime {
@@ -129,6 +129,11 @@ impl SearchRuntime {
         let limits = call.limits;
         let watch = Watch::start(limits.timeout, call.accepted, call.cancel.clone(), None);
         self.runtime.set_max_stack_size(limits.stack_bytes);
+        let collect_at = self
+            .collected_bytes
+            .saturating_add(GARBAGE_BYTES)
+            .min(self.meter.held().saturating_add(limits.memory_bytes / 2));
+        self.runtime.set_gc_threshold(collect_at);
         self.meter.allow(limits.memory_bytes);
         self.watchdog.watch(watch.clone());
         let outcome = self
@@ -227,8 +232,6 @@ impl SearchRuntime {
             self.runtime.run_gc();
             self.collected_bytes = self.meter.held();
         }
-        self.runtime
-            .set_gc_threshold(self.meter.held().saturating_add(GARBAGE_BYTES));
         self.collected_bytes <= self.built_bytes.saturating_add(LEAK_BYTES)
     }
 }

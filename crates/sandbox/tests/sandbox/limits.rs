@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::{Shared, TestHost, pool, small_view};
+use crate::common::{Shared, TestHost, pool, quick_limits, small_view};
 use codemode_sandbox::{CancelToken, Limits, Pool, PoolConfig, SandboxError};
 use serde_json::json;
 
@@ -92,6 +92,39 @@ async fn a_memory_bomb_runs_out_of_memory() {
     };
     assert_eq!(searched, Err(out_of_memory.clone()));
     assert_eq!(executed, Err(out_of_memory));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_making_cyclic_garbage_beyond_its_memory_limit_is_collected_in_time() {
+    let limits = Limits {
+        memory_bytes: 4 << 20,
+        timeout: Duration::from_secs(120),
+        ..quick_limits()
+    };
+    let config = PoolConfig {
+        workers: 1,
+        search: limits.clone(),
+        execute: limits,
+        ..PoolConfig::default()
+    };
+    let pool = Pool::new(small_view(), config, tokio::runtime::Handle::current())
+        .expect("the pool starts");
+    // 20,000 objects of 16 KiB each, every one its own cycle: about 80 times the limit of
+    // garbage that reference counting alone never frees.
+    let garbage = "async () => { let made = 0; for (let i = 0; i < 20000; i++) {
+        const piece = { pad: 'x'.repeat(16384) + i }; piece.self = piece; made += 1; } return made; }";
+    let kept = "async () => { const kept = []; for (;;) kept.push({ pad: 'x'.repeat(16384) + kept.length }); }";
+    for _ in 0..2 {
+        let made = pool.search(garbage, CancelToken::new()).await;
+        assert_eq!(made.map(|outcome| outcome.result), Ok(json!(20_000)));
+        let held = pool.search(kept, CancelToken::new()).await;
+        assert_eq!(
+            held.map(|outcome| outcome.result),
+            Err(SandboxError::OutOfMemory {
+                limit_bytes: 4 << 20
+            })
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
