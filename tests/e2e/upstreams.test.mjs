@@ -322,11 +322,11 @@ api_base = ${JSON.stringify(cloudflare.base)}
     const { tools } = await mcp.listTools();
     outputs.push(JSON.stringify(tools));
     const execute = tools.find((t) => t.name === "execute").description;
-    assert.match(execute, /^Call the GitHub v3 REST API, Cloudflare API\. /);
+    assert.match(execute, /^Call the GitHub\b[^.]*API, Cloudflare API\. /, "the title names the first API first");
     assert.doesNotMatch(execute, /API API/);
     assert.match(execute, /Example: async \(\) => \(await github\.request\(\{method: "GET", path: "\/\w+"\}\)\)\.data/);
     assert.doesNotMatch(execute, /Example: async \(\) => \(await cloudflare/);
-    assert.match(execute, /declare const accountId: string; \/\/ the Cloudflare account/);
+    assert.match(execute, /declare const accountId: string;\ndeclare const cloudflare: \{/, "accountId is declared beside cloudflare");
     const approvals = execute.slice(execute.indexOf("Needs a person's approval: "));
     const [githubHeld, cloudflareHeld] = approvals.split("; ");
     assert.match(githubHeld, /^Needs a person's approval: github: any DELETE, .*github-stars/);
