@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import http from "node:http";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { startServer, connectHttp, call, scratchDir, writeConfig, sha256 } from "./lib/codemode.mjs";
+import { startServer, connectHttp, call, scratchDir, writeConfig, sha256, waitFor } from "./lib/codemode.mjs";
 import { startFakeCloudflare, envelope, TEST_TOKEN } from "./lib/fake-cloudflare.mjs";
 import { runCli } from "./lib/cli.mjs";
 import { BINARY } from "./lib/paths.mjs";
@@ -21,17 +21,6 @@ after(async () => {
 function specWith(title, paths) {
   const operation = (p) => [p, { get: { operationId: `get${p.replaceAll("/", "_")}`, tags: ["Ops"], responses: { 200: { description: "ok" } } } }];
   return JSON.stringify({ openapi: "3.0.3", info: { title, version: "1" }, paths: Object.fromEntries(paths.map(operation)) });
-}
-
-/** Waits until `read()` matches `pattern`; fails after `ms` with what was read. */
-async function waitFor(read, pattern, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const match = read().match(pattern);
-    if (match) return match;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`never matched ${pattern}:\n${read()}`);
 }
 
 /** A loopback spec server: `answers` is a list of {status, body, headers}, served in order (the last repeats). */

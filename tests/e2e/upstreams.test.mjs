@@ -8,7 +8,7 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { startServer, connectHttp, call, writeConfig, scratchDir } from "./lib/codemode.mjs";
+import { startServer, connectHttp, call, writeConfig, scratchDir, waitFor } from "./lib/codemode.mjs";
 import { startFakeCloudflare, TEST_TOKEN, ACCOUNT } from "./lib/fake-cloudflare.mjs";
 import { audit, exportedEntries } from "./lib/audit.mjs";
 import { runCli } from "./lib/cli.mjs";
@@ -284,17 +284,6 @@ test("credentials stored with --upstream are keyed by upstream; an unknown upstr
   }
   assertNoCrossing(STORED_TOKEN);
 });
-
-/** Polls `read()` until it matches `pattern`. */
-async function waitFor(read, pattern, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const match = read().match(pattern);
-    if (match) return match;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`never matched ${pattern}:\n${read()}`);
-}
 
 test("with github first: its example, each upstream's approvals, accountId from cloudflare, audit and metrics by upstream name", async () => {
   const dataDir = scratchDir();

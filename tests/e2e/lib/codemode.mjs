@@ -106,3 +106,14 @@ export async function call(client, name, args, options) {
   }
   return { text, json, isError: raw.isError === true, raw, all: raw.content.map((c) => c.text).join("\n") };
 }
+
+/** Waits until `read()` matches `pattern`; fails after `ms` with what was read. */
+export async function waitFor(read, pattern, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const match = read().match(pattern);
+    if (match) return match;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`never matched ${pattern}:\n${read()}`);
+}
