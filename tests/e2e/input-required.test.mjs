@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { ElicitRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-import { startServer, connectHttp, call, writeConfig, scratchDir, sha256 } from "./lib/codemode.mjs";
+import { startServer, connectHttp, call, writeConfig, scratchDir, sha256, readResult } from "./lib/codemode.mjs";
 import { startFakeCloudflare, envelope, TEST_TOKEN } from "./lib/fake-cloudflare.mjs";
 
 const ALICE_KEY = "alice-key-3c4d5e6f7a8b";
@@ -63,14 +63,7 @@ async function v2(mode, answer, { key = ALICE_KEY, url = server.url, manual = fa
 /** Calls `execute` and reads its first text block as JSON when it is JSON. */
 async function execute(client, code, params = {}, options = {}) {
   const raw = await client.callTool({ name: "execute", arguments: { code }, ...params }, options);
-  const text = raw.content?.[0]?.text ?? "";
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { raw, text, json, isError: raw.isError === true };
+  return readResult(raw);
 }
 
 /** The requests the fake API received for `method path`. */

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { spawnSync } from "node:child_process";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { startServer, connectHttp, call, writeConfig, scratchDir, sha256 } from "./lib/codemode.mjs";
+import { startServer, connectHttp, call, writeConfig, scratchDir, sha256, readResult } from "./lib/codemode.mjs";
 import { startFakeCloudflare, envelope, TEST_TOKEN } from "./lib/fake-cloudflare.mjs";
 import { BINARY } from "./lib/paths.mjs";
 
@@ -211,14 +211,7 @@ async function executeV2(client, code, params = {}) {
   rounds += 1;
   const raw = await client.callTool({ name: "execute", arguments: { code }, ...params }, { allowInputRequired: true });
   outputs.push(JSON.stringify(raw));
-  const text = raw.content?.[0]?.text ?? "";
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { raw, text, json, isError: raw.isError === true };
+  return readResult(raw);
 }
 
 /** Code that reads the zones (marked `m`), then deletes record `id` once approved. */

@@ -94,9 +94,13 @@ export async function connectStdio({ args = [], env = {}, token = TEST_TOKEN } =
   return { client, stderr: () => stderr };
 }
 
-/** Calls a tool and returns {text, json, isError, raw}. `text` is the first block. */
+/** Calls a tool and returns {text, json, isError, raw, all}. `text` is the first block. */
 export async function call(client, name, args, options) {
-  const raw = await client.callTool({ name, arguments: args }, undefined, options);
+  return readResult(await client.callTool({ name, arguments: args }, undefined, options));
+}
+
+/** A tool result as {text, json, isError, raw, all}: `text` is the first block, `json` it parsed when it is JSON. */
+export function readResult(raw) {
   const text = raw.content?.[0]?.text ?? "";
   let json;
   try {
@@ -104,7 +108,7 @@ export async function call(client, name, args, options) {
   } catch {
     json = undefined;
   }
-  return { text, json, isError: raw.isError === true, raw, all: raw.content.map((c) => c.text).join("\n") };
+  return { text, json, isError: raw.isError === true, raw, all: (raw.content ?? []).map((c) => c.text).join("\n") };
 }
 
 /** Waits until `read()` matches `pattern`; fails after `ms` with what was read. */
