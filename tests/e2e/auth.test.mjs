@@ -335,6 +335,48 @@ test("oauth: only a token with the forward scope may forward, and its upstream t
   assert.equal(api.requests.length, 1);
 });
 
+test("oauth: /readyz is ready while the issuer's keys can be had, and names the JWKS when they cannot", async () => {
+  const ready = await fetch(new URL("/readyz", oauthServer.url));
+  assert.equal(ready.status, 200, await ready.clone().text());
+  assert.deepEqual(await ready.json(), { status: "ready" });
+
+  // The same settings, but the JWKS endpoint first refuses connections, then answers 500.
+  const broken = await listen(() => ({ status: 500, json: { error: "down" } }));
+  const brokenUrl = `${broken.origin}/jwks`;
+  await broken.close();
+  const dataDirs = [];
+  const config = (jwksUrl) => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "codemode-auth-readyz-"));
+    dataDirs.push(dataDir);
+    return writeConfig(`data_dir = ${JSON.stringify(dataDir)}
+[auth]
+mode = "oauth"
+issuer = "${ISSUER}"
+jwks_url = "${jwksUrl}"
+resource = "${RESOURCE}"
+`);
+  };
+  const unreachable = await startServer({ apiBase: api.base, token: SERVER_TOKEN, args: ["--config", config(brokenUrl)] });
+  const failing = await listen(() => ({ status: 500, json: { error: "down" } }));
+  const erroring = await startServer({ apiBase: api.base, token: SERVER_TOKEN, args: ["--config", config(`${failing.origin}/jwks`)] });
+  try {
+    for (const [server, url] of [[unreachable, brokenUrl], [erroring, `${failing.origin}/jwks`]]) {
+      const response = await fetch(new URL("/readyz", server.url));
+      const body = await response.json();
+      assert.equal(response.status, 503, JSON.stringify(body));
+      assert.equal(body.status, "not ready");
+      assert.deepEqual(Object.keys(body.reasons), ["jwks"], "only the keys are missing: the spec and audit are fine");
+      assert.ok(body.reasons.jwks.length > 0, JSON.stringify(body));
+      assert.ok(server.output().includes(url), "the log names the JWKS URL that failed");
+    }
+  } finally {
+    await unreachable.stop();
+    await erroring.stop();
+    await failing.close();
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("no key, token or JWT reaches the API, a tool result, the server's output or the audit log", async () => {
   assert.ok(api.requests.length > 0 && minted.length > 0, "the tests above made upstream calls with tokens");
   const upstream = JSON.stringify(api.requests);

@@ -146,7 +146,12 @@ test("--log-format json writes one line per tool call, without the code, its res
   assert.equal(execute.upstream_requests, 1);
   assert.equal(typeof execute.duration_ms, "number");
   assert.ok(execute.subject && execute.session, JSON.stringify(execute));
-  assert.ok(lines.some((line) => line.message === "starting codemode" && line.version && line.auth && line.spec), "start-up line");
+  const start = lines.find((line) => line.message === "starting codemode");
+  assert.ok(start?.version && start.spec && start.listen, `start-up line: ${JSON.stringify(start)}`);
+  assert.equal(start.auth, "none", "the auth mode as it is written in the config");
+  const ready = lines.find((line) => line.message === "ready");
+  assert.ok(ready?.operations > 0, `ready line: ${JSON.stringify(ready)}`);
+  assert.equal(ready.origin, "file", "where the spec came from, in words");
   const output = server.output();
   assert.ok(!output.includes(marker), "no code or result in the log");
   assert.ok(!output.includes(TEST_TOKEN), "no token in the log");
@@ -157,7 +162,7 @@ test("refresh: a 304 keeps the spec, an HTML page with status 200 neither replac
   const cache = scratchDir();
   const specs = await startSpecServer([
     { status: 200, body: specWith("Version One", ["/version-one"]), headers: { etag: '"v1"', "content-type": "application/json" } },
-    { status: 304 },
+    { status: 304, headers: { etag: '"v1"' } },
     { status: 200, body: "<!doctype html><title>Just a moment...</title>", headers: { etag: '"html"', "content-type": "text/html" } },
   ]);
   const first = await startServer({ spec: specs.url, env: { XDG_CACHE_HOME: cache } });

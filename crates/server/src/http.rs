@@ -137,7 +137,7 @@ pub async fn serve(runner: Arc<Runner>, settings: &Settings) -> Result<(), Serve
     };
     tracing::info!(
         operations = loaded.operations,
-        origin = ?loaded.origin,
+        origin = %loaded.origin,
         elapsed_ms = loading.elapsed().as_millis() as u64,
         "ready"
     );

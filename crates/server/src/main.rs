@@ -105,7 +105,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let runner = Runner::open(&settings, Secrets::from_env()?).await?;
             let refresh = codemode::refresh::Triggers::install(settings.spec_refresh());
             let ready = runner.load_spec().await?;
-            tracing::info!(operations = ready.operations, origin = ?ready.origin, "ready");
+            tracing::info!(operations = ready.operations, origin = %ready.origin, "ready");
             refresh.spawn(runner.clone());
             let served = codemode::stdio::serve(runner).await;
             if let Some(traces) = traces {
@@ -131,7 +131,7 @@ fn announce(settings: &Settings, listen: &str) {
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         listen,
-        auth = ?settings.auth.mode(),
+        auth = %settings.auth.mode(),
         spec = %spec_label(settings),
         "starting codemode"
     );

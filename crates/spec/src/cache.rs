@@ -1,33 +1,17 @@
-//! The local copy of a downloaded spec, with the validators (`ETag`, `Last-Modified`) that
-//! let the next download ask "changed since?". Both files are replaced atomically.
+//! The local copy of a downloaded spec, with its HTTP cache policy (the response's headers, as
+//! `http-cache-semantics` keeps them) that says whether the copy is still fresh and how the next
+//! download asks "changed since?". Both files are replaced atomically.
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use http_cache_semantics::CachePolicy;
 use sha2::{Digest, Sha256};
-
-/// What the server said identifies the cached copy, sent back as `If-None-Match` and
-/// `If-Modified-Since`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Validators {
-    /// The `ETag` header of the cached copy's response.
-    pub etag: Option<String>,
-    /// The `Last-Modified` header of the cached copy's response.
-    pub last_modified: Option<String>,
-}
-
-impl Validators {
-    /// Whether there is anything to ask a conditional request with.
-    pub fn is_empty(&self) -> bool {
-        self.etag.is_none() && self.last_modified.is_none()
-    }
-}
 
 /// The cached copy of one URL's spec in a cache directory.
 #[derive(Debug, Clone)]
 pub struct Cache {
     body: PathBuf,
-    validators: PathBuf,
+    policy: PathBuf,
 }
 
 impl Cache {
@@ -41,7 +25,7 @@ impl Cache {
             .collect();
         let body = dir.join(format!("spec-{hash}"));
         Cache {
-            validators: body.with_extension("validators.json"),
+            policy: body.with_extension("policy.json"),
             body,
         }
     }
@@ -61,25 +45,28 @@ impl Cache {
         tokio::fs::read(&self.body).await
     }
 
-    /// The cached copy's validators; none when there is no copy or they cannot be read.
-    pub async fn validators(&self) -> Validators {
+    /// The cached copy's cache policy; none when there is no copy or it cannot be read.
+    pub async fn policy(&self) -> Option<CachePolicy> {
         if !self.exists().await {
-            return Validators::default();
+            return None;
         }
-        match tokio::fs::read(&self.validators).await {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-            Err(_) => Validators::default(),
-        }
+        let bytes = tokio::fs::read(&self.policy).await.ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
-    /// Replaces the cached copy with `bytes` and their validators, each file atomically.
-    pub async fn store(&self, bytes: &[u8], validators: &Validators) -> std::io::Result<()> {
+    /// Replaces the cached copy with `bytes` and their cache policy, each file atomically.
+    pub async fn store(&self, bytes: &[u8], policy: &CachePolicy) -> std::io::Result<()> {
         if let Some(dir) = self.body.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
-        let encoded = serde_json::to_vec(validators).map_err(std::io::Error::other)?;
         replace(&self.body, bytes).await?;
-        replace(&self.validators, &encoded).await
+        self.store_policy(policy).await
+    }
+
+    /// Replaces the cache policy alone: a revalidation kept the copy and renewed its headers.
+    pub async fn store_policy(&self, policy: &CachePolicy) -> std::io::Result<()> {
+        let encoded = serde_json::to_vec(policy).map_err(std::io::Error::other)?;
+        replace(&self.policy, &encoded).await
     }
 }
 

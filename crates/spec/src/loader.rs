@@ -2,12 +2,16 @@
 //! and resolved, so a bad answer (an HTML error page with status 200, a truncated body) never
 //! poisons the cache; the cached copy stands in while the source cannot give a usable spec.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::cache::{Cache, Validators};
+use http_cache_semantics::CachePolicy;
+
+use crate::cache::Cache;
 use crate::error::SpecError;
 use crate::source::{
-    CONNECT_TIMEOUT, CONNECT_TIMEOUT_WITH_CACHE, Download, ProgressReport, SpecSource, download,
+    CONNECT_TIMEOUT, CONNECT_TIMEOUT_WITH_CACHE, Download, Freshness, ProgressReport, SpecSource,
+    download,
 };
 use crate::spec::Spec;
 
@@ -35,13 +39,27 @@ pub enum Origin {
     File,
     /// A fresh download, now also the cached copy.
     Downloaded,
-    /// The cached copy, which the server said is current.
+    /// The cached copy, which the server said is current (a 304).
     Unchanged,
+    /// The cached copy, fresh by the lifetime the server gave it: no request was sent.
+    Fresh,
     /// The cached copy, because the source gave no usable spec.
     Cached {
         /// Why the source's answer was not used.
         reason: String,
     },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File => f.write_str("file"),
+            Origin::Downloaded => f.write_str("downloaded"),
+            Origin::Unchanged => f.write_str("cache (the server said unchanged)"),
+            Origin::Fresh => f.write_str("cache (fresh, not asked)"),
+            Origin::Cached { reason } => write!(f, "cache (source unusable: {reason})"),
+        }
+    }
 }
 
 impl SpecLoader {
@@ -79,27 +97,42 @@ impl SpecLoader {
             SpecSource::Url(url) => url,
         };
         let cache = Cache::for_url(&self.cache_dir, url);
-        let (validators, connect_timeout) = if cache.exists().await {
-            (cache.validators().await, CONNECT_TIMEOUT_WITH_CACHE)
+        let (policy, connect_timeout) = if cache.exists().await {
+            (cache.policy().await, CONNECT_TIMEOUT_WITH_CACHE)
         } else {
-            (Validators::default(), CONNECT_TIMEOUT)
+            (None, CONNECT_TIMEOUT)
         };
         let progress = self.progress.as_ref();
-        let downloaded = match download(url, &validators, connect_timeout, progress).await {
-            Ok(Download::NotModified) => match from_cache(&cache).await {
-                Ok(spec) => {
-                    return Ok(Loaded {
-                        spec,
-                        origin: Origin::Unchanged,
-                    });
+        let first = download(
+            url,
+            policy.as_ref(),
+            Freshness::Allowed,
+            connect_timeout,
+            progress,
+        );
+        let downloaded = match first.await {
+            Ok(kept @ (Download::NotModified { .. } | Download::Fresh)) => {
+                match from_cache(&cache).await {
+                    Ok(spec) => {
+                        let origin = match kept {
+                            Download::NotModified { policy } => {
+                                renew(&cache, &policy).await;
+                                Origin::Unchanged
+                            }
+                            _ => Origin::Fresh,
+                        };
+                        return Ok(Loaded { spec, origin });
+                    }
+                    Err(_) => {
+                        download(url, None, Freshness::Allowed, connect_timeout, progress).await
+                    }
                 }
-                Err(_) => download(url, &Validators::default(), connect_timeout, progress).await,
-            },
+            }
             other => other,
         };
         let failure = match downloaded {
-            Ok(Download::Modified { bytes, validators }) => {
-                match keep_if_loads(&cache, url, bytes, &validators).await {
+            Ok(Download::Modified { bytes, policy }) => {
+                match keep_if_loads(&cache, url, bytes, &policy).await {
                     Ok(spec) => {
                         return Ok(Loaded {
                             spec,
@@ -109,10 +142,9 @@ impl SpecLoader {
                     Err(error) => error,
                 }
             }
-            Ok(Download::NotModified) => SpecError::Fetch {
+            Ok(Download::NotModified { .. } | Download::Fresh) => SpecError::Fetch {
                 url: url.clone(),
-                reason: "the server answered 304 Not Modified to an unconditional request"
-                    .to_string(),
+                reason: "the server said an unreadable cached copy is current".to_string(),
                 cache_dir: self.cache_dir.clone(),
             },
             Err(reason) => SpecError::Fetch {
@@ -138,7 +170,7 @@ impl SpecLoader {
     }
 
     /// Loads the spec again if it changed: `None` when the server says the cached copy is
-    /// current. Unlike [`SpecLoader::load`], a failure is an error: the caller keeps the spec
+    /// current. It always asks the server, even while the copy is fresh. Unlike [`SpecLoader::load`], a failure is an error: the caller keeps the spec
     /// it has.
     pub async fn reload(&self) -> Result<Option<Spec>, SpecError> {
         let url = match &self.source {
@@ -146,14 +178,23 @@ impl SpecLoader {
             SpecSource::Url(url) => url,
         };
         let cache = Cache::for_url(&self.cache_dir, url);
-        let validators = cache.validators().await;
+        let policy = cache.policy().await;
         let progress = self.progress.as_ref();
-        match download(url, &validators, CONNECT_TIMEOUT_WITH_CACHE, progress).await {
-            Ok(Download::NotModified) => Ok(None),
-            Ok(Download::Modified { bytes, validators }) => {
-                keep_if_loads(&cache, url, bytes, &validators)
-                    .await
-                    .map(Some)
+        let revalidated = download(
+            url,
+            policy.as_ref(),
+            Freshness::Revalidate,
+            CONNECT_TIMEOUT_WITH_CACHE,
+            progress,
+        );
+        match revalidated.await {
+            Ok(Download::NotModified { policy }) => {
+                renew(&cache, &policy).await;
+                Ok(None)
+            }
+            Ok(Download::Fresh) => Ok(None),
+            Ok(Download::Modified { bytes, policy }) => {
+                keep_if_loads(&cache, url, bytes, &policy).await.map(Some)
             }
             Err(reason) => Err(SpecError::Unreachable {
                 url: url.clone(),
@@ -179,17 +220,25 @@ async fn keep_if_loads(
     cache: &Cache,
     url: &str,
     bytes: Vec<u8>,
-    validators: &Validators,
+    policy: &CachePolicy,
 ) -> Result<Spec, SpecError> {
     let (bytes, parsed) = parse(bytes).await;
     let spec = parsed.map_err(|error| SpecError::Downloaded {
         url: url.to_string(),
         error: Box::new(error),
     })?;
-    if let Err(error) = cache.store(&bytes, validators).await {
+    if let Err(error) = cache.store(&bytes, policy).await {
         tracing::warn!(path = %cache.path().display(), %error, "could not cache the downloaded spec");
     }
     Ok(spec)
+}
+
+/// Keeps the renewed policy of a copy the server said is current; a failure only costs a
+/// full download next time.
+async fn renew(cache: &Cache, policy: &CachePolicy) {
+    if let Err(error) = cache.store_policy(policy).await {
+        tracing::warn!(path = %cache.path().display(), %error, "could not renew the cached spec's policy");
+    }
 }
 
 /// The cached copy, parsed.

@@ -1,18 +1,18 @@
-//! Where a spec comes from: a local file or a URL, and how a URL is downloaded (conditionally,
-//! with progress reports).
+//! Where a spec comes from: a local file or a URL, and how a URL is downloaded: conditionally,
+//! as the HTTP cache rules of `http-cache-semantics` say, with progress reports.
 
 use std::error::Error;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use http::header::{CACHE_CONTROL, HeaderValue, USER_AGENT};
+use http_cache_semantics::{AfterResponse, BeforeRequest, CacheOptions, CachePolicy};
 use reqwest::StatusCode;
-use reqwest::header::{ETAG, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
 use url::{Host, Url};
 
-use crate::cache::Validators;
 use crate::error::SpecError;
 
 /// Cloudflare's published OpenAPI spec, the default source.
@@ -132,57 +132,121 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 /// How a download ended.
 #[derive(Debug)]
 pub(crate) enum Download {
-    /// A new document, with the validators to cache it under.
+    /// A new document, with the cache policy to keep it under.
     Modified {
         /// The document.
         bytes: Vec<u8>,
-        /// Its `ETag` and `Last-Modified`.
-        validators: Validators,
+        /// Its cache policy.
+        policy: CachePolicy,
     },
-    /// The server said the copy the validators name is still current (304).
-    NotModified,
+    /// The server said the cached copy is still current (304), with its renewed policy.
+    NotModified {
+        /// The cached copy's policy, renewed by the 304's headers.
+        policy: CachePolicy,
+    },
+    /// The cached copy is fresh by its own policy (`Cache-Control: max-age`, `Expires`): no
+    /// request was sent.
+    Fresh,
 }
 
-/// Downloads `url`, asking "changed since?" with `validators`, and describes any failure in
-/// one line.
+/// Whether a download may answer from a fresh cached copy or must ask the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Freshness {
+    /// A copy the server said is fresh is used without a request.
+    Allowed,
+    /// The server is asked, conditionally, even when the copy is fresh.
+    Revalidate,
+}
+
+/// How the cache judges freshness: as a private cache, and only by what the server said (no
+/// heuristic lifetime from `Last-Modified`).
+fn cache_options() -> CacheOptions {
+    CacheOptions {
+        shared: false,
+        cache_heuristic: 0.0,
+        ..CacheOptions::default()
+    }
+}
+
+/// Downloads `url`, asking "changed since?" as the cached copy's `policy` says, and describes
+/// any failure in one line.
 pub(crate) async fn download(
     url: &str,
-    validators: &Validators,
+    cached: Option<&CachePolicy>,
+    freshness: Freshness,
     connect_timeout: Duration,
     progress: Option<&ProgressReport>,
 ) -> Result<Download, String> {
     let client = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .timeout(FETCH_TIMEOUT)
-        .user_agent(concat!("codemode/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|error| describe(&error))?;
-    let mut request = client.get(url);
-    if let Some(etag) = &validators.etag {
-        request = request.header(IF_NONE_MATCH, etag);
+    let mut request = http::Request::get(url)
+        .header(USER_AGENT, concat!("codemode/", env!("CARGO_PKG_VERSION")))
+        .body(())
+        .map_err(|error| describe(&error))?
+        .into_parts()
+        .0;
+    if freshness == Freshness::Revalidate {
+        request
+            .headers
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
-    if let Some(last_modified) = &validators.last_modified {
-        request = request.header(IF_MODIFIED_SINCE, last_modified);
+    let mut cached = cached;
+    loop {
+        let sent = match cached.map(|policy| policy.before_request(&request, SystemTime::now())) {
+            Some(BeforeRequest::Fresh(_)) => return Ok(Download::Fresh),
+            Some(BeforeRequest::Stale { request, .. }) => request,
+            None => request.clone(),
+        };
+        let started = Instant::now();
+        let response = client
+            .get(url)
+            .headers(sent.headers.clone())
+            .send()
+            .await
+            .map_err(|error| describe(&error))?;
+        let head = http::Response::builder()
+            .status(response.status())
+            .body(())
+            .map(|mut head| {
+                *head.headers_mut() = response.headers().clone();
+                head
+            })
+            .map_err(|error| describe(&error))?;
+        let now = SystemTime::now();
+        let policy = match cached.map(|policy| policy.after_response(&sent, &head, now)) {
+            Some(AfterResponse::NotModified(policy, _)) => {
+                return Ok(Download::NotModified { policy });
+            }
+            Some(AfterResponse::Modified(policy, _)) => policy,
+            None => CachePolicy::new_options(&sent, &head, now, cache_options()),
+        };
+        if response.status() == StatusCode::NOT_MODIFIED {
+            if cached.is_none() {
+                return Err(
+                    "the server answered 304 Not Modified to an unconditional request".to_string(),
+                );
+            }
+            // A 304 that names no copy we hold: ask again, unconditionally.
+            cached = None;
+            continue;
+        }
+        let response = response
+            .error_for_status()
+            .map_err(|error| describe(&error))?;
+        let bytes = receive(response, started, progress).await?;
+        return Ok(Download::Modified { bytes, policy });
     }
-    let started = Instant::now();
-    let mut response = request.send().await.map_err(|error| describe(&error))?;
-    if response.status() == StatusCode::NOT_MODIFIED && !validators.is_empty() {
-        return Ok(Download::NotModified);
-    }
-    response = response
-        .error_for_status()
-        .map_err(|error| describe(&error))?;
-    let header = |name| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|value: &HeaderValue| value.to_str().ok())
-            .map(str::to_string)
-    };
-    let validators = Validators {
-        etag: header(ETAG),
-        last_modified: header(LAST_MODIFIED),
-    };
+}
+
+/// The body of a successful response, reporting progress while it arrives.
+async fn receive(
+    mut response: reqwest::Response,
+    started: Instant,
+    progress: Option<&ProgressReport>,
+) -> Result<Vec<u8>, String> {
     let total = response.content_length();
     let mut bytes = Vec::new();
     let mut reported = started;
@@ -207,7 +271,7 @@ pub(crate) async fn download(
     if bytes.is_empty() {
         return Err("the response was empty".to_string());
     }
-    Ok(Download::Modified { bytes, validators })
+    Ok(bytes)
 }
 
 /// An error and its causes, each said once: a cause its parent already quotes is left out.

@@ -27,11 +27,12 @@ export function writeConfig(toml) {
 }
 
 /**
- * Runs `codemode serve` on an ephemeral loopback port. `args` are extra CLI flags.
- * Resolves once the server listens; `output()` is everything it printed so far.
+ * Runs `codemode serve` on an ephemeral loopback port (`listen: null` leaves the address to the
+ * settings). `args` are extra CLI flags. Resolves once the server listens; `output()` is
+ * everything it printed so far.
  */
-export async function startServer({ args = [], spec = CLOUDFLARE_SPEC, apiBase, env = {}, token = TEST_TOKEN } = {}) {
-  const argv = ["serve", "--listen", "127.0.0.1:0", ...args];
+export async function startServer({ args = [], spec = CLOUDFLARE_SPEC, apiBase, env = {}, token = TEST_TOKEN, listen = "127.0.0.1:0" } = {}) {
+  const argv = ["serve", ...(listen ? ["--listen", listen] : []), ...args];
   if (spec) argv.push("--spec", spec);
   if (apiBase) argv.push("--api-base", apiBase);
   const child = spawn(BINARY, argv, {

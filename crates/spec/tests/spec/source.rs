@@ -63,7 +63,7 @@ fn cached_files(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// The cached document (the file that is not the validators).
+/// The cached document (the file that is not its cache policy).
 fn cached_document(dir: &Path) -> String {
     let files: Vec<_> = cached_files(dir)
         .into_iter()
@@ -163,7 +163,7 @@ async fn a_download_is_cached_asked_for_again_conditionally_and_stands_in_offlin
     let cache = scratch_dir("cache");
     let (url, server) = serve(vec![
         http_response_with("200 OK", "ETag: \"v1\"\r\n", SPEC_V1),
-        http_response("304 Not Modified", ""),
+        http_response_with("304 Not Modified", "ETag: \"v1\"\r\n", ""),
         http_response("503 Service Unavailable", "down"),
     ]);
     let loader = url_loader(&url, &cache);
@@ -175,7 +175,7 @@ async fn a_download_is_cached_asked_for_again_conditionally_and_stands_in_offlin
     assert_eq!(
         files.len(),
         2,
-        "the document and its validators, no temporary: {files:?}"
+        "the document and its cache policy, no temporary: {files:?}"
     );
 
     let unchanged = loader.load().await.expect("304");
@@ -221,7 +221,7 @@ async fn an_html_page_with_status_200_does_not_replace_the_cached_spec() {
             "ETag: \"html\"\r\nContent-Type: text/html\r\n",
             HTML,
         ),
-        http_response("304 Not Modified", ""),
+        http_response_with("304 Not Modified", "ETag: \"v1\"\r\n", ""),
     ]);
     let loader = url_loader(&url, &cache);
     loader.load().await.expect("downloaded");
@@ -252,11 +252,100 @@ async fn an_html_page_with_status_200_does_not_replace_the_cached_spec() {
 }
 
 #[tokio::test]
+async fn a_copy_the_server_called_fresh_is_used_without_asking_but_a_reload_always_asks() {
+    let cache = scratch_dir("fresh");
+    let (url, server) = serve(vec![
+        http_response_with(
+            "200 OK",
+            "ETag: \"v1\"\r\nCache-Control: max-age=3600\r\n",
+            SPEC_V1,
+        ),
+        http_response_with("304 Not Modified", "ETag: \"v1\"\r\n", ""),
+    ]);
+    let loader = url_loader(&url, &cache);
+    assert_eq!(
+        loader.load().await.expect("downloaded").origin,
+        Origin::Downloaded
+    );
+
+    let fresh = loader.load().await.expect("fresh");
+    assert_eq!(
+        fresh.origin,
+        Origin::Fresh,
+        "within max-age no request is sent"
+    );
+    assert_eq!(fresh.spec.title(), "One");
+    assert!(
+        loader.reload().await.expect("304").is_none(),
+        "a reload asks even while the copy is fresh, and hears unchanged"
+    );
+    let requests = server.join().expect("server finished");
+    assert_eq!(
+        requests.len(),
+        2,
+        "the fresh load sent nothing: {requests:?}"
+    );
+    assert!(
+        requests[1].contains(&"if-none-match: \"v1\"".to_string())
+            && requests[1].contains(&"cache-control: no-cache".to_string()),
+        "the reload revalidates: {:?}",
+        requests[1]
+    );
+}
+
+#[tokio::test]
+async fn a_copy_known_only_by_its_last_modified_date_is_asked_about_by_that_date() {
+    let cache = scratch_dir("last-modified");
+    let date = "Tue, 06 Aug 2024 10:00:00 GMT";
+    let (url, server) = serve(vec![
+        http_response_with("200 OK", &format!("Last-Modified: {date}\r\n"), SPEC_V1),
+        http_response_with(
+            "304 Not Modified",
+            &format!("Last-Modified: {date}\r\n"),
+            "",
+        ),
+    ]);
+    let loader = url_loader(&url, &cache);
+    loader.load().await.expect("downloaded");
+    let unchanged = loader.load().await.expect("304");
+    assert_eq!(
+        unchanged.origin,
+        Origin::Unchanged,
+        "no heuristic freshness from the date alone: the server is asked"
+    );
+    let requests = server.join().expect("server finished");
+    let since = format!("if-modified-since: {}", date.to_ascii_lowercase());
+    assert!(requests[1].contains(&since), "{:?}", requests[1]);
+}
+
+#[tokio::test]
+async fn a_304_that_names_another_copy_is_followed_by_an_unconditional_download() {
+    let cache = scratch_dir("other-copy");
+    let (url, server) = serve(vec![
+        http_response_with("200 OK", "ETag: \"v1\"\r\n", SPEC_V1),
+        http_response_with("304 Not Modified", "ETag: \"v9\"\r\n", ""),
+        http_response_with("200 OK", "ETag: \"v2\"\r\n", SPEC_V2),
+    ]);
+    let loader = url_loader(&url, &cache);
+    loader.load().await.expect("downloaded");
+    let changed = loader.load().await.expect("asked again and downloaded");
+    assert_eq!(changed.origin, Origin::Downloaded);
+    assert_eq!(changed.spec.title(), "Two");
+    assert_eq!(cached_document(&cache), SPEC_V2);
+    let requests = server.join().expect("server finished");
+    assert!(
+        !requests[2].iter().any(|h| h.starts_with("if-")),
+        "the retry is unconditional: {:?}",
+        requests[2]
+    );
+}
+
+#[tokio::test]
 async fn a_reload_says_unchanged_refuses_a_bad_document_and_takes_a_new_spec() {
     let cache = scratch_dir("reload");
     let (url, server) = serve(vec![
         http_response_with("200 OK", "ETag: \"v1\"\r\n", SPEC_V1),
-        http_response("304 Not Modified", ""),
+        http_response_with("304 Not Modified", "ETag: \"v1\"\r\n", ""),
         http_response("200 OK", HTML),
         http_response("500 Internal Server Error", "oops"),
         http_response_with("200 OK", "ETag: \"v2\"\r\n", SPEC_V2),
