@@ -1,23 +1,25 @@
-// Makes an `execute` realm repeatable: its clock and its random numbers come from the call's
-// recorded start and seed, so running the same code again sees the same values.
+// Makes an `execute` realm repeatable: its clock is read from the host, which may record the
+// readings and hand them back when the same code runs again, and its random numbers come from
+// the call's recorded seed, so running the same code again sees the same values.
 //
-// Evaluates to `seedRealm(start, seedHigh, seedLow)`. `Date` stands still at `start` (Unix
-// milliseconds): `Date.now()`, `new Date()` and `Date()` all read it, while dates built from
-// arguments behave as ever. `Math.random` draws from sfc32 seeded by the two 32-bit halves.
+// Evaluates to `seedRealm(clock, seedHigh, seedLow)`. `Date.now()`, `new Date()` and `Date()`
+// each read `clock()` (Unix milliseconds, never going backwards), so time moves during the
+// call; dates built from arguments behave as ever. `Math.random` draws from sfc32 seeded by the
+// two 32-bit halves.
 (function () {
   'use strict';
 
-  return function seedRealm(start, seedHigh, seedLow) {
+  return function seedRealm(clock, seedHigh, seedLow) {
     const RealDate = Date;
     const construct = Reflect.construct;
     const SeededDate = function Date(...args) {
-      if (new.target === undefined) return new RealDate(start).toString();
-      return construct(RealDate, args.length === 0 ? [start] : args, new.target);
+      if (new.target === undefined) return new RealDate(clock()).toString();
+      return construct(RealDate, args.length === 0 ? [clock()] : args, new.target);
     };
     Object.defineProperty(SeededDate, 'prototype', { value: RealDate.prototype });
     Object.defineProperty(SeededDate, 'length', { value: 7 });
     SeededDate.now = function now() {
-      return start;
+      return clock();
     };
     SeededDate.parse = RealDate.parse;
     SeededDate.UTC = RealDate.UTC;

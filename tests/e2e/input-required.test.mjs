@@ -283,6 +283,68 @@ test("v2 client, by hand: a resumed run that makes other requests than the recor
   }
 });
 
+test("v2 client, by hand: a paused execution that read the clock resumes after the server is killed with the same readings, and a live clock after", async () => {
+  const dataDir = scratchDir();
+  // Every reading before the held request shows in its query, so the question shows what the
+  // first run read; the tight loop reads the clock many times, each answered again on resume.
+  const code = `async () => {
+    const before = [Date.now(), new Date().getTime()];
+    let spins = 0;
+    const until = Date.now() + 5;
+    while (Date.now() < until) spins++;
+    const id = (await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/clock", query: { at: before.join("-"), spins } })).result.id;
+    return { before, spins, after: Date.now(), id };
+  }`;
+  let server = await startKeyed("", dataDir);
+  let client = (await v2("auto", () => "accept", { url: server.url, manual: true })).client;
+  const first = await paused(client, code);
+  const [, at, spins] = first.message.match(/^Approve DELETE \/zones\/z1\/dns_records\/clock\?at=(\d+-\d+)&spins=(\d+)\?\n/) ?? [];
+  assert.ok(at, first.message);
+  await client.close();
+  await kill(server);
+
+  server = await startKeyed("", dataDir);
+  client = (await v2("auto", () => "accept", { url: server.url, manual: true })).client;
+  try {
+    const retried = Date.now();
+    const done = await retryAccepting(client, code, first);
+    assert.equal(done.isError, false, done.text);
+    assert.deepEqual(done.json.before.join("-"), at, "the readings before the held request are the first run's");
+    assert.equal(done.json.spins, Number(spins), "the tight loop read the same times again");
+    assert.ok(done.json.before[0] <= done.json.before[1], done.text);
+    assert.ok(done.json.after >= retried, `after the held request the clock is live: ${done.json.after} >= ${retried}`);
+    assert.equal(done.json.id, "clock");
+    assert.equal(received("DELETE", "/zones/z1/dns_records/clock").length, 1, "the approved request went out once");
+  } finally {
+    await client.close();
+  }
+});
+
+test("v2 client, by hand: a resumed run that reads the clock more often than the record before the held request is ended with a clear error, and sends nothing", async () => {
+  const dataDir = scratchDir();
+  const code = `async () => {
+    const reads = accountId === "account-after" ? 3 : 1;
+    for (let i = 0; i < reads; i++) Date.now();
+    return (await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/clock-diverged" })).result.id;
+  }`;
+  const first = await startKeyed("", dataDir, { CLOUDFLARE_ACCOUNT_ID: "account-before" });
+  const before = (await v2("auto", () => "accept", { url: first.url, manual: true })).client;
+  const pause = await paused(before, code);
+  await before.close();
+  await kill(first);
+  // Restarted with another account: the code reads the clock twice more before its request.
+  const second = await startKeyed("", dataDir, { CLOUDFLARE_ACCOUNT_ID: "account-after" });
+  const after = (await v2("auto", () => "accept", { url: second.url, manual: true })).client;
+  try {
+    const retried = await retryAccepting(after, code, pause);
+    assert.equal(retried.isError, true, retried.text);
+    assert.match(retried.text, /cannot be resumed here: running its code again read the clock \(`Date`\) more often before its request 1 than the run that paused did\. Nothing more was sent/);
+    assert.equal(received("DELETE", "/zones/z1/dns_records/clock-diverged").length, 0);
+  } finally {
+    await after.close();
+  }
+});
+
 test("v2 client without elicitation on 2026-07-28 gets the approval_required route", async () => {
   const { client } = await v2("auto", null);
   try {

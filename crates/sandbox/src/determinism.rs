@@ -1,5 +1,5 @@
-//! What makes an `execute` call repeatable: the instant its clock stands at and the seed of
-//! its random numbers, so running its code again sees the same `Date` and `Math.random`.
+//! What makes an `execute` call repeatable: the seed of its random numbers, so running its code
+//! again sees the same `Math.random`; and the system clock its `Date` reads by default.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -7,28 +7,29 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-/// An `execute` call's clock and random seed.
+/// An `execute` call's random seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Determinism {
-    /// What `Date.now()` reads, in Unix milliseconds; the clock does not move during the call.
-    pub clock_ms: i64,
     /// The seed of `Math.random`.
     pub seed: u64,
 }
 
 impl Determinism {
-    /// The clock at now and a seed no other call is likely to share.
+    /// A seed no other call is likely to share.
     pub fn fresh() -> Determinism {
-        let clock_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-            });
         let mut hasher = RandomState::new().build_hasher();
-        hasher.write_i64(clock_ms);
+        hasher.write_i64(unix_ms());
         Determinism {
-            clock_ms,
             seed: hasher.finish(),
         }
     }
+}
+
+/// The system clock now, in Unix milliseconds (0 before 1970).
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use thiserror::Error;
 
-use crate::determinism::Determinism;
+use crate::determinism::{self, Determinism};
 use crate::outcome::LogLine;
 
 /// What `execute` code can reach outside the sandbox; implemented by the server.
@@ -40,10 +40,16 @@ pub trait Host: Send + Sync + 'static {
         Duration::ZERO
     }
 
-    /// The clock and random seed the call's `Date` and `Math.random` read; a host that may
-    /// run the same code again records them and hands back the same ones.
+    /// The random seed the call's `Math.random` draws from; a host that may run the same code
+    /// again records it and hands back the same one.
     fn determinism(&self) -> Determinism {
         Determinism::fresh()
+    }
+
+    /// The clock in Unix milliseconds, read each time the code reads `Date` (the code never
+    /// sees it go backwards); a host that may run the same code again records the readings.
+    fn clock_ms(&self) -> i64 {
+        determinism::unix_ms()
     }
 }
 

@@ -43,7 +43,7 @@ mod worker;
 
 pub use cancel::{CancelToken, Listening};
 pub use config::{ConfigError, DEFAULT_API_GLOBAL, SandboxConfig};
-pub use determinism::Determinism;
+pub use determinism::{Determinism, unix_ms};
 pub use error::SandboxError;
 pub use host::{Delivery, Host, Rejection};
 pub use limits::{Limits, PoolConfig};

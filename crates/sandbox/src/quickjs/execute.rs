@@ -1,6 +1,6 @@
 //! The runtime `execute` calls run in: a fresh runtime and realm per call, whose only ways
 //! out are the API's `request` (`cloudflare.request` by default), `accountId` and
-//! `console`, each backed by the host.
+//! `console`, each backed by the host, which also tells the time `Date` reads.
 //!
 //! Host futures run on the tokio runtime and never on the worker: a call whose code waits on
 //! them is parked, holding its runtime but not its worker, and is resumed when one of them
@@ -269,8 +269,8 @@ struct Helpers {
     settle: Persistent<Function<'static>>,
 }
 
-/// Defines the realm's globals: `console`, the API's and `accountId`, and seeds its `Date`
-/// and `Math.random` from `determinism`.
+/// Defines the realm's globals: `console`, the API's and `accountId`, has its `Date` read the
+/// host's clock and seeds its `Math.random` from `determinism`.
 fn install<'js>(
     ctx: &Ctx<'js>,
     bridge: &Rc<Bridge>,
@@ -279,10 +279,11 @@ fn install<'js>(
     determinism: Determinism,
 ) -> rquickjs::Result<Helpers> {
     let seed_realm: Function = scripts::CLOCK.load(ctx)?;
-    // The clock as a JavaScript number (exact up to 2^53 ms), the seed as two 32-bit halves.
-    let start = determinism.clock_ms as f64;
+    let clock_reader = bridge.clone();
+    let clock = Function::new(ctx.clone(), move || clock_reader.clock_ms())?;
+    // The seed as two 32-bit halves.
     seed_realm.call::<_, ()>((
-        start,
+        clock,
         (determinism.seed >> 32) as u32,
         determinism.seed as u32,
     ))?;
@@ -354,6 +355,8 @@ struct Bridge {
     in_flight: Cell<usize>,
     tasks: RefCell<Vec<JoinHandle<()>>>,
     account: RefCell<Account>,
+    /// The latest time the code read, so the clock it sees never goes backwards.
+    clock_ms: Cell<i64>,
 }
 
 /// Hands host results to the call and wakes its worker.
@@ -385,7 +388,16 @@ impl Bridge {
             in_flight: Cell::new(0),
             tasks: RefCell::new(Vec::new()),
             account: RefCell::new(Account::Unasked),
+            clock_ms: Cell::new(i64::MIN),
         }
+    }
+
+    /// The host's clock as a JavaScript number (exact up to 2^53 ms), never earlier than the
+    /// code's previous reading.
+    fn clock_ms(&self) -> f64 {
+        let now = self.host.clock_ms().max(self.clock_ms.get());
+        self.clock_ms.set(now);
+        now as f64
     }
 
     /// Starts a request to the API at `index` with the options JSON request.js checked;

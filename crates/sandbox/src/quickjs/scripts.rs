@@ -31,7 +31,7 @@ pub(crate) static REQUEST: Script = Script::new(
     include_str!("../../../../sandbox-runtime/request.js"),
 );
 
-/// `seedRealm(start, seedHigh, seedLow)`: the call's still clock and seeded `Math.random`.
+/// `seedRealm(clock, seedHigh, seedLow)`: the call's host-read clock and seeded `Math.random`.
 pub(crate) static CLOCK: Script = Script::new(
     "clock.js",
     include_str!("../../../../sandbox-runtime/clock.js"),

@@ -152,8 +152,13 @@ pub struct TestHost {
     pub most_in_flight: AtomicUsize,
     pub account_lookups: AtomicUsize,
     pub account: Option<Result<String, String>>,
-    /// The clock and seed the code's `Date` and `Math.random` read; fresh when not given.
+    /// The seed the code's `Math.random` draws from; fresh when not given.
     pub determinism: Option<Determinism>,
+    /// The times the code's clock reads, in order, the last one again once they run out; the
+    /// system clock when not given.
+    pub clock: Option<Vec<i64>>,
+    /// How many times the code read the clock.
+    pub clock_reads: AtomicUsize,
     together: tokio::sync::Notify,
     people: Mutex<People>,
 }
@@ -177,9 +182,10 @@ impl TestHost {
         })
     }
 
-    pub fn with_determinism(determinism: Determinism) -> Arc<TestHost> {
+    pub fn with_clock(determinism: Determinism, clock: Vec<i64>) -> Arc<TestHost> {
         Arc::new(TestHost {
             determinism: Some(determinism),
+            clock: Some(clock),
             ..TestHost::default()
         })
     }
@@ -279,6 +285,14 @@ impl Host for Shared {
 
     fn determinism(&self) -> Determinism {
         self.0.determinism.unwrap_or_else(Determinism::fresh)
+    }
+
+    fn clock_ms(&self) -> i64 {
+        let read = self.0.clock_reads.fetch_add(1, Ordering::SeqCst);
+        match &self.0.clock {
+            Some(times) => times[read.min(times.len() - 1)],
+            None => codemode_sandbox::unix_ms(),
+        }
     }
 
     fn account_id(&self) -> BoxFuture<'static, Result<String, Rejection>> {

@@ -325,41 +325,56 @@ async fn execute_cost() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_clock_and_random_numbers_come_from_the_hosts_determinism() {
+async fn the_clock_is_the_hosts_and_random_numbers_come_from_its_seed() {
     let pool = pool(small_view(), 1);
     let code = "async () => {
         const before = Date.now();
         await cloudflare.request({ method: 'GET', path: '/zones' });
+        const after = Date.now();
+        const iso = new Date().toISOString();
+        const back = Date.now();
         return {
-            now: [before, Date.now()],
-            iso: new Date().toISOString(),
+            now: [before, after, back],
+            iso,
             called: typeof Date(),
             epoch: new Date(0).toISOString(),
             isDate: new Date() instanceof Date && new Date(0).constructor === Date,
             random: [Math.random(), Math.random(), Math.random()],
         };
     }";
-    let seeded = |seed| {
-        TestHost::with_determinism(Determinism {
-            clock_ms: 1_764_000_000_000,
-            seed,
-        })
-    };
-    let run = |host| {
+    // The fourth reading goes back in time; the code sees the third again.
+    let clock = vec![
+        1_764_000_000_000,
+        1_764_000_000_250,
+        1_764_000_001_000,
+        1_764_000_000_500,
+    ];
+    let seeded = |seed| TestHost::with_clock(Determinism { seed }, clock.clone());
+    let run = |host: Arc<TestHost>| {
         let pool = pool.clone();
         async move {
-            execute(&pool, &host, code)
+            let result = execute(&pool, &host, code)
                 .await
-                .map(|outcome| outcome.result)
+                .map(|outcome| outcome.result);
+            (result, host.clock_reads.load(Ordering::SeqCst))
         }
     };
-    let first = run(seeded(7)).await.expect("the code runs");
-    assert_eq!(first, run(seeded(7)).await.expect("the code runs again"));
+    let (first, reads) = run(seeded(7)).await;
+    let first = first.expect("the code runs");
+    assert_eq!(first, run(seeded(7)).await.0.expect("the code runs again"));
     assert_eq!(
         first["now"],
-        json!([1_764_000_000_000_i64, 1_764_000_000_000_i64])
+        json!([
+            1_764_000_000_000_i64,
+            1_764_000_000_250_i64,
+            1_764_000_001_000_i64
+        ])
     );
-    assert_eq!(first["iso"], json!("2025-11-24T16:00:00.000Z"));
+    assert_eq!(first["iso"], json!("2025-11-24T16:00:01.000Z"));
+    assert_eq!(
+        reads, 6,
+        "every Date.now(), new Date() and Date() reads the host's clock"
+    );
     assert_eq!(first["called"], json!("string"));
     assert_eq!(first["epoch"], json!("1970-01-01T00:00:00.000Z"));
     assert_eq!(first["isDate"], json!(true));
@@ -369,6 +384,29 @@ async fn the_clock_and_random_numbers_come_from_the_hosts_determinism() {
         random[0] != random[1] && random[1] != random[2],
         "{random:?}"
     );
-    let other = run(seeded(8)).await.expect("the code runs");
+    let other = run(seeded(8)).await.0.expect("the code runs");
     assert_ne!(first["random"], other["random"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_the_clock_is_the_systems_and_moves_on_across_an_awaited_request() {
+    let (pool, host) = (pool(small_view(), 1), TestHost::new());
+    let code = "async () => {
+        const before = Date.now();
+        await cloudflare.request({ method: 'GET', path: '/person', query: { ms: 20 } });
+        return [before, Date.now(), new Date().getTime()];
+    }";
+    let earliest = codemode_sandbox::unix_ms();
+    let read = execute(&pool, &host, code)
+        .await
+        .expect("the code runs")
+        .result;
+    let latest = codemode_sandbox::unix_ms();
+    let read: Vec<i64> = serde_json::from_value(read).expect("three times");
+    assert!(read.windows(2).all(|pair| pair[0] <= pair[1]), "{read:?}");
+    assert!(
+        earliest <= read[0] && read[2] <= latest,
+        "{earliest} <= {read:?} <= {latest}"
+    );
+    assert_eq!(host.clock_reads.load(Ordering::SeqCst), 3);
 }

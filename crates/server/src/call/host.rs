@@ -1,6 +1,6 @@
 //! What `execute` code may reach: `cloudflare.request` (checked, then decided by policy and,
-//! where policy asks, by a person), account lookup (whose `GET /accounts` goes the same way)
-//! and console capture.
+//! where policy asks, by a person), account lookup (whose `GET /accounts` goes the same way),
+//! console capture, and the clock `Date` reads (through the call's journal when it has one).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use codemode_audit::RequestDecision;
 use codemode_policy::{Access, Decision, Policy, RequestFacts};
 use codemode_sandbox::{
-    CancelToken, DEFAULT_API_GLOBAL, Delivery, Determinism, Host, LogLine, Rejection,
+    CancelToken, DEFAULT_API_GLOBAL, Delivery, Determinism, Host, LogLine, Rejection, unix_ms,
 };
 use codemode_upstream::{Call, CheckedRequest, Received, RequestError, joined, resolve_account};
 use futures::FutureExt;
@@ -152,6 +152,7 @@ impl ExecuteHost {
 
 impl Host for ExecuteHost {
     fn request(&self, options: Value) -> BoxFuture<'static, Result<Delivery, Rejection>> {
+        self.shared.made_request();
         let shared = self.shared.clone();
         async move {
             shared
@@ -167,6 +168,7 @@ impl Host for ExecuteHost {
         api: &str,
         options: Value,
     ) -> BoxFuture<'static, Result<Delivery, Rejection>> {
+        self.shared.made_request();
         let shared = self.shared.clone();
         let api = api.to_owned();
         async move {
@@ -213,9 +215,26 @@ impl Host for ExecuteHost {
     fn determinism(&self) -> Determinism {
         self.shared.determinism
     }
+
+    fn clock_ms(&self) -> i64 {
+        let Some(recording) = &self.shared.parts.recording else {
+            return unix_ms();
+        };
+        recording.clock_ms().unwrap_or_else(|| {
+            self.shared.parts.stop.cancel();
+            unix_ms()
+        })
+    }
 }
 
 impl Shared {
+    /// Tells the call's journal, if any, that the code made a request.
+    fn made_request(&self) {
+        if let Some(recording) = &self.parts.recording {
+            recording.made_request();
+        }
+    }
+
     /// Sends account discovery's `GET /accounts` to the upstream named `cloudflare`, whose
     /// account `accountId` is; without one, says so.
     async fn discover_account(&self, discovery: Value) -> Result<Value, String> {

@@ -11,6 +11,7 @@ pub mod api;
 pub mod approval;
 pub mod audit;
 pub mod caller;
+pub mod clock;
 pub mod credential;
 pub mod error;
 pub mod host;

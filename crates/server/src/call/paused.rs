@@ -8,7 +8,7 @@
 //! names a round already answered, is refused before anything changes.
 //!
 //! Each pause is also recorded durably in a [`PausedStore`]: the code, what the state is bound
-//! to, the call's clock and seed and its response journal ([`Recording`]). A retry that finds
+//! to, the call's seed and its response journal with its clock readings ([`Recording`]). A retry that finds
 //! the call gone from this process (it restarted, or this is another replica) takes the record
 //! and runs the code again on the journal up to the paused request, which then goes out. The
 //! record is taken by the first retry, so the request goes out once at most: a call still
@@ -32,6 +32,7 @@ use tracing::Instrument;
 
 use crate::call::approval::{Answer, Question};
 use crate::call::caller::Caller;
+use crate::call::clock::ClockRecord;
 use crate::call::error::CallError;
 use crate::call::host::Update;
 use crate::call::outcome::CallOutcome;
@@ -138,10 +139,12 @@ struct Record {
     round: u32,
     /// The request it is paused at.
     pending: PendingRequest,
-    /// Its clock and seed.
+    /// Its seed.
     determinism: Determinism,
     /// Every request it made so far, with what its code saw.
     journal: Vec<Slot>,
+    /// Every time its code read the clock so far.
+    clock: ClockRecord,
 }
 
 /// Builds a call from where its questions and updates go and the token that stops it.
@@ -168,8 +171,8 @@ pub struct Run {
 }
 
 impl Run {
-    /// Starts on `runner`, in the background, the call `request` builds, with a fresh clock,
-    /// seed and response journal.
+    /// Starts on `runner`, in the background, the call `request` builds, with a fresh seed,
+    /// response journal and live clock.
     pub fn spawn(runner: &Arc<Runner>, request: impl BuildCall) -> Run {
         let recording = Arc::new(Recording::new(Determinism::fresh()));
         Run::with_recording(runner, recording, request)
@@ -345,7 +348,11 @@ impl PausedCalls {
         {
             return Err(ResumeError::Invalid);
         }
-        let recording = Arc::new(Recording::replaying(record.determinism, record.journal));
+        let recording = Arc::new(Recording::replaying(
+            record.determinism,
+            record.journal,
+            record.clock,
+        ));
         let (code, account_id) = (record.code, record.account_id);
         let run = Run::with_recording(runner, recording, |asks, updates, stop| {
             let mut call = request(asks, updates, stop);
@@ -396,6 +403,7 @@ impl PausedCalls {
             pending: pending.clone(),
             determinism: run.recording.determinism(),
             journal: snapshot.slots.clone(),
+            clock: snapshot.clock.clone(),
         };
         let bytes = match serde_json::to_vec(&record) {
             Ok(bytes) => bytes,

@@ -1,8 +1,9 @@
 //! The response journal of an `execute` call that may pause: every request its code made, in
-//! order, with what the code saw for it, and the clock and seed its `Date` and `Math.random`
-//! read. Running the code again from a journal answers the requests it records from it,
-//! until the code reaches one the journal cannot answer; a request that differs from the
-//! journal's at its place ends the run unsent.
+//! order, with what the code saw for it, every time its `Date` read ([`Clock`]), and the seed
+//! its `Math.random` draws from. Running the code again from a journal answers the requests
+//! and clock readings it records from it, until the code reaches one the journal cannot
+//! answer; a request that differs from the journal's at its place, or a clock reading the
+//! journal should answer and cannot, ends the run unsent.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -10,6 +11,8 @@ use codemode_audit::{PausedStore, PendingRequest, Timestamp};
 use codemode_sandbox::Determinism;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::call::clock::{Clock, ClockRecord};
 
 /// One request of the journal, by its place in the order the code made them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,12 +60,15 @@ struct State {
     /// Whether another process took the call's record and resumed it: this one may not go on.
     lost: bool,
     diverged: Option<String>,
+    clock: Clock,
 }
 
 /// A snapshot of the journal, about to be saved.
 pub struct Snapshot {
     /// The journal's slots.
     pub slots: Vec<Slot>,
+    /// The clock's readings.
+    pub clock: ClockRecord,
     claims: u64,
 }
 
@@ -80,7 +86,7 @@ pub enum ClaimError {
 }
 
 impl Recording {
-    /// An empty journal for a call whose clock and seed are `determinism`.
+    /// An empty journal for a call whose seed is `determinism`, with a live clock.
     pub fn new(determinism: Determinism) -> Recording {
         Recording {
             determinism,
@@ -90,20 +96,43 @@ impl Recording {
     }
 
     /// The journal a paused call recorded, to run its code again.
-    pub fn replaying(determinism: Determinism, slots: Vec<Slot>) -> Recording {
+    pub fn replaying(determinism: Determinism, slots: Vec<Slot>, clock: ClockRecord) -> Recording {
         Recording {
             determinism,
             state: Mutex::new(State {
                 slots,
+                clock: Clock::replaying(clock),
                 ..State::default()
             }),
             claiming: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// The call's clock and seed.
+    /// The call's seed.
     pub fn determinism(&self) -> Determinism {
         self.determinism
+    }
+
+    /// The code made a request: counted as it makes it, so clock readings are placed among
+    /// its requests in the code's own order.
+    pub fn made_request(&self) {
+        self.state().clock.made_request();
+    }
+
+    /// The time the code's `Date` reads, from the journal while it answers them; `None` once
+    /// the run left the journal, which then must end.
+    pub fn clock_ms(&self) -> Option<i64> {
+        let mut state = self.state();
+        if state.diverged.is_some() {
+            return None;
+        }
+        match state.clock.read() {
+            Ok(time) => Some(time),
+            Err(why) => {
+                state.diverged = Some(cannot_resume(&why));
+                None
+            }
+        }
     }
 
     /// The code makes `request`, its next: answer it from the journal, or send it live.
@@ -136,10 +165,7 @@ impl Recording {
                 place + 1
             ),
         };
-        let why = format!(
-            "the paused call cannot be resumed here: {why}. Nothing more was sent. Call execute \
-             again without requestState to start over"
-        );
+        let why = cannot_resume(&why);
         state.diverged = Some(why.clone());
         Begun::Diverged(why)
     }
@@ -211,6 +237,7 @@ impl Recording {
         let state = self.state();
         Snapshot {
             slots: state.slots.clone(),
+            clock: state.clock.record(),
             claims: state.claims,
         }
     }
@@ -230,6 +257,14 @@ impl Recording {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The error of a run that left its journal for `why`.
+fn cannot_resume(why: &str) -> String {
+    format!(
+        "the paused call cannot be resumed here: {why}. Nothing more was sent. Call execute \
+         again without requestState to start over"
+    )
 }
 
 impl Slot {
