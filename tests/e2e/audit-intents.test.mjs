@@ -1,7 +1,8 @@
 // What the audit log keeps when calls end badly, through the real binary and the TS SDK: the
 // intent of every upstream request, written before it is sent (a call that times out, parallel
 // requests that fail, a server killed mid-request), a refused call's code kept only in part,
-// truncation caught with the audit key, and a locked database failing calls fast until freed.
+// truncation caught with the audit key, and a locked database failing the first call, then
+// later ones at once without a write, until freed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -137,11 +138,14 @@ test("with the audit key, verify catches the newest records deleted and the head
   assert.match(caught.stderr, /head \(row 2\) does not match its MAC/);
 });
 
-test("while another process holds the write lock, calls fail fast saying so, then recover", async () => {
+test("while another process holds the write lock, the first call fails saying so, later calls fail at once without a write, then all recover", async () => {
   const api = await startFakeCloudflare();
   const { server, db } = await serverWithAudit({ apiBase: api.base });
+  const base = server.url.replace(/\/mcp$/, "");
+  const metric = async (name) => Number((await (await fetch(`${base}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)$`, "m"))?.[1]);
   const client = await connectHttp(server.url);
   assert.equal((await call(client, "search", { code: "async () => 'before'" })).isError, false);
+  assert.equal((await fetch(`${base}/readyz`)).status, 200);
 
   const holder = spawn("python3", ["-c", `import sqlite3,sys
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -151,22 +155,37 @@ sys.stdin.readline()
 c.execute("ROLLBACK")`, db], { stdio: ["pipe", "pipe", "inherit"] });
   await new Promise((resolve) => holder.stdout.once("data", resolve));
 
+  // The first call finds the lock: its write waits for it, then fails, and the store is
+  // marked unavailable.
   const search = await call(client, "search", { code: "async () => 'while locked'" });
   assert.equal(search.isError, true);
   assert.match(search.text, /audit database is locked by another connection/);
   assert.match(search.text, /result is withheld/);
+  assert.equal(await metric("codemode_audit_fast_failures_total"), 0, "that write was attempted");
+  const readyz = await fetch(`${base}/readyz`);
+  assert.equal(readyz.status, 503);
+  assert.match((await readyz.json()).reasons.audit, /audit database is unavailable since a write failed \(the audit database is locked/);
+
+  // The next calls are refused before their code runs, with no write attempted.
   const execute = await call(client, "execute", { code: `async () => { try { await cloudflare.request({ method: "GET", path: "/zones" }); return "sent"; } catch (e) { return e.message; } }` });
   assert.equal(execute.isError, true, "the call's own record cannot be written either");
-  assert.equal(api.requests.length, 0, "a request whose intent cannot be written is not sent");
+  assert.match(execute.text, /refused before it ran, because the audit log cannot record it/);
+  assert.match(execute.text, /nothing was written now: the writer checks the database in the background/);
+  assert.equal(api.requests.length, 0, "a call that cannot be recorded sends nothing");
+  const again = await call(client, "search", { code: "async () => 'still locked'" });
+  assert.match(again.text, /refused before it ran/);
+  assert.equal(await metric("codemode_audit_fast_failures_total"), 2, "both refused without a write");
 
   holder.stdin.end("\n");
   await new Promise((resolve) => holder.once("exit", resolve));
+  // The writer's probe finds the database free again; readiness says so, and calls succeed.
+  while ((await fetch(`${base}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 20));
   const after = await call(client, "execute", { code: `async () => (await cloudflare.request({ method: "GET", path: "/zones" })).result.length` });
   assert.equal(after.isError, false, after.text);
   assert.equal(after.json, 2);
-  const metrics = await (await fetch(server.url.replace(/\/mcp$/, "/metrics"))).text();
-  assert.match(metrics, /^codemode_audit_unavailable_total 2$/m, "both refused calls are counted");
-  assert.match(metrics, /^codemode_tool_calls_total\{tool="search",outcome="audit"\} 1$/m);
+  assert.equal(await metric("codemode_audit_unavailable_total"), 3, "every refused call is counted");
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /^codemode_tool_calls_total\{tool="search",outcome="audit"\} 2$/m);
   assert.match(metrics, /^codemode_tool_calls_total\{tool="execute",outcome="audit"\} 1$/m);
   await client.close();
   await server.stop();

@@ -1,11 +1,14 @@
 //! The one writer a server appends through: a thread that owns a connection and commits
 //! whatever arrived together in one transaction, so one fsync covers them all (group commit),
-//! then tells each caller its entry is durable.
+//! then tells each caller its entry is durable. Once a batch fails because the database is
+//! locked or refuses writes, the store is known to be unavailable: entries are refused at once,
+//! without waiting, while the thread probes the database and clears the mark when it answers.
 
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,13 +28,17 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_millis(500);
 /// The most entries one transaction commits.
 const MAX_BATCH: usize = 1024;
 
+/// How often the writer probes a database known to be unavailable, when no entry arrives.
+const PROBE_EVERY: Duration = Duration::from_millis(100);
+
 /// How an [`AuditWriter`] writes: its key, and how long it waits for another writer.
 #[derive(Debug)]
 pub struct WriterConfig {
     /// Signs the chain's head after every batch; see [`AuditLog::open_keyed`](crate::AuditLog::open_keyed).
     pub key: Option<AuditKey>,
     /// How long a batch waits for another connection's write lock before it fails as
-    /// [`StoreUnavailable::Locked`]; every entry waits at most about twice this.
+    /// [`StoreUnavailable::Locked`]; every entry waits at most about twice this, and once a
+    /// batch has failed, entries are refused at once until the database answers again.
     pub lock_wait: Duration,
 }
 
@@ -44,7 +51,8 @@ impl Default for WriterConfig {
     }
 }
 
-/// Why the store could not take an entry now; each write tries again, so it recovers by itself.
+/// Why the store could not take an entry now; the writer probes the database until it answers,
+/// so it recovers by itself.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreUnavailable {
     /// Another connection held the write lock for longer than the writer waits.
@@ -63,6 +71,15 @@ pub enum StoreUnavailable {
     /// The writer's thread is gone.
     #[error("the audit writer has stopped")]
     Stopped,
+    /// The store was already known to be unavailable, so the entry was not attempted.
+    #[error(
+        "the audit database is unavailable since a write failed ({cause}); nothing was written \
+         now: the writer checks the database in the background and writes resume once it answers"
+    )]
+    Down {
+        /// Why the last write or probe failed.
+        cause: Box<StoreUnavailable>,
+    },
 }
 
 impl StoreUnavailable {
@@ -80,6 +97,25 @@ impl StoreUnavailable {
 /// queued and stop.
 pub struct AuditWriter {
     jobs: mpsc::Sender<Job>,
+    health: Health,
+}
+
+/// Why the store is known to be unavailable, if it is: set by a failed batch or probe,
+/// cleared by a successful one.
+#[derive(Clone, Default)]
+struct Health(Arc<Mutex<Option<StoreUnavailable>>>);
+
+impl Health {
+    fn down(&self) -> Option<StoreUnavailable> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set(&self, state: Option<StoreUnavailable>) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = state;
+    }
 }
 
 /// An entry the writer owns until it is committed.
@@ -135,10 +171,20 @@ impl AuditWriter {
             config.key.as_ref(),
         )?;
         let (jobs, queue) = mpsc::channel();
+        let health = Health::default();
+        let writer_health = health.clone();
         thread::Builder::new()
             .name("audit-writer".to_owned())
-            .spawn(move || run(connection, config.key, queue))?;
-        Ok(AuditWriter { jobs })
+            .spawn(move || run(connection, config.key, queue, writer_health))?;
+        Ok(AuditWriter { jobs, health })
+    }
+
+    /// Why the store is known to be unavailable now (its last write or probe failed), as the
+    /// [`StoreUnavailable::Down`] every entry gets at once until a probe succeeds.
+    pub fn unavailable(&self) -> Option<StoreUnavailable> {
+        self.health.down().map(|cause| StoreUnavailable::Down {
+            cause: Box::new(cause),
+        })
     }
 
     /// Queues a call's record; await the result before the call's answer goes back.
@@ -153,20 +199,46 @@ impl AuditWriter {
 
     fn submit(&self, entry: Owned) -> Committed {
         let (done, answer) = oneshot::channel();
+        if let Some(down) = self.unavailable() {
+            let _ = done.send(Err(down));
+            return Committed(answer);
+        }
         // If the thread is gone, the job (and `done`) is dropped and `Committed` says so.
         let _ = self.jobs.send(Job { entry, done });
         Committed(answer)
     }
 }
 
-/// The writer's loop: take what has arrived, commit it in one transaction, answer each.
-fn run(mut connection: Connection, key: Option<AuditKey>, queue: mpsc::Receiver<Job>) {
-    while let Ok(first) = queue.recv() {
+/// The writer's loop: take what has arrived, commit it in one transaction, answer each; while
+/// the store is known to be unavailable, probe it whenever nothing arrives for a while.
+fn run(
+    mut connection: Connection,
+    key: Option<AuditKey>,
+    queue: mpsc::Receiver<Job>,
+    health: Health,
+) {
+    loop {
+        let first = if health.down().is_some() {
+            match queue.recv_timeout(PROBE_EVERY) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    health.set(probe(&mut connection).err());
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            }
+        };
         let mut batch = vec![first];
         batch.extend(queue.try_iter().take(MAX_BATCH - 1));
         let started = Instant::now();
         match commit(&mut connection, &batch, key.as_ref()) {
             Ok(ids) => {
+                health.set(None);
                 for (job, id) in batch.into_iter().zip(ids) {
                     let answer = id.map_err(|error| StoreUnavailable::Failed(error.to_string()));
                     let _ = job.done.send(answer);
@@ -174,12 +246,22 @@ fn run(mut connection: Connection, key: Option<AuditKey>, queue: mpsc::Receiver<
             }
             Err(error) => {
                 let unavailable = StoreUnavailable::of(&error, started.elapsed());
+                health.set(Some(unavailable.clone()));
                 for job in batch {
                     let _ = job.done.send(Err(unavailable.clone()));
                 }
             }
         }
     }
+}
+
+/// Takes the write lock and lets it go, writing nothing: whether a batch could commit now.
+fn probe(connection: &mut Connection) -> Result<(), StoreUnavailable> {
+    let started = Instant::now();
+    connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .and_then(|transaction| transaction.rollback())
+        .map_err(|error| StoreUnavailable::of(&AuditError::Sqlite(error), started.elapsed()))
 }
 
 /// Appends the batch in one write transaction.

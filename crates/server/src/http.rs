@@ -397,20 +397,24 @@ struct Readiness {
     audit: PathBuf,
 }
 
-/// Ready: the spec is loaded, the audit log is writable (the SQLite file, and Postgres when
-/// the log is there) and, in oauth mode, the issuer's keys can be had. 200 when all hold, else 503 with each failing check's reason.
+/// Ready: the spec is loaded, the audit log is writable (the SQLite file is there, not
+/// read-only and its writer's last write or probe succeeded; Postgres answers when the log is
+/// there) and, in oauth mode, the issuer's keys can be had. 200 when all hold, else 503 with each failing check's reason.
 async fn readyz(State(readiness): State<Readiness>) -> Response {
     let mut problems = serde_json::Map::new();
     if readiness.runner.spec().is_none() {
         problems.insert("spec".into(), json!("still loading"));
     }
     let audit = readiness.audit.clone();
-    let writable = tokio::task::spawn_blocking(move || {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&audit)
-            .map(drop)
-            .map_err(|error| format!("cannot write {}: {error}", audit.display()))
+    // Looked at, never opened: closing a descriptor of the database file would drop every
+    // SQLite lock this process holds on it, and another process closing its connection could
+    // then take the file for its own and remove the write-ahead log the writer appends to.
+    let writable = tokio::task::spawn_blocking(move || match std::fs::metadata(&audit) {
+        Ok(file) if file.permissions().readonly() => {
+            Err(format!("cannot write {}: it is read-only", audit.display()))
+        }
+        Ok(_) => Ok(()),
+        Err(error) => Err(format!("cannot write {}: {error}", audit.display())),
     })
     .await
     .unwrap_or_else(|_| Err("the audit check stopped".to_string()));

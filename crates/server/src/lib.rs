@@ -37,6 +37,7 @@ pub mod handler;
 pub mod http;
 pub mod in_flight;
 pub mod live;
+pub mod memory;
 pub mod refresh;
 pub mod results;
 pub mod sessions;

@@ -25,11 +25,37 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// for an operator, shown when `RUST_LOG` names rmcp.
 const QUIET_RMCP: &str = "rmcp=warn";
 
-#[tokio::main]
-async fn main() -> ExitCode {
+unsafe extern "C" {
+    /// mimalloc's collection of the calling thread's free pages; `force` also returns them
+    /// (and the arenas' free memory) to the operating system at once.
+    fn mi_collect(force: bool);
+}
+
+/// After idle sessions closed in bulk, each runtime thread returns its free pages once, as it
+/// parks (see [`codemode::memory`]).
+fn collect_if_due() {
+    if codemode::memory::collect_due() {
+        // SAFETY: mi_collect takes no pointer and may be called from any thread at any time;
+        // the symbol is mimalloc's own, linked in with the global allocator above.
+        unsafe { mi_collect(true) }
+    }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(collect_if_due)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     // Every error's message quotes its cause, so the message alone says it all, once.
-    match run(cli).await {
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");

@@ -124,12 +124,35 @@ impl Sessions {
                 owners.remove(id);
             }
         }
-        for id in expired {
+        for id in &expired {
             if let Err(error) = self.manager.close_session(&Arc::from(id.as_str())).await {
                 tracing::debug!(%error, "closing an idle session");
             }
         }
-        tracing::debug!(open = self.open(), "closed idle sessions");
+        self.shrink().await;
+        crate::memory::released();
+        tracing::debug!(
+            closed = expired.len(),
+            open = self.open(),
+            "closed idle sessions"
+        );
+    }
+
+    /// Gives back the room of the session maps that emptied: a map keeps its largest
+    /// capacity after its entries are removed.
+    async fn shrink(&self) {
+        fn shrink<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
+            if map.capacity() > 4 * map.len().max(16) {
+                map.shrink_to_fit();
+            }
+        }
+        {
+            let mut state = self.state();
+            shrink(&mut state.open);
+            shrink(&mut state.opening);
+        }
+        shrink(&mut self.owners.lock().unwrap_or_else(PoisonError::into_inner));
+        shrink(&mut *self.manager.sessions.write().await);
     }
 
     fn state(&self) -> MutexGuard<'_, Table> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use codemode_audit::{
     Approval, ApprovalError, ApprovalStore, AuditWriter, CallRecord, Committed, Decision,
     NewApproval, PausedStore, PausedStoreError, PendingRequest, RequestIntent, SqlitePausedStore,
-    Timestamp,
+    StoreUnavailable, Timestamp,
 };
 use codemode_ratelimit::{LimitStore, MemoryStore};
 use codemode_stores::{
@@ -141,11 +141,21 @@ impl AuditSink {
         }
     }
 
-    /// Why the Postgres log does not answer now, if it does not; the SQLite file is checked
-    /// by path, with the paused calls it also holds.
+    /// Why the store is known to be unavailable now, so that a call is refused at once: the
+    /// SQLite writer's last write or probe failed (the Postgres writer has no such mark).
+    pub fn unavailable(&self) -> Option<StoreUnavailable> {
+        match self {
+            AuditSink::Sqlite(writer) => writer.unavailable(),
+            AuditSink::Postgres(_) => None,
+        }
+    }
+
+    /// Why the log does not answer now, if it does not: the SQLite writer's mark, or the
+    /// Postgres writer's answer; the SQLite file itself is checked by path, with the paused
+    /// calls it also holds.
     pub async fn problem(&self) -> Option<String> {
         match self {
-            AuditSink::Sqlite(_) => None,
+            AuditSink::Sqlite(writer) => writer.unavailable().map(|down| down.to_string()),
             AuditSink::Postgres(writer) => {
                 writer.ready().await.err().map(|error| error.to_string())
             }

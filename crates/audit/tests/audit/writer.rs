@@ -1,5 +1,6 @@
 //! The group-commit writer: entries arriving together share one transaction, a held write
-//! lock fails batches at once and the writer recovers, and intents share the calls' chain.
+//! lock fails a batch, then every entry at once without an attempt, until the writer's probe
+//! finds the database free again, and intents share the calls' chain.
 
 use std::path::Path;
 use std::time::Duration;
@@ -113,10 +114,34 @@ fn a_held_write_lock_fails_writes_as_locked_until_it_is_released() {
         refused.to_string().contains("locked by another connection"),
         "{refused}"
     );
+
+    // The store is now known to be locked: the next entries are refused without an attempt,
+    // naming the failure that marked it.
+    let Some(StoreUnavailable::Down { cause }) = writer.unavailable() else {
+        panic!("the failed batch marks the store unavailable");
+    };
+    assert!(
+        matches!(*cause, StoreUnavailable::Locked { .. }),
+        "{cause:?}"
+    );
     let refused = writer.intent(intent(0)).wait().unwrap_err();
-    assert!(matches!(refused, StoreUnavailable::Locked { .. }));
+    assert!(
+        matches!(&refused, StoreUnavailable::Down { cause } if matches!(**cause, StoreUnavailable::Locked { .. })),
+        "{refused:?}"
+    );
+    assert!(
+        refused.to_string().contains("nothing was written"),
+        "{refused}"
+    );
+    assert!(matches!(
+        writer.append(record(0)).wait(),
+        Err(StoreUnavailable::Down { .. })
+    ));
 
     holder.execute_batch("ROLLBACK").expect("release the lock");
+    while writer.unavailable().is_some() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(writer.append(record(1)).wait().unwrap(), RecordId(1));
     assert!(AuditLog::open(&path).unwrap().verify().unwrap().is_intact());
 }

@@ -53,6 +53,14 @@ impl AuditTrail {
         self.writer.problem().await
     }
 
+    /// The refusal of a call that arrives while the audit store is known to be unavailable:
+    /// it fails at once, before its code runs, rather than waiting on the store.
+    pub fn refusal(&self) -> Option<CallOutcome> {
+        let down = self.writer.unavailable()?;
+        tracing::error!(error = %down, "audit store unavailable; refusing the call before it runs");
+        Some(CallOutcome::failed(CallError::AuditDown(down), Vec::new()))
+    }
+
     /// Begins the record of a call of `tool` by `caller` running `code`.
     pub fn begin(&self, caller: &Caller, tool: Tool, code: &str) -> Entry {
         Entry {

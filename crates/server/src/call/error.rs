@@ -59,6 +59,12 @@ pub enum CallError {
          again shortly; if it persists, the server's operator must free the audit database"
     )]
     AuditUnavailable(StoreUnavailable),
+    /// The audit store was known to be unavailable when the call arrived, so it did not run.
+    #[error(
+        "the call was refused before it ran, because the audit log cannot record it: {0}. Try \
+         again shortly; if it persists, the server's operator must free the audit database"
+    )]
+    AuditDown(StoreUnavailable),
     /// The spec is still loading, so no call can run yet.
     #[error("the server is still loading the API spec; try again in a few seconds")]
     NotReady,
@@ -82,7 +88,7 @@ impl CallError {
             CallError::StoredCredential(_) | CallError::UnusableCredential(_) => "credentials",
             CallError::Sandbox(error) => sandbox_kind(error),
             CallError::ApprovalStore(_) | CallError::UnusableApproval { .. } => "approval",
-            CallError::AuditUnavailable(_) => "audit",
+            CallError::AuditUnavailable(_) | CallError::AuditDown(_) => "audit",
             CallError::StoreStopped(_) | CallError::NotReady | CallError::LimitStore(_) => {
                 "unavailable"
             }
@@ -102,6 +108,7 @@ impl CallError {
                 | CallError::StoredCredential(_)
                 | CallError::UnusableCredential(_)
                 | CallError::NotReady
+                | CallError::AuditDown(_)
                 | CallError::UnusableApproval { .. }
                 | CallError::Sandbox(
                     SandboxError::CodeTooLarge { .. }

@@ -583,6 +583,9 @@ impl Runner {
             Ok(api) => api,
             Err(error) => return CallOutcome::failed(error, Vec::new()),
         };
+        if let Some(refused) = self.audit.refusal() {
+            return refused;
+        }
         let admitted = self.admission.admit(caller, RateTool::Search, code).await;
         if let Some(flooding) = unaudited(&admitted) {
             return flooding;
@@ -627,6 +630,9 @@ impl Runner {
             Ok(api) => api,
             Err(error) => return (CallOutcome::failed(error, Vec::new()), 0),
         };
+        if let Some(refused) = self.audit.refusal() {
+            return (refused, 0);
+        }
         let admitted = self
             .admission
             .admit(&caller, RateTool::Execute, &code)

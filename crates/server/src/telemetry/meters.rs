@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use codemode_audit::StoreUnavailable;
 use codemode_ratelimit::Limit;
 use codemode_sandbox::SandboxError;
 use metrics::{Counter, Histogram, counter, histogram};
@@ -82,6 +83,7 @@ pub struct Meters {
     calls: [[Counter; OUTCOMES.len()]; 2],
     call_seconds: [Histogram; 2],
     audit_unavailable: Counter,
+    audit_fast_failures: Counter,
     audit_commit: Histogram,
     queue_full: Counter,
     executes_full: Counter,
@@ -113,6 +115,7 @@ impl Meters {
             call_seconds: [ToolName::Search, ToolName::Execute]
                 .map(|tool| histogram!(names::TOOL_CALL_SECONDS, "tool" => tool.as_str())),
             audit_unavailable: counter!(names::AUDIT_UNAVAILABLE),
+            audit_fast_failures: counter!(names::AUDIT_FAST_FAILURES),
             audit_commit: histogram!(names::AUDIT_COMMIT_SECONDS),
             queue_full: counter!(names::SANDBOX_REFUSED, "reason" => "queue_full"),
             executes_full: counter!(names::SANDBOX_REFUSED, "reason" => "executes"),
@@ -136,6 +139,13 @@ impl Meters {
         }
         self.call_seconds[tool as usize].record(elapsed.as_secs_f64());
         match &outcome.result {
+            Err(
+                CallError::AuditDown(_)
+                | CallError::AuditUnavailable(StoreUnavailable::Down { .. }),
+            ) => {
+                self.audit_unavailable.increment(1);
+                self.audit_fast_failures.increment(1);
+            }
             Err(CallError::AuditUnavailable(_)) => self.audit_unavailable.increment(1),
             Err(CallError::Sandbox(SandboxError::Busy { .. })) => self.queue_full.increment(1),
             Err(CallError::Sandbox(SandboxError::TooManyExecutes { .. })) => {

@@ -9,6 +9,9 @@ pub const TOOL_CALLS: &str = "codemode_tool_calls_total";
 pub const TOOL_CALL_SECONDS: &str = "codemode_tool_call_duration_seconds";
 /// Calls refused at once because the audit store could not record them (they fail closed).
 pub const AUDIT_UNAVAILABLE: &str = "codemode_audit_unavailable_total";
+/// Of those, the calls refused with no write attempted, because the audit store was already
+/// known to be unavailable (its last write failed and no probe has found it back yet).
+pub const AUDIT_FAST_FAILURES: &str = "codemode_audit_fast_failures_total";
 /// Seconds to commit one call's audit record.
 pub const AUDIT_COMMIT_SECONDS: &str = "codemode_audit_commit_duration_seconds";
 /// Calls refused because the sandbox was full, by `reason`: `queue_full` (every worker busy
@@ -45,12 +48,16 @@ pub const SPEC_OPERATIONS: &str = "codemode_spec_operations";
 pub const BUILD_INFO: &str = "codemode_build_info";
 
 /// What each metric means, as `# HELP` shows it.
-pub const DESCRIPTIONS: [(&str, &str); 18] = [
+pub const DESCRIPTIONS: [(&str, &str); 19] = [
     (TOOL_CALLS, "Tool calls by tool and outcome."),
     (TOOL_CALL_SECONDS, "Tool call latency by tool."),
     (
         AUDIT_UNAVAILABLE,
         "Calls refused because the audit store could not record them.",
+    ),
+    (
+        AUDIT_FAST_FAILURES,
+        "Calls refused at once, no write attempted, as the audit store was known unavailable.",
     ),
     (AUDIT_COMMIT_SECONDS, "Time to commit one audit record."),
     (
