@@ -14,6 +14,10 @@ use crate::connection::Connection;
 /// The token the server is given for the loopback API; it is never checked.
 const DUMMY_TOKEN: &str = "codemode-bench-dummy-token";
 
+/// The server's settings for a run: every session comes from the bench on loopback, one client
+/// standing in for many users, so it may hold as many sessions as the server allows overall.
+const CONFIG: &str = "[http]\nmax_sessions_per_client = 10000\n";
+
 /// How to start the server.
 pub struct Launch<'a> {
     /// The `codemode` binary.
@@ -39,9 +43,14 @@ impl Server {
     /// Starts the server on a free loopback port and waits until `/readyz` answers 200.
     pub async fn start(launch: &Launch<'_>) -> anyhow::Result<Server> {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let config = launch.data_dir.join("codemode-bench.toml");
+        std::fs::write(&config, CONFIG)
+            .with_context(|| format!("cannot write {}", config.display()))?;
         let started = Instant::now();
         let mut child = Command::new(launch.binary)
-            .args(["serve", "--listen", &addr.to_string(), "--spec"])
+            .args(["serve", "--listen", &addr.to_string(), "--config"])
+            .arg(&config)
+            .arg("--spec")
             .arg(launch.spec)
             .args(["--api-base", &launch.api_base])
             .env("CLOUDFLARE_API_TOKEN", DUMMY_TOKEN)
