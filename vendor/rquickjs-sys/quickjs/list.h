@@ -81,6 +81,18 @@ static inline void list_del(struct list_head *el)
     el->next = NULL; /* fail safe */
 }
 
+/* move every element of 'from' to the end of 'to'; 'from' is left empty */
+static inline void list_splice_tail(struct list_head *from, struct list_head *to)
+{
+    if (from->next != from) {
+        from->next->prev = to->prev;
+        to->prev->next = from->next;
+        from->prev->next = to;
+        to->prev = from->prev;
+        init_list_head(from);
+    }
+}
+
 static inline int list_empty(struct list_head *el)
 {
     return el->next == el;

@@ -356,6 +356,9 @@ struct JSRuntime {
     /* list of JSGCObjectHeader.link. List of allocated GC objects (used
        by the garbage collector) */
     struct list_head gc_obj_list;
+    /* list of JSGCObjectHeader.link. GC objects that JS_SealGCObjects took
+       out of the collector's walk; JS_FreeRuntime puts them back */
+    struct list_head sealed_obj_list;
     /* list of JSGCObjectHeader.link. Used during JS_FreeValueRT() */
     struct list_head gc_zero_ref_count_list;
     struct list_head tmp_obj_list; /* used during GC */
@@ -2337,6 +2340,7 @@ JSRuntime *JS_NewRuntime2(const JSMallocFunctions *mf, void *opaque)
 
     init_list_head(&rt->context_list);
     init_list_head(&rt->gc_obj_list);
+    init_list_head(&rt->sealed_obj_list);
     init_list_head(&rt->gc_zero_ref_count_list);
     rt->gc_phase = JS_GC_PHASE_NONE;
 
@@ -2658,6 +2662,7 @@ void JS_FreeRuntime(JSRuntime *rt)
     }
     init_list_head(&rt->job_list);
 
+    list_splice_tail(&rt->sealed_obj_list, &rt->gc_obj_list);
     JS_RunGC(rt);
 
 #ifdef ENABLE_DUMPS // JS_DUMP_LEAKS
@@ -7486,6 +7491,17 @@ void JS_RunGC(JSRuntime *rt)
 
     /* free the GC objects in a cycle */
     gc_free_cycles(rt);
+}
+
+/* Takes every GC object allocated so far out of the cycle collector's walk:
+   JS_RunGC no longer visits them, so its cost no longer grows with them.
+   Reference counting still frees them; a cycle among them is collected only
+   by JS_FreeRuntime. Safe whatever they point to: an object the collector
+   walks that a sealed object references keeps the count that reference
+   holds, so it is never collected while a sealed object points to it. */
+void JS_SealGCObjects(JSRuntime *rt)
+{
+    list_splice_tail(&rt->gc_obj_list, &rt->sealed_obj_list);
 }
 
 /* Return false if not an object or if the object has already been

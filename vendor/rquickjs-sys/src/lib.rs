@@ -25,3 +25,9 @@ include!("inlines/ptr_64.rs");
 include!("inlines/ptr_32_nan_boxing.rs");
 
 include!("inlines/common.rs");
+
+extern "C" {
+    /// Takes every GC object allocated so far out of the cycle collector's walk (codemode's
+    /// addition to quickjs.c; see the function there).
+    pub fn JS_SealGCObjects(rt: *mut JSRuntime);
+}

@@ -37,11 +37,12 @@ pub(crate) struct SearchRuntime {
     runtime: Runtime,
 }
 
-/// Garbage allowed to pile up between collections, which run after a call has replied (a
-/// collection walks the whole spec). A call allocating more than this, or than half its
-/// memory limit, is collected while it runs, by QuickJS itself, so cyclic garbage never
-/// takes a call to its limit.
-const GARBAGE_BYTES: usize = 8 << 20;
+/// Garbage allowed to pile up between collections, which run after a call has replied. A
+/// collection walks only what was allocated since the base realm was sealed (the spec is out
+/// of its walk), so it costs about what it frees and can run often. A call allocating more
+/// than this, or than half its memory limit, is collected while it runs, by QuickJS itself,
+/// so cyclic garbage never takes a call to its limit.
+const GARBAGE_BYTES: usize = 1 << 20;
 
 /// Memory a runtime may hold beyond its size when built before it is rebuilt as leaking.
 const LEAK_BYTES: usize = 32 << 20;
@@ -111,6 +112,13 @@ impl SearchRuntime {
             })
         })?;
         runtime.run_gc();
+        // SAFETY: `base` is a live context of `runtime`, and no other thread uses the runtime.
+        // Sealing only takes objects out of the collector's walk (see the function's comment in
+        // vendor/rquickjs-sys/quickjs/quickjs.c); it frees nothing.
+        unsafe {
+            let raw = rquickjs::qjs::JS_GetRuntime(base.as_raw().as_ptr());
+            rquickjs::qjs::JS_SealGCObjects(raw);
+        }
         let watchdog = Watchdog::default();
         watchdog.install(&runtime);
         Ok(SearchRuntime {

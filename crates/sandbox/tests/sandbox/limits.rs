@@ -127,6 +127,47 @@ async fn a_search_making_cyclic_garbage_beyond_its_memory_limit_is_collected_in_
     }
 }
 
+/// The spec is out of the collector's walk (sealed), but cycles made by calls that point into
+/// it must still be collected, and the spec must come through every collection whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cyclic_garbage_holding_the_spec_is_collected_and_the_spec_stays_whole() {
+    let limits = Limits {
+        memory_bytes: 4 << 20,
+        timeout: Duration::from_secs(120),
+        ..quick_limits()
+    };
+    let config = PoolConfig {
+        workers: 1,
+        search: limits.clone(),
+        execute: limits,
+        ..PoolConfig::default()
+    };
+    let pool = Pool::new(small_view(), config, tokio::runtime::Handle::current())
+        .expect("the pool starts");
+    // Each piece is a cycle through the spec, its paths and one operation's tags, so each
+    // collection takes references to sealed objects away and gives them back.
+    let garbage = "async () => { for (let i = 0; i < 20000; i++) {
+        const piece = { spec, paths: spec.paths, tags: spec.paths['/zones'].get.tags,
+                        pad: 'x'.repeat(16384) + i };
+        piece.self = piece; } return Object.keys(spec.paths).length; }";
+    let read = "async () => [spec.info.title, Object.keys(spec.paths),
+        spec.paths['/zones/{zone_id}/dns_records'].post.operationId, spec.paths['/zones'].get.tags]";
+    for _ in 0..3 {
+        let made = pool.search(garbage, CancelToken::new()).await;
+        assert_eq!(made.map(|outcome| outcome.result), Ok(json!(2)));
+        let spec = pool.search(read, CancelToken::new()).await;
+        assert_eq!(
+            spec.map(|outcome| outcome.result),
+            Ok(json!([
+                "Small API",
+                ["/zones", "/zones/{zone_id}/dns_records"],
+                "dns-create",
+                ["Zones"]
+            ]))
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catching_out_of_memory_still_reports_it() {
     let pool = pool(small_view(), 1);
