@@ -272,6 +272,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     if args.runs(Part::Soak) {
+        report.memory.loaded_mib = Some(server.rss_mib()?);
         report.soak = Some(run_load("soak", &MIXED, args.soak_calls, SOAK_LIMIT).await?);
         report.memory.soaked_mib = Some(server.rss_mib()?);
     }

@@ -66,6 +66,8 @@ pub struct Memory {
     pub idle_mib: f64,
     /// After the latency runs.
     pub warm_mib: f64,
+    /// After the throughput loads, as the soak starts.
+    pub loaded_mib: Option<f64>,
     /// After the soak.
     pub soaked_mib: Option<f64>,
     /// After the session churn.
@@ -391,13 +393,26 @@ impl Report {
             &format!("{:.1} MiB", m.warm_mib),
             "≤ 200 MiB",
         );
+        if let Some(mib) = m.loaded_mib {
+            figure(
+                "RSS after the throughput loads, as the soak starts",
+                &growth(mib),
+                "",
+            );
+        }
         if let (Some(soak), Some(mib)) = (&self.soak, m.soaked_mib) {
+            let over_soak = m.loaded_mib.map_or(String::new(), |start| {
+                format!(", {:+.1}% over the soak itself", (mib / start - 1.0) * 100.0)
+            });
             figure(
                 &format!(
                     "RSS after the loads run and a soak of {} calls",
                     soak.latency.count
                 ),
-                &growth(mib),
+                &format!(
+                    "{mib:.1} MiB ({:+.1}% vs warm{over_soak})",
+                    (mib / m.warm_mib - 1.0) * 100.0
+                ),
                 "within 10%",
             );
         }
