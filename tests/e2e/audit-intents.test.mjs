@@ -1,14 +1,15 @@
 // What the audit log keeps when calls end badly, through the real binary and the TS SDK: the
 // intent of every upstream request, written before it is sent (a call that times out, parallel
 // requests that fail, a server killed mid-request), a refused call's code kept only in part,
-// truncation caught with the audit key, and a locked database failing the first call, then
-// later ones at once without a write, until freed.
+// truncation caught with the audit key, and a locked database (SQLite, or a Postgres audit log
+// locked or refusing connections) failing the first call, then later ones at once without a
+// write, until freed. The Postgres test needs the server tests/stores/with-servers.sh starts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { connectHttp, call } from "./lib/codemode.mjs";
+import { connectHttp, call, scratchDir, startServer, writeConfig } from "./lib/codemode.mjs";
 import { audit, exportedCalls, exportedEntries, serverWithAudit, sqlite } from "./lib/audit.mjs";
 import { startFakeCloudflare, failure } from "./lib/fake-cloudflare.mjs";
 
@@ -194,4 +195,95 @@ c.execute("ROLLBACK")`, db], { stdio: ["pipe", "pipe", "inherit"] });
   const calls = exportedCalls(db);
   assert.deepEqual(calls.map((c) => [c.tool, c.outcome]), [["search", "ok"], ["execute", "ok"]]);
   assert.equal(audit(db, ["verify"]).status, 0);
+});
+
+/** Runs `sql` with psql against the Postgres database at `url`; its output, trimmed. */
+function psql(url, sql) {
+  const out = spawnSync("psql", [url, "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql], { encoding: "utf8" });
+  assert.equal(out.status, 0, out.stderr);
+  return out.stdout.trim();
+}
+
+test("with the audit log in Postgres, a held table lock or refused connections fail the first call, later calls at once without a write, then all recover", { timeout: 120_000 }, async (t) => {
+  const POSTGRES = process.env.CODEMODE_TEST_POSTGRES_URL;
+  assert.ok(POSTGRES, "run through tests/stores/with-servers.sh, which starts Postgres");
+  const name = `audit_down_${process.pid}_${Date.now()}`;
+  psql(POSTGRES, `CREATE DATABASE ${name}`);
+  const database = `${POSTGRES.slice(0, POSTGRES.lastIndexOf("/"))}/${name}`;
+  const api = await startFakeCloudflare();
+  const server = await startServer({ apiBase: api.base, args: ["--config", writeConfig(`data_dir = "${scratchDir()}"\n[audit]\nstore = "postgres"\npostgres_url = "${database}"\n`)] });
+  const base = server.url.replace(/\/mcp$/, "");
+  const metric = async (metricName) => Number((await (await fetch(`${base}/metrics`)).text()).match(new RegExp(`^${metricName} (\\d+)$`, "m"))?.[1]);
+  const ready = () => fetch(`${base}/readyz`).then((r) => r.status);
+  const client = await connectHttp(server.url);
+  const listZones = `async () => (await cloudflare.request({ method: "GET", path: "/zones" })).result.length`;
+  try {
+    assert.equal((await call(client, "search", { code: "async () => 'before'" })).isError, false);
+    assert.equal(await ready(), 200);
+
+    // Another session holds the entries table's lock, as a long maintenance job might.
+    const holder = spawn("psql", [database, "-X", "-q", "-v", "ON_ERROR_STOP=1"], { stdio: ["pipe", "ignore", "inherit"] });
+    holder.stdin.write("BEGIN;\nLOCK TABLE codemode_audit_entries IN ACCESS EXCLUSIVE MODE;\n");
+    await until(() => psql(database, "SELECT count(*) FROM pg_locks WHERE relation = 'codemode_audit_entries'::regclass AND mode = 'AccessExclusiveLock' AND granted") === "1");
+
+    // The first call's record waits out the lock wait, then fails; the store is marked.
+    const first = await call(client, "search", { code: "async () => 'while locked'" });
+    t.diagnostic(`locked, first call: ${JSON.stringify(first.text)}`);
+    assert.equal(first.isError, true);
+    assert.match(first.text, /audit database is locked by another connection/);
+    assert.match(first.text, /result is withheld/);
+    assert.equal(await metric("codemode_audit_fast_failures_total"), 0, "that write was attempted");
+    const readyz = await fetch(`${base}/readyz`);
+    assert.equal(readyz.status, 503);
+    assert.match((await readyz.json()).reasons.audit, /audit database is unavailable since a write failed \(the audit database is locked/);
+
+    // Later calls are refused before their code runs, with no write attempted.
+    const execute = await call(client, "execute", { code: listZones });
+    t.diagnostic(`locked, next call: ${JSON.stringify(execute.text)}`);
+    assert.equal(execute.isError, true);
+    assert.match(execute.text, /refused before it ran, because the audit log cannot record it/);
+    assert.match(execute.text, /nothing was written now: the writer checks the database in the background/);
+    assert.equal(api.requests.length, 0, "a call that cannot be recorded sends nothing");
+    assert.match((await call(client, "search", { code: "async () => 'still locked'" })).text, /refused before it ran/);
+    assert.equal(await metric("codemode_audit_fast_failures_total"), 2, "both refused without a write");
+
+    // Released: the writer's probe finds the table free, readiness says so, calls succeed.
+    holder.stdin.end("ROLLBACK;\n");
+    await new Promise((resolve) => holder.once("exit", resolve));
+    while (await ready() !== 200) await new Promise((r) => setTimeout(r, 20));
+    const after = await call(client, "execute", { code: listZones });
+    assert.equal(after.isError, false, after.text);
+    assert.equal(after.json, 2);
+
+    // Postgres stops taking connections to the database and drops the server's: the first
+    // call fails naming Postgres, later ones at once, until connections are allowed again.
+    psql(POSTGRES, `ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+    psql(POSTGRES, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '${name}'`);
+    const cut = await call(client, "search", { code: "async () => 'cut off'" });
+    t.diagnostic(`connections refused, first call: ${JSON.stringify(cut.text)}`);
+    assert.equal(cut.isError, true);
+    assert.match(cut.text, /audit database refused the write: .*Postgres.*(is not currently accepting connections|terminating connection due to administrator command|connection closed)/);
+    assert.match(cut.text, /result is withheld/);
+    const gone = await fetch(`${base}/readyz`);
+    assert.equal(gone.status, 503);
+    assert.match((await gone.json()).reasons.audit, /audit database is unavailable since a write failed/);
+    const refused = await call(client, "execute", { code: listZones });
+    assert.match(refused.text, /refused before it ran, because the audit log cannot record it/);
+    assert.equal(await metric("codemode_audit_fast_failures_total"), 3);
+    assert.equal(api.requests.length, 1, "only the call made while the log answered reached the API");
+
+    psql(POSTGRES, `ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
+    while (await ready() !== 200) await new Promise((r) => setTimeout(r, 20));
+    const back = await call(client, "execute", { code: listZones });
+    assert.equal(back.isError, false, back.text);
+    assert.equal(back.json, 2);
+
+    // Only the calls that ran are in the log: 'before', the two executes, and their intents.
+    assert.equal(psql(database, "SELECT string_agg(kind, ',' ORDER BY id) FROM codemode_audit_entries"), "call,request,call,request,call");
+    assert.equal(await metric("codemode_audit_unavailable_total"), 5, "every refused call is counted");
+  } finally {
+    await client.close();
+    await server.stop();
+    await api.close();
+  }
 });

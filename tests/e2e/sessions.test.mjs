@@ -1,6 +1,7 @@
 // Session caps through the TS SDK: past the per-client cap `initialize` gets 429, past the
 // server's cap 503, each with a JSON-RPC error naming the cap and what to do; a session ended
-// with DELETE frees its place at once, and one abandoned is closed after the idle timeout.
+// with DELETE frees its place at once, and one abandoned is closed after the idle timeout;
+// either way it leaves the codemode_sessions_open gauge without a new session opening.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { call, connectHttp, startServer, writeConfig } from "./lib/codemode.mjs";
@@ -61,5 +62,24 @@ test("past the server's session cap every client is refused with 503", async () 
   });
   assert.equal((await call(only, "search", { code: "async () => 1" })).isError, false);
   await only.close();
+  await codemode.stop();
+});
+
+test("a session closed by DELETE or by the idle timeout leaves the open-sessions gauge with no new session opening", { timeout: 60_000 }, async () => {
+  const codemode = await server("session_idle_secs = 1");
+  const metricsUrl = codemode.url.replace(/\/mcp$/, "/metrics");
+  const open = async () => Number((await (await fetch(metricsUrl)).text()).match(/^codemode_sessions_open (\d+)$/m)?.[1]);
+  assert.equal(await open(), 0);
+  const clients = [];
+  for (const name of ["ended", "abandoned-1", "abandoned-2"]) clients.push(await connectHttp(codemode.url, name));
+  assert.equal(await open(), 3);
+
+  await clients[0].transport.terminateSession();
+  await clients[0].close();
+  while (await open() !== 2) await sleep(20);
+
+  // The others go away without DELETE; the sweep closes them and each handler forgets itself.
+  await Promise.all(clients.slice(1).map((client) => client.close()));
+  while (await open() !== 0) await sleep(50);
   await codemode.stop();
 });

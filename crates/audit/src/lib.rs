@@ -84,6 +84,7 @@ mod approvals;
 mod chain;
 mod columns;
 mod db;
+mod health;
 mod log;
 mod mac;
 mod paused;
@@ -100,6 +101,7 @@ pub use chain::{
     BreakKind, ChainBreak, ChainPoint, GENESIS_HASH, VerifyReport, Walker, chain_hash, report,
 };
 pub use db::DatabaseError;
+pub use health::{PROBE_EVERY, StoreHealth};
 pub use log::{AuditError, AuditLog};
 pub use mac::{AuditKey, InvalidKey};
 pub use paused::{PausedStore, PausedStoreError, SqlitePausedStore};

@@ -2,13 +2,13 @@
 //! whatever arrived together in one transaction, so one fsync covers them all (group commit),
 //! then tells each caller its entry is durable. Once a batch fails because the database is
 //! locked or refuses writes, the store is known to be unavailable: entries are refused at once,
-//! without waiting, while the thread probes the database and clears the mark when it answers.
+//! without waiting, while the thread probes the database and clears the mark when it answers
+//! (the rule [`StoreHealth`] keeps).
 
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::append::{self, Entry};
 use crate::db;
+use crate::health::{PROBE_EVERY, StoreHealth};
 use crate::log::AuditError;
 use crate::mac::AuditKey;
 use crate::record::{CallRecord, RecordId, RequestIntent};
@@ -27,9 +28,6 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_millis(500);
 
 /// The most entries one transaction commits.
 const MAX_BATCH: usize = 1024;
-
-/// How often the writer probes a database known to be unavailable, when no entry arrives.
-const PROBE_EVERY: Duration = Duration::from_millis(100);
 
 /// How an [`AuditWriter`] writes: its key, and how long it waits for another writer.
 #[derive(Debug)]
@@ -97,25 +95,7 @@ impl StoreUnavailable {
 /// queued and stop.
 pub struct AuditWriter {
     jobs: mpsc::Sender<Job>,
-    health: Health,
-}
-
-/// Why the store is known to be unavailable, if it is: set by a failed batch or probe,
-/// cleared by a successful one.
-#[derive(Clone, Default)]
-struct Health(Arc<Mutex<Option<StoreUnavailable>>>);
-
-impl Health {
-    fn down(&self) -> Option<StoreUnavailable> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn set(&self, state: Option<StoreUnavailable>) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = state;
-    }
+    health: StoreHealth,
 }
 
 /// An entry the writer owns until it is committed.
@@ -150,6 +130,13 @@ impl From<oneshot::Receiver<Result<RecordId, StoreUnavailable>>> for Committed {
 }
 
 impl Committed {
+    /// An entry refused at once, with no attempt to write it.
+    pub fn refused(why: StoreUnavailable) -> Committed {
+        let (done, answer) = oneshot::channel();
+        let _ = done.send(Err(why));
+        Committed(answer)
+    }
+
     /// Blocks this thread until the entry is durable; for callers outside an async runtime
     /// (inside one it panics: await the future instead).
     pub fn wait(self) -> Result<RecordId, StoreUnavailable> {
@@ -171,7 +158,7 @@ impl AuditWriter {
             config.key.as_ref(),
         )?;
         let (jobs, queue) = mpsc::channel();
-        let health = Health::default();
+        let health = StoreHealth::default();
         let writer_health = health.clone();
         thread::Builder::new()
             .name("audit-writer".to_owned())
@@ -182,9 +169,7 @@ impl AuditWriter {
     /// Why the store is known to be unavailable now (its last write or probe failed), as the
     /// [`StoreUnavailable::Down`] every entry gets at once until a probe succeeds.
     pub fn unavailable(&self) -> Option<StoreUnavailable> {
-        self.health.down().map(|cause| StoreUnavailable::Down {
-            cause: Box::new(cause),
-        })
+        self.health.unavailable()
     }
 
     /// Queues a call's record; await the result before the call's answer goes back.
@@ -198,11 +183,10 @@ impl AuditWriter {
     }
 
     fn submit(&self, entry: Owned) -> Committed {
-        let (done, answer) = oneshot::channel();
         if let Some(down) = self.unavailable() {
-            let _ = done.send(Err(down));
-            return Committed(answer);
+            return Committed::refused(down);
         }
+        let (done, answer) = oneshot::channel();
         // If the thread is gone, the job (and `done`) is dropped and `Committed` says so.
         let _ = self.jobs.send(Job { entry, done });
         Committed(answer)
@@ -215,14 +199,14 @@ fn run(
     mut connection: Connection,
     key: Option<AuditKey>,
     queue: mpsc::Receiver<Job>,
-    health: Health,
+    health: StoreHealth,
 ) {
     loop {
-        let first = if health.down().is_some() {
+        let first = if health.is_down() {
             match queue.recv_timeout(PROBE_EVERY) {
                 Ok(job) => job,
                 Err(RecvTimeoutError::Timeout) => {
-                    health.set(probe(&mut connection).err());
+                    health.record(probe(&mut connection));
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -238,7 +222,7 @@ fn run(
         let started = Instant::now();
         match commit(&mut connection, &batch, key.as_ref()) {
             Ok(ids) => {
-                health.set(None);
+                health.record(Ok(()));
                 for (job, id) in batch.into_iter().zip(ids) {
                     let answer = id.map_err(|error| StoreUnavailable::Failed(error.to_string()));
                     let _ = job.done.send(answer);
@@ -246,7 +230,7 @@ fn run(
             }
             Err(error) => {
                 let unavailable = StoreUnavailable::of(&error, started.elapsed());
-                health.set(Some(unavailable.clone()));
+                health.record(Err(unavailable.clone()));
                 for job in batch {
                     let _ = job.done.send(Err(unavailable.clone()));
                 }

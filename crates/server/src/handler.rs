@@ -1,8 +1,8 @@
 //! The MCP adapter: `tools/list` and `tools/call` over whichever transport carries them,
 //! each call handed to the [`Runner`] and its outcome turned into a tool result.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use codemode_auth::Principal;
@@ -33,7 +33,7 @@ use crate::call::{CallError, CallOutcome, Caller, ExecuteRequest, Runner};
 use crate::in_flight::ClientGone;
 use crate::live::{LiveUpdates, LogFilter, LogThreshold};
 use crate::results;
-use crate::telemetry::{ToolName, traces};
+use crate::telemetry::{ToolName, names, traces};
 use crate::tools::{self, EXECUTE, SEARCH, SpecSummary};
 
 /// How long a client may keep `tools/list` (2026-07-28 caching hints): the tools change when
@@ -45,7 +45,11 @@ const TOOLS_TTL_MS: u64 = 300_000;
 pub struct McpShared {
     runner: Arc<Runner>,
     tools: Mutex<Option<BuiltTools>>,
-    sessions: Mutex<Vec<Weak<ServedSession>>>,
+    /// The open sessions by their handler's key; each removes itself when its handler is
+    /// dropped (rmcp drops it when the session closes, by DELETE or the idle sweep).
+    sessions: Mutex<HashMap<u64, Weak<ServedSession>>>,
+    /// The key the next handler gets.
+    next_key: AtomicU64,
 }
 
 impl McpShared {
@@ -56,7 +60,8 @@ impl McpShared {
         let shared = Arc::new(McpShared {
             runner,
             tools: Mutex::new(None),
-            sessions: Mutex::new(Vec::new()),
+            sessions: Mutex::new(HashMap::new()),
+            next_key: AtomicU64::new(0),
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(announce_tool_changes(Arc::downgrade(&shared), swaps));
@@ -64,20 +69,38 @@ impl McpShared {
         shared
     }
 
-    /// Keeps `session` to tell about tool changes, forgetting the sessions that have ended.
+    /// Keeps `session` to tell about tool changes, until its handler is dropped.
     fn served(&self, session: &Arc<ServedSession>) {
         let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        sessions.retain(|kept| kept.strong_count() > 0);
-        sessions.push(Arc::downgrade(session));
+        sessions.insert(session.key, Arc::downgrade(session));
+        metrics::gauge!(names::SESSIONS_OPEN).set(sessions.len() as f64);
+    }
+
+    /// Forgets the session whose handler `key` was dropped, and gives back the map's room once
+    /// most of it is empty (a map keeps its largest capacity after its entries are removed).
+    fn ended(&self, key: u64) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if sessions.remove(&key).is_none() {
+            return;
+        }
+        if sessions.capacity() > 4 * sessions.len().max(16) {
+            sessions.shrink_to_fit();
+        }
+        metrics::gauge!(names::SESSIONS_OPEN).set(sessions.len() as f64);
     }
 
     /// The peers of the sessions still open.
     fn peers(&self) -> Vec<Peer<RoleServer>> {
-        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        sessions.retain(|kept| kept.strong_count() > 0);
-        sessions
-            .iter()
+        // Upgraded outside the map's lock's scope when dropped: the last handle of a session
+        // closing meanwhile drops its handler, which takes the lock to forget itself.
+        let open: Vec<Arc<ServedSession>> = self
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
             .filter_map(Weak::upgrade)
+            .collect();
+        open.iter()
             .filter_map(|session| session.peer.get().cloned())
             .collect()
     }
@@ -175,6 +198,10 @@ pub struct CodeMode {
 /// call to it by that id); on any other it is whatever the caller chose, and is not used.
 struct ServedSession {
     runner: Arc<Runner>,
+    /// Where the session is kept once it initialized, under [`ServedSession::key`].
+    shared: Weak<McpShared>,
+    /// This handler's key among [`McpShared`]'s sessions.
+    key: u64,
     /// Whether this handler answered `initialize`, and so serves one session.
     initialized: AtomicBool,
     /// The subject and session id of the calls this handler served.
@@ -185,6 +212,11 @@ struct ServedSession {
 
 impl Drop for ServedSession {
     fn drop(&mut self) {
+        if self.peer.get().is_some()
+            && let Some(shared) = self.shared.upgrade()
+        {
+            shared.ended(self.key);
+        }
         let used_by = self
             .used_by
             .lock()
@@ -203,6 +235,8 @@ impl CodeMode {
         Self {
             session: Arc::new(ServedSession {
                 runner: shared.runner.clone(),
+                shared: Arc::downgrade(&shared),
+                key: shared.next_key.fetch_add(1, Ordering::Relaxed),
                 initialized: AtomicBool::new(false),
                 used_by: Mutex::new(None),
                 peer: OnceLock::new(),

@@ -142,20 +142,23 @@ impl AuditSink {
     }
 
     /// Why the store is known to be unavailable now, so that a call is refused at once: the
-    /// SQLite writer's last write or probe failed (the Postgres writer has no such mark).
+    /// writer's last write or probe failed.
     pub fn unavailable(&self) -> Option<StoreUnavailable> {
         match self {
             AuditSink::Sqlite(writer) => writer.unavailable(),
-            AuditSink::Postgres(_) => None,
+            AuditSink::Postgres(writer) => writer.unavailable(),
         }
     }
 
-    /// Why the log does not answer now, if it does not: the SQLite writer's mark, or the
-    /// Postgres writer's answer; the SQLite file itself is checked by path, with the paused
-    /// calls it also holds.
+    /// Why the log does not answer now, if it does not: the writer's mark, else (for Postgres)
+    /// whether the database answers a read; the SQLite file itself is checked by path, with the
+    /// paused calls it also holds.
     pub async fn problem(&self) -> Option<String> {
+        if let Some(down) = self.unavailable() {
+            return Some(down.to_string());
+        }
         match self {
-            AuditSink::Sqlite(writer) => writer.unavailable().map(|down| down.to_string()),
+            AuditSink::Sqlite(_) => None,
             AuditSink::Postgres(writer) => {
                 writer.ready().await.err().map(|error| error.to_string())
             }

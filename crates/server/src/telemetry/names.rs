@@ -47,8 +47,12 @@ pub const SPEC_OPERATIONS: &str = "codemode_spec_operations";
 /// Always 1, with the running `version` as a label.
 pub const BUILD_INFO: &str = "codemode_build_info";
 
+/// MCP sessions open now: initialized and not yet closed by DELETE, the idle timeout or the
+/// client going away.
+pub const SESSIONS_OPEN: &str = "codemode_sessions_open";
+
 /// What each metric means, as `# HELP` shows it.
-pub const DESCRIPTIONS: [(&str, &str); 19] = [
+pub const DESCRIPTIONS: [(&str, &str); 20] = [
     (TOOL_CALLS, "Tool calls by tool and outcome."),
     (TOOL_CALL_SECONDS, "Tool call latency by tool."),
     (
@@ -95,4 +99,5 @@ pub const DESCRIPTIONS: [(&str, &str); 19] = [
     ),
     (SPEC_OPERATIONS, "Operations in the spec in service."),
     (BUILD_INFO, "The running version, as a label; always 1."),
+    (SESSIONS_OPEN, "MCP sessions initialized and not yet closed."),
 ];

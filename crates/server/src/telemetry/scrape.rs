@@ -51,6 +51,7 @@ impl Exporter {
             metrics::describe_counter!(name, help);
         }
         gauge!(names::BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        gauge!(names::SESSIONS_OPEN).set(0.0);
         // Registers every call's series now, so each shows from the first scrape, at 0.
         meters();
         let exporter = Exporter { handle };

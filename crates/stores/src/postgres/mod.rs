@@ -40,7 +40,7 @@ pub enum PgError {
         reason: String,
     },
     /// Postgres refused a statement.
-    #[error("Postgres audit log: {0}")]
+    #[error("Postgres audit log: {}", described(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// The chain's points or an entry could not be handled.
     #[error(transparent)]
@@ -48,6 +48,18 @@ pub enum PgError {
     /// An entry could not be turned into JSON.
     #[error("Postgres audit log: cannot encode an entry: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+/// What `error` says, with the server's own message when it sent one: the error's text alone is
+/// only "db error".
+fn described(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+    }
+    match std::error::Error::source(error) {
+        Some(source) => format!("{error}: {source}"),
+        None => error.to_string(),
+    }
 }
 
 const SCHEMA: &str = "
@@ -86,7 +98,7 @@ pub(crate) async fn connect(url: &str) -> Result<Client, PgError> {
     let (client, connection) = tokio::time::timeout(POSTGRES_TIMEOUT, config.connect(NoTls))
         .await
         .map_err(|_| connect_error(format!("no answer in {} s", POSTGRES_TIMEOUT.as_secs())))?
-        .map_err(|error| connect_error(error.to_string()))?;
+        .map_err(|error| connect_error(described(&error)))?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::warn!(%error, "the Postgres audit connection closed");

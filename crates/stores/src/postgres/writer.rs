@@ -1,19 +1,29 @@
 //! The writer a server appends through when the audit log is in Postgres: one task that takes
 //! whatever arrived together and appends it in one transaction (group commit), holding the
-//! head row's lock so other replicas' writers wait their turn.
+//! head row's lock so other replicas' writers wait their turn. A batch that cannot commit (the
+//! server is unreachable, or another session holds a lock longer than [`LOCK_WAIT`]) marks the
+//! store unavailable by the rule [`StoreHealth`] keeps, as the SQLite writer does: entries are
+//! then refused at once while the task probes Postgres and clears the mark when it answers.
+
+use std::time::{Duration, Instant};
 
 use codemode_audit::{
-    AuditKey, CallRecord, ChainPoint, Committed, RecordId, RequestIntent, StoreUnavailable,
-    chain_hash, check_signed,
+    AuditKey, CallRecord, ChainPoint, Committed, DEFAULT_LOCK_WAIT, PROBE_EVERY, RecordId,
+    RequestIntent, StoreHealth, StoreUnavailable, chain_hash, check_signed,
 };
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
 use crate::postgres::{self, POSTGRES_TIMEOUT, PgError};
 use crate::url_text::redacted;
 
 /// The most entries one transaction appends.
 const MAX_BATCH: usize = 1024;
+
+/// How long a statement of the writer waits for another session's lock before the batch fails
+/// as [`StoreUnavailable::Locked`]: the SQLite writer's wait.
+pub const LOCK_WAIT: Duration = DEFAULT_LOCK_WAIT;
 
 /// An entry the writer owns until it is committed.
 enum Owned {
@@ -32,23 +42,38 @@ pub struct PgAuditWriter {
     url: String,
     /// The connection [`PgAuditWriter::ready`] asks on, kept between asks.
     probe: Mutex<Option<Client>>,
+    health: StoreHealth,
 }
 
 impl PgAuditWriter {
     /// Connects to `url`, creates the schema if needed, checks `key` against the head's MAC,
     /// and starts the writer's task on the current runtime.
     pub async fn start(url: &str, key: Option<AuditKey>) -> Result<PgAuditWriter, PgError> {
-        let mut client = postgres::connect(url).await?;
+        let mut client = connect(url).await?;
         postgres::ensure_schema(&mut client, key.as_ref()).await?;
         let head = postgres::read_point(&client, "head", false).await?;
         check_signed("head", &head, key.as_ref())?;
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(client, url.to_string(), key, queue));
+        let health = StoreHealth::default();
+        let writer = Writer {
+            client,
+            url: url.to_string(),
+            key,
+            health: health.clone(),
+        };
+        tokio::spawn(writer.run(queue));
         Ok(PgAuditWriter {
             jobs,
             url: url.to_string(),
             probe: Mutex::new(None),
+            health,
         })
+    }
+
+    /// Why the store is known to be unavailable now (the writer's last batch or probe failed),
+    /// as the [`StoreUnavailable::Down`] every entry gets at once until a probe succeeds.
+    pub fn unavailable(&self) -> Option<StoreUnavailable> {
+        self.health.unavailable()
     }
 
     /// Whether the log answers now: reads the chain's head on a connection of its own, kept
@@ -84,55 +109,123 @@ impl PgAuditWriter {
     }
 
     fn submit(&self, entry: Owned) -> Committed {
+        if let Some(down) = self.unavailable() {
+            return Committed::refused(down);
+        }
         let (done, answer) = oneshot::channel();
         let _ = self.jobs.send(Job { entry, done });
         Committed::from(answer)
     }
 }
 
-/// The writer's loop: take what has arrived, append it in one transaction, answer each;
-/// reconnect when the connection was lost.
-async fn run(
-    mut client: Client,
+/// The writer's task: its connection, made again when lost, and the store's mark.
+struct Writer {
+    client: Client,
     url: String,
     key: Option<AuditKey>,
-    mut queue: mpsc::UnboundedReceiver<Job>,
-) {
-    while let Some(first) = queue.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+    health: StoreHealth,
+}
+
+impl Writer {
+    /// Takes what has arrived, appends it in one transaction, answers each; while the store is
+    /// known to be unavailable, probes it whenever nothing arrives for [`PROBE_EVERY`].
+    async fn run(mut self, mut queue: mpsc::UnboundedReceiver<Job>) {
+        loop {
+            let first = if self.health.is_down() {
+                match tokio::time::timeout(PROBE_EVERY, queue.recv()).await {
+                    Ok(Some(job)) => job,
+                    Ok(None) => return,
+                    Err(_) => {
+                        let probed = self.probe().await;
+                        self.health.record(probed);
+                        continue;
+                    }
+                }
+            } else {
+                match queue.recv().await {
+                    Some(job) => job,
+                    None => return,
+                }
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
             }
-        }
-        if client.is_closed() {
-            match postgres::connect(&url).await {
-                Ok(fresh) => client = fresh,
+            let started = Instant::now();
+            let committed = match reconnect(&mut self.client, &self.url).await {
+                Ok(()) => commit(&mut self.client, &batch, self.key.as_ref()).await,
+                Err(error) => Err(error),
+            };
+            match committed {
+                Ok(ids) => {
+                    self.health.record(Ok(()));
+                    for (job, id) in batch.into_iter().zip(ids) {
+                        let answer =
+                            id.map_err(|error| StoreUnavailable::Failed(error.to_string()));
+                        let _ = job.done.send(answer);
+                    }
+                }
                 Err(error) => {
-                    fail(batch, &error.to_string());
-                    continue;
+                    let unavailable = unavailable(&error, started.elapsed());
+                    tracing::error!(error = %unavailable, "Postgres audit append failed");
+                    self.health.record(Err(unavailable.clone()));
+                    for job in batch {
+                        let _ = job.done.send(Err(unavailable.clone()));
+                    }
                 }
             }
         }
-        match commit(&mut client, &batch, key.as_ref()).await {
-            Ok(ids) => {
-                for (job, id) in batch.into_iter().zip(ids) {
-                    let answer = id.map_err(|error| StoreUnavailable::Failed(error.to_string()));
-                    let _ = job.done.send(answer);
-                }
-            }
-            Err(error) => fail(batch, &error.to_string()),
-        }
+    }
+
+    /// Takes the locks a batch takes and lets them go, writing nothing: whether a batch could
+    /// commit now.
+    async fn probe(&mut self) -> Result<(), StoreUnavailable> {
+        let started = Instant::now();
+        let probed = async {
+            reconnect(&mut self.client, &self.url).await?;
+            let transaction = self.client.transaction().await?;
+            transaction
+                .batch_execute("LOCK TABLE codemode_audit_entries IN ROW EXCLUSIVE MODE")
+                .await?;
+            postgres::read_point(&transaction, "head", true).await?;
+            transaction.rollback().await?;
+            Ok(())
+        };
+        probed
+            .await
+            .map_err(|error: PgError| unavailable(&error, started.elapsed()))
     }
 }
 
-fn fail(batch: Vec<Job>, why: &str) {
-    tracing::error!(error = why, "Postgres audit append failed");
-    for job in batch {
-        let _ = job
-            .done
-            .send(Err(StoreUnavailable::Failed(why.to_string())));
+/// Makes the writer's connection again if it was lost.
+async fn reconnect(client: &mut Client, url: &str) -> Result<(), PgError> {
+    if client.is_closed() {
+        *client = connect(url).await?;
+    }
+    Ok(())
+}
+
+/// Connects to `url` for writing: a statement waits at most [`LOCK_WAIT`] for another
+/// session's lock.
+async fn connect(url: &str) -> Result<Client, PgError> {
+    let client = postgres::connect(url).await?;
+    client
+        .batch_execute(&format!("SET lock_timeout = {}", LOCK_WAIT.as_millis()))
+        .await?;
+    Ok(client)
+}
+
+/// Why a batch or probe failed, as the store's mark: a lock another session held past
+/// [`LOCK_WAIT`], or anything else Postgres or the connection said.
+fn unavailable(error: &PgError, waited: Duration) -> StoreUnavailable {
+    match error {
+        PgError::Postgres(postgres) if postgres.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+            StoreUnavailable::Locked { waited }
+        }
+        other => StoreUnavailable::Failed(other.to_string()),
     }
 }
 

@@ -1,7 +1,12 @@
 //! The audit log in Postgres: two writers appending at once make one chain that verifies, an
-//! edited row is found, and `tail`, `sign` and a chunked `prune` work while writers append.
+//! edited row is found, `tail`, `sign` and a chunked `prune` work while writers append, and a
+//! held table lock fails one batch, then entries at once, until it is released.
 
-use codemode_audit::{AuditError, AuditKey, BreakKind, CallRecord, Outcome, Timestamp, Tool};
+use std::time::Duration;
+
+use codemode_audit::{
+    AuditError, AuditKey, BreakKind, CallRecord, Outcome, StoreUnavailable, Timestamp, Tool,
+};
 use codemode_stores::{PgAuditLog, PgAuditWriter, PgError};
 
 use crate::{server_url, unique};
@@ -284,4 +289,50 @@ async fn prune_refuses_to_delete_a_broken_chain() {
         (report.anchor.id.0, report.broken.map(|b| b.id.0)),
         (0, Some(2))
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_table_lock_fails_a_batch_then_entries_at_once_until_it_is_released() {
+    let url = database().await;
+    let writer = PgAuditWriter::start(&url, None).await.expect("writer");
+    writer.append(record("alice", 0)).await.expect("committed");
+    assert_eq!(writer.unavailable(), None);
+
+    let mut holder = raw_client(&url).await;
+    let held = holder.transaction().await.expect("a transaction");
+    held.batch_execute("LOCK TABLE codemode_audit_entries IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("the table's lock");
+
+    // The first batch waits out the lock wait, fails, and marks the store.
+    let refused = writer.append(record("alice", 1)).await.unwrap_err();
+    assert!(
+        matches!(refused, StoreUnavailable::Locked { .. }),
+        "{refused:?}"
+    );
+    let Some(StoreUnavailable::Down { cause }) = writer.unavailable() else {
+        panic!("the failed batch marks the store unavailable");
+    };
+    assert!(
+        matches!(*cause, StoreUnavailable::Locked { .. }),
+        "{cause:?}"
+    );
+    // Later entries are refused without an attempt, naming what marked the store.
+    let refused = writer.append(record("alice", 2)).await.unwrap_err();
+    assert!(
+        matches!(&refused, StoreUnavailable::Down { cause } if matches!(**cause, StoreUnavailable::Locked { .. })),
+        "{refused:?}"
+    );
+    assert!(
+        refused.to_string().contains("nothing was written"),
+        "{refused}"
+    );
+
+    held.rollback().await.expect("released");
+    while writer.unavailable().is_some() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(writer.append(record("alice", 3)).await.expect("committed").0, 2);
+    let mut log = PgAuditLog::open(&url, None).await.expect("opens");
+    assert!(log.verify().await.expect("verifies").is_intact());
 }
