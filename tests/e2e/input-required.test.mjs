@@ -207,6 +207,24 @@ async function kill(started) {
 const retryAccepting = (client, code, { key, state }) =>
   execute(client, code, { inputResponses: accept(key), requestState: state }, { allowInputRequired: true });
 
+/** Pauses `code` on a server whose account is "account-before", kills it, and retries the pause
+ * by hand on a server started again on the same data with account "account-after": the retry. */
+async function retryAfterAccountChange(code) {
+  const dataDir = scratchDir();
+  const first = await startKeyed("", dataDir, { CLOUDFLARE_ACCOUNT_ID: "account-before" });
+  const before = (await v2("auto", () => "accept", { url: first.url, manual: true })).client;
+  const pause = await paused(before, code);
+  await before.close();
+  await kill(first);
+  const second = await startKeyed("", dataDir, { CLOUDFLARE_ACCOUNT_ID: "account-after" });
+  const after = (await v2("auto", () => "accept", { url: second.url, manual: true })).client;
+  try {
+    return await retryAccepting(after, code, pause);
+  } finally {
+    await after.close();
+  }
+}
+
 test("v2 client, by hand: a paused execution resumes after the server is killed, each approved request goes out once and earlier ones are not sent again", async () => {
   const dataDir = scratchDir();
   // The first approved request's query carries the clock and a random number: a replay that
@@ -258,29 +276,17 @@ test("v2 client, by hand: a paused execution resumes after the server is killed,
 });
 
 test("v2 client, by hand: a resumed run that makes other requests than the record is ended with a clear error, and sends nothing", async () => {
-  const dataDir = scratchDir();
   const code = `async () => {
     await cloudflare.request({ method: "GET", path: "/zones", query: { account: accountId, m: "diverge-marker" } });
     return (await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/diverged" })).result.id;
   }`;
   const marked = () => received("GET", "/zones").filter((r) => r.query.includes("diverge-marker"));
-  const first = await startKeyed("", dataDir, { CLOUDFLARE_ACCOUNT_ID: "account-before" });
-  const before = (await v2("auto", () => "accept", { url: first.url, manual: true })).client;
-  const pause = await paused(before, code);
-  await before.close();
-  await kill(first);
-  // Restarted with another account: the code's first request is no longer the recorded one.
-  const second = await startKeyed("", dataDir, { CLOUDFLARE_ACCOUNT_ID: "account-after" });
-  const after = (await v2("auto", () => "accept", { url: second.url, manual: true })).client;
-  try {
-    const retried = await retryAccepting(after, code, pause);
-    assert.equal(retried.isError, true, retried.text);
-    assert.match(retried.text, /cannot be resumed here: request 1 of the run that paused was GET \/zones\?account=account-before&m=diverge-marker, but running the code again made GET \/zones\?account=account-after&m=diverge-marker\. Nothing more was sent/);
-    assert.equal(marked().length, 1, "only the first run's request was sent");
-    assert.equal(received("DELETE", "/zones/z1/dns_records/diverged").length, 0);
-  } finally {
-    await after.close();
-  }
+  // The restart's account changes the code's first request, so it is no longer the recorded one.
+  const retried = await retryAfterAccountChange(code);
+  assert.equal(retried.isError, true, retried.text);
+  assert.match(retried.text, /cannot be resumed here: request 1 of the run that paused was GET \/zones\?account=account-before&m=diverge-marker, but running the code again made GET \/zones\?account=account-after&m=diverge-marker\. Nothing more was sent/);
+  assert.equal(marked().length, 1, "only the first run's request was sent");
+  assert.equal(received("DELETE", "/zones/z1/dns_records/diverged").length, 0);
 });
 
 test("v2 client, by hand: a paused execution that read the clock resumes after the server is killed with the same readings, and a live clock after", async () => {
@@ -321,28 +327,16 @@ test("v2 client, by hand: a paused execution that read the clock resumes after t
 });
 
 test("v2 client, by hand: a resumed run that reads the clock more often than the record before the held request is ended with a clear error, and sends nothing", async () => {
-  const dataDir = scratchDir();
   const code = `async () => {
     const reads = accountId === "account-after" ? 3 : 1;
     for (let i = 0; i < reads; i++) Date.now();
     return (await cloudflare.request({ method: "DELETE", path: "/zones/z1/dns_records/clock-diverged" })).result.id;
   }`;
-  const first = await startKeyed("", dataDir, { CLOUDFLARE_ACCOUNT_ID: "account-before" });
-  const before = (await v2("auto", () => "accept", { url: first.url, manual: true })).client;
-  const pause = await paused(before, code);
-  await before.close();
-  await kill(first);
-  // Restarted with another account: the code reads the clock twice more before its request.
-  const second = await startKeyed("", dataDir, { CLOUDFLARE_ACCOUNT_ID: "account-after" });
-  const after = (await v2("auto", () => "accept", { url: second.url, manual: true })).client;
-  try {
-    const retried = await retryAccepting(after, code, pause);
-    assert.equal(retried.isError, true, retried.text);
-    assert.match(retried.text, /cannot be resumed here: running its code again read the clock \(`Date`\) more often before its request 1 than the run that paused did\. Nothing more was sent/);
-    assert.equal(received("DELETE", "/zones/z1/dns_records/clock-diverged").length, 0);
-  } finally {
-    await after.close();
-  }
+  // The restart's account makes the code read the clock twice more before its request.
+  const retried = await retryAfterAccountChange(code);
+  assert.equal(retried.isError, true, retried.text);
+  assert.match(retried.text, /cannot be resumed here: running its code again read the clock \(`Date`\) more often before its request 1 than the run that paused did\. Nothing more was sent/);
+  assert.equal(received("DELETE", "/zones/z1/dns_records/clock-diverged").length, 0);
 });
 
 test("v2 client without elicitation on 2026-07-28 gets the approval_required route", async () => {
