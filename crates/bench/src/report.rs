@@ -402,7 +402,10 @@ impl Report {
         }
         if let (Some(soak), Some(mib)) = (&self.soak, m.soaked_mib) {
             let over_soak = m.loaded_mib.map_or(String::new(), |start| {
-                format!(", {:+.1}% over the soak itself", (mib / start - 1.0) * 100.0)
+                format!(
+                    ", {:+.1}% over the soak itself",
+                    (mib / start - 1.0) * 100.0
+                )
             });
             figure(
                 &format!(

@@ -99,5 +99,8 @@ pub const DESCRIPTIONS: [(&str, &str); 20] = [
     ),
     (SPEC_OPERATIONS, "Operations in the spec in service."),
     (BUILD_INFO, "The running version, as a label; always 1."),
-    (SESSIONS_OPEN, "MCP sessions initialized and not yet closed."),
+    (
+        SESSIONS_OPEN,
+        "MCP sessions initialized and not yet closed.",
+    ),
 ];

@@ -332,7 +332,14 @@ async fn a_held_table_lock_fails_a_batch_then_entries_at_once_until_it_is_releas
     while writer.unavailable().is_some() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(writer.append(record("alice", 3)).await.expect("committed").0, 2);
+    assert_eq!(
+        writer
+            .append(record("alice", 3))
+            .await
+            .expect("committed")
+            .0,
+        2
+    );
     let mut log = PgAuditLog::open(&url, None).await.expect("opens");
     assert!(log.verify().await.expect("verifies").is_intact());
 }
