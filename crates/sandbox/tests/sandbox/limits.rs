@@ -94,8 +94,8 @@ async fn a_memory_bomb_runs_out_of_memory() {
     assert_eq!(executed, Err(out_of_memory));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_search_making_cyclic_garbage_beyond_its_memory_limit_is_collected_in_time() {
+/// One worker over the small spec, each call limited to 4 MiB and given two minutes.
+fn four_mib_pool() -> Pool {
     let limits = Limits {
         memory_bytes: 4 << 20,
         timeout: Duration::from_secs(120),
@@ -107,8 +107,12 @@ async fn a_search_making_cyclic_garbage_beyond_its_memory_limit_is_collected_in_
         execute: limits,
         ..PoolConfig::default()
     };
-    let pool = Pool::new(small_view(), config, tokio::runtime::Handle::current())
-        .expect("the pool starts");
+    Pool::new(small_view(), config, tokio::runtime::Handle::current()).expect("the pool starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_making_cyclic_garbage_beyond_its_memory_limit_is_collected_in_time() {
+    let pool = four_mib_pool();
     // 20,000 objects of 16 KiB each, every one its own cycle: about 80 times the limit of
     // garbage that reference counting alone never frees.
     let garbage = "async () => { let made = 0; for (let i = 0; i < 20000; i++) {
@@ -131,19 +135,7 @@ async fn a_search_making_cyclic_garbage_beyond_its_memory_limit_is_collected_in_
 /// it must still be collected, and the spec must come through every collection whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cyclic_garbage_holding_the_spec_is_collected_and_the_spec_stays_whole() {
-    let limits = Limits {
-        memory_bytes: 4 << 20,
-        timeout: Duration::from_secs(120),
-        ..quick_limits()
-    };
-    let config = PoolConfig {
-        workers: 1,
-        search: limits.clone(),
-        execute: limits,
-        ..PoolConfig::default()
-    };
-    let pool = Pool::new(small_view(), config, tokio::runtime::Handle::current())
-        .expect("the pool starts");
+    let pool = four_mib_pool();
     // Each piece is a cycle through the spec, its paths and one operation's tags, so each
     // collection takes references to sealed objects away and gives them back.
     let garbage = "async () => { for (let i = 0; i < 20000; i++) {
