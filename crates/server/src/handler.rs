@@ -85,6 +85,8 @@ impl McpShared {
         }
         if sessions.capacity() > 4 * sessions.len().max(16) {
             sessions.shrink_to_fit();
+            // Most sessions have just ended, and their memory is free by now.
+            crate::memory::released();
         }
         metrics::gauge!(names::SESSIONS_OPEN).set(sessions.len() as f64);
     }
