@@ -12,7 +12,7 @@ use codemode::settings::{Secrets, Settings, SpecChoice, TracesConfig};
 use codemode::telemetry::Exporter;
 use codemode::telemetry::traces::Traces;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
 use crate::cli::{Cli, Command, LogFormat};
@@ -96,10 +96,15 @@ fn init_logging(
         }
         None => (None, None),
     };
-    tracing_subscriber::registry()
-        .with(layer.with_filter(filter).with_filter(never_verbatim()))
-        .with(exported)
-        .init();
+    // The log's two filters as one, and no empty layer when traces are off: either way the
+    // registry would record spans that no layer wants, rmcp's one per session among them, in a
+    // slab that never shrinks (tracing-subscriber 0.3: a `None` layer counts as interested).
+    let registry =
+        tracing_subscriber::registry().with(layer.with_filter(filter.and(never_verbatim())));
+    match exported {
+        Some(exported) => registry.with(exported).init(),
+        None => registry.init(),
+    }
     Ok(traces)
 }
 
