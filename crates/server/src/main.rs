@@ -41,7 +41,34 @@ fn collect_if_due() {
     }
 }
 
+/// Huge pages off for this process, unless `MIMALLOC_ALLOW_THP` is set (then mimalloc's
+/// option decides). The allocator asks for transparent huge pages, and a 2 MiB page stays
+/// resident while any of its objects lives: measured on the shared spec, idle RSS is 159 MiB
+/// with them and 119 MiB without, and an open session costs 135 KiB against 79 KiB, at the
+/// same speed.
+#[cfg(target_os = "linux")]
+fn small_pages_only() {
+    use std::ffi::{c_int, c_ulong};
+    /// `PR_SET_THP_DISABLE` of `<linux/prctl.h>`.
+    const PR_SET_THP_DISABLE: c_int = 41;
+    unsafe extern "C" {
+        /// The kernel's per-process settings (`man 2 prctl`).
+        fn prctl(option: c_int, ...) -> c_int;
+    }
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        let (on, unused): (c_ulong, c_ulong) = (1, 0);
+        // SAFETY: PR_SET_THP_DISABLE takes plain integers and changes only the page size the
+        // kernel backs this process's memory with; a kernel that refuses it leaves huge pages
+        // on, which costs memory and nothing else, so its result is not needed.
+        unsafe { prctl(PR_SET_THP_DISABLE, on, unused, unused, unused) };
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn small_pages_only() {}
+
 fn main() -> ExitCode {
+    small_pages_only();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
