@@ -15,7 +15,7 @@ use tokio_postgres::{Client, GenericClient, NoTls};
 
 use crate::url_text::redacted;
 
-/// How long connecting to Postgres may take.
+/// How long Postgres may take to answer: to connect, and the audit writer's batch or probe.
 pub const POSTGRES_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why the Postgres audit log could not be used.
@@ -42,6 +42,16 @@ pub enum PgError {
     /// Postgres refused a statement.
     #[error("Postgres audit log: {}", described(.0))]
     Postgres(#[from] tokio_postgres::Error),
+    /// Postgres took the work but gave no answer in time.
+    #[error(
+        "Postgres gave no answer within {} s; check that the server is not stopped or overloaded \
+         and the network to it is up",
+        .waited.as_secs()
+    )]
+    NoAnswer {
+        /// How long the writer waited.
+        waited: Duration,
+    },
     /// The chain's points or an entry could not be handled.
     #[error(transparent)]
     Audit(#[from] codemode_audit::AuditError),

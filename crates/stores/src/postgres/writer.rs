@@ -3,7 +3,9 @@
 //! head row's lock so other replicas' writers wait their turn. A batch that cannot commit (the
 //! server is unreachable, or another session holds a lock longer than [`LOCK_WAIT`]) marks the
 //! store unavailable by the rule [`StoreHealth`] keeps, as the SQLite writer does: entries are
-//! then refused at once while the task probes Postgres and clears the mark when it answers.
+//! then refused at once while the task probes Postgres and clears the mark when it answers. A
+//! batch or probe Postgres gives no answer to within [`POSTGRES_TIMEOUT`] fails the same way,
+//! and its connection is given up for a new one.
 
 use std::time::{Duration, Instant};
 
@@ -56,7 +58,7 @@ impl PgAuditWriter {
         let (jobs, queue) = mpsc::unbounded_channel();
         let health = StoreHealth::default();
         let writer = Writer {
-            client,
+            client: Some(client),
             url: url.to_string(),
             key,
             health: health.clone(),
@@ -118,9 +120,9 @@ impl PgAuditWriter {
     }
 }
 
-/// The writer's task: its connection, made again when lost, and the store's mark.
+/// The writer's task: its connection, made again when lost or given up, and the store's mark.
 struct Writer {
-    client: Client,
+    client: Option<Client>,
     url: String,
     key: Option<AuditKey>,
     health: StoreHealth,
@@ -155,10 +157,14 @@ impl Writer {
                 }
             }
             let started = Instant::now();
-            let committed = match reconnect(&mut self.client, &self.url).await {
-                Ok(()) => commit(&mut self.client, &batch, self.key.as_ref()).await,
-                Err(error) => Err(error),
-            };
+            let committed = answered(async {
+                let client = live(&mut self.client, &self.url).await?;
+                commit(client, &batch, self.key.as_ref()).await
+            })
+            .await;
+            if matches!(committed, Err(PgError::NoAnswer { .. })) {
+                self.client = None;
+            }
             match committed {
                 Ok(ids) => {
                     self.health.record(Ok(()));
@@ -184,28 +190,44 @@ impl Writer {
     /// commit now.
     async fn probe(&mut self) -> Result<(), StoreUnavailable> {
         let started = Instant::now();
-        let probed = async {
-            reconnect(&mut self.client, &self.url).await?;
-            let transaction = self.client.transaction().await?;
+        let probed = answered(async {
+            let client = live(&mut self.client, &self.url).await?;
+            let transaction = client.transaction().await?;
             transaction
                 .batch_execute("LOCK TABLE codemode_audit_entries IN ROW EXCLUSIVE MODE")
                 .await?;
             postgres::read_point(&transaction, "head", true).await?;
             transaction.rollback().await?;
             Ok(())
-        };
-        probed
-            .await
-            .map_err(|error: PgError| unavailable(&error, started.elapsed()))
+        })
+        .await;
+        if matches!(probed, Err(PgError::NoAnswer { .. })) {
+            self.client = None;
+        }
+        probed.map_err(|error| unavailable(&error, started.elapsed()))
     }
 }
 
-/// Makes the writer's connection again if it was lost.
-async fn reconnect(client: &mut Client, url: &str) -> Result<(), PgError> {
-    if client.is_closed() {
-        *client = connect(url).await?;
+/// The writer's connection, made again if it was lost or given up.
+async fn live<'c>(client: &'c mut Option<Client>, url: &str) -> Result<&'c mut Client, PgError> {
+    if client.as_ref().is_none_or(Client::is_closed) {
+        *client = None;
     }
-    Ok(())
+    match client {
+        Some(open) => Ok(open),
+        None => Ok(client.insert(connect(url).await?)),
+    }
+}
+
+/// `work`'s result, or [`PgError::NoAnswer`] if Postgres takes longer than
+/// [`POSTGRES_TIMEOUT`]: a server that accepts connections but stops answering must not hold
+/// the writer, and every call waiting on it, for ever.
+async fn answered<T>(work: impl Future<Output = Result<T, PgError>>) -> Result<T, PgError> {
+    tokio::time::timeout(POSTGRES_TIMEOUT, work)
+        .await
+        .unwrap_or(Err(PgError::NoAnswer {
+            waited: POSTGRES_TIMEOUT,
+        }))
 }
 
 /// Connects to `url` for writing: a statement waits at most [`LOCK_WAIT`] for another
