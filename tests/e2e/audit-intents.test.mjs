@@ -2,13 +2,14 @@
 // intent of every upstream request, written before it is sent (a call that times out, parallel
 // requests that fail, a server killed mid-request), a refused call's code kept only in part,
 // truncation caught with the audit key, and a locked database (SQLite, or a Postgres audit log
-// locked or refusing connections) failing the first call, then later ones at once without a
-// write, until freed. The Postgres test needs the server tests/stores/with-servers.sh starts.
+// locked, refusing connections or not answering) failing the first call, then later ones at
+// once without a write, until freed. The Postgres test needs the server tests/stores/with-servers.sh starts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import net from "node:net";
 import { connectHttp, call, scratchDir, startServer, writeConfig } from "./lib/codemode.mjs";
 import { audit, exportedCalls, exportedEntries, serverWithAudit, sqlite } from "./lib/audit.mjs";
 import { startFakeCloudflare, failure } from "./lib/fake-cloudflare.mjs";
@@ -285,5 +286,97 @@ test("with the audit log in Postgres, a held table lock or refused connections f
     await client.close();
     await server.stop();
     await api.close();
+  }
+});
+
+/**
+ * A TCP proxy to `target` (`host:port`) that holds every byte while stalled, as a stopped
+ * server or a stalled network does: connections are still accepted, and nothing is answered.
+ */
+async function stallingProxy(target) {
+  const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
+  let stalled = false;
+  const held = [];
+  const sockets = new Set();
+  const pipe = (from, to) => {
+    from.on("data", (chunk) => {
+      if (!stalled) return void to.write(chunk);
+      from.pause();
+      held.push(() => { to.write(chunk); from.resume(); });
+    });
+    from.on("error", () => to.destroy());
+    from.on("close", () => to.destroy());
+  };
+  const proxy = net.createServer((client) => {
+    const upstream = net.connect(port, host);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+    }
+    pipe(client, upstream);
+    pipe(upstream, client);
+  });
+  await new Promise((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  return {
+    address: `127.0.0.1:${proxy.address().port}`,
+    stall() { stalled = true; },
+    resume() { stalled = false; for (const release of held.splice(0)) release(); },
+    close() { for (const socket of sockets) socket.destroy(); return new Promise((resolve) => proxy.close(resolve)); },
+  };
+}
+
+test("with the audit log in a Postgres that stops answering, the first call fails once the writer gives up waiting, later calls at once without a write, then all recover", { timeout: 120_000 }, async (t) => {
+  const POSTGRES = process.env.CODEMODE_TEST_POSTGRES_URL;
+  assert.ok(POSTGRES, "run through tests/stores/with-servers.sh, which starts Postgres");
+  const name = `audit_stall_${process.pid}_${Date.now()}`;
+  psql(POSTGRES, `CREATE DATABASE ${name}`);
+  const database = `${POSTGRES.slice(0, POSTGRES.lastIndexOf("/"))}/${name}`;
+  const [user, rest] = database.split("@");
+  const proxy = await stallingProxy(rest.slice(0, rest.indexOf("/")));
+  const throughProxy = `${user}@${proxy.address}${rest.slice(rest.indexOf("/"))}`;
+  const api = await startFakeCloudflare();
+  const server = await startServer({ apiBase: api.base, args: ["--config", writeConfig(`data_dir = "${scratchDir()}"\n[audit]\nstore = "postgres"\npostgres_url = "${throughProxy}"\n`)] });
+  const base = server.url.replace(/\/mcp$/, "");
+  const metric = async (metricName) => Number((await (await fetch(`${base}/metrics`)).text()).match(new RegExp(`^${metricName} (\\d+)$`, "m"))?.[1]);
+  const ready = () => fetch(`${base}/readyz`).then((r) => r.status);
+  const client = await connectHttp(server.url);
+  const listZones = `async () => (await cloudflare.request({ method: "GET", path: "/zones" })).result.length`;
+  try {
+    assert.equal((await call(client, "search", { code: "async () => 'before'" })).isError, false);
+
+    // Postgres stops answering: the first call's record gets no answer, and the writer gives
+    // up after its wait instead of holding every call for ever.
+    proxy.stall();
+    const started = Date.now();
+    const first = await call(client, "search", { code: "async () => 'while stalled'" });
+    t.diagnostic(`stalled, first call (${Date.now() - started} ms): ${JSON.stringify(first.text)}`);
+    assert.equal(first.isError, true);
+    assert.match(first.text, /Postgres gave no answer within 5 s/);
+    assert.match(first.text, /result is withheld/);
+    const readyz = await fetch(`${base}/readyz`);
+    assert.equal(readyz.status, 503);
+    assert.match((await readyz.json()).reasons.audit, /audit database is unavailable since a write failed \(.*Postgres gave no answer/);
+
+    // Later calls are refused before their code runs, with no write attempted.
+    const execute = await call(client, "execute", { code: listZones });
+    t.diagnostic(`stalled, next call: ${JSON.stringify(execute.text)}`);
+    assert.match(execute.text, /refused before it ran, because the audit log cannot record it/);
+    assert.equal(api.requests.length, 0, "a call that cannot be recorded sends nothing");
+    assert.equal(await metric("codemode_audit_fast_failures_total"), 1);
+
+    // Answering again: the writer's probe gets through on a new connection, calls succeed.
+    proxy.resume();
+    while (await ready() !== 200) await new Promise((r) => setTimeout(r, 50));
+    const back = await call(client, "execute", { code: listZones });
+    assert.equal(back.isError, false, back.text);
+    assert.equal(back.json, 2);
+    // The stalled record may have committed once its bytes went through, or rolled back; the
+    // call and request recorded after recovery are the newest entries either way.
+    assert.match(psql(database, "SELECT string_agg(kind, ',' ORDER BY id) FROM codemode_audit_entries"), /^call,(call,)?request,call$/);
+  } finally {
+    await client.close();
+    await server.stop();
+    await api.close();
+    await proxy.close();
   }
 });
