@@ -1,6 +1,6 @@
-//! Handing memory back to the operating system after many sessions closed at once: the
-//! allocator keeps pages freed by another thread until their owning thread collects them, and
-//! an idle runtime thread never does, so each collects once, when it next parks.
+//! Handing memory back to the operating system after much of it was freed at once (many
+//! sessions closed, a spec loaded): the allocator keeps freed pages until a thread collects,
+//! and an idle runtime thread never does, so each collects once, when it next parks.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,8 +13,8 @@ thread_local! {
     static COLLECTED: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Says that much memory was just freed (idle sessions closed), so that every runtime thread
-/// returns its free pages the next time it parks.
+/// Says that much memory was just freed (idle sessions closed, a spec loaded), so that every
+/// runtime thread returns its free pages the next time it parks.
 pub fn released() {
     RELEASED.fetch_add(1, Ordering::Relaxed);
 }

@@ -393,6 +393,8 @@ impl Runner {
         self.api.set(self.parts.serve(upstream, spec, &others)?);
         self.parts.keep_others(others);
         self.mark_fresh();
+        // Parsing the spec and building the workers' realms freed tens of MiB at once.
+        crate::memory::released();
         Ok(SpecReady {
             operations,
             origin: loaded.origin,
@@ -428,6 +430,7 @@ impl Runner {
                     self.api.set(api);
                     self.parts.keep_others(others);
                     self.swaps.send_modify(|swaps| *swaps += 1);
+                    crate::memory::released();
                 }
                 Err(error) => {
                     let error = Arc::new(error);
