@@ -205,19 +205,37 @@ function psql(url, sql) {
   return out.stdout.trim();
 }
 
-test("with the audit log in Postgres, a held table lock or refused connections fail the first call, later calls at once without a write, then all recover", { timeout: 120_000 }, async (t) => {
+/** A fresh database on the test Postgres, named from `prefix`: its name and URL. */
+function freshDatabase(prefix) {
   const POSTGRES = process.env.CODEMODE_TEST_POSTGRES_URL;
   assert.ok(POSTGRES, "run through tests/stores/with-servers.sh, which starts Postgres");
-  const name = `audit_down_${process.pid}_${Date.now()}`;
+  const name = `${prefix}_${process.pid}_${Date.now()}`;
   psql(POSTGRES, `CREATE DATABASE ${name}`);
-  const database = `${POSTGRES.slice(0, POSTGRES.lastIndexOf("/"))}/${name}`;
+  return { name, url: `${POSTGRES.slice(0, POSTGRES.lastIndexOf("/"))}/${name}` };
+}
+
+/** A server whose audit log is the Postgres database at `url`, with a fake API, an SDK client, and the readings both Postgres tests take. */
+async function serverOnPostgres(url) {
   const api = await startFakeCloudflare();
-  const server = await startServer({ apiBase: api.base, args: ["--config", writeConfig(`data_dir = "${scratchDir()}"\n[audit]\nstore = "postgres"\npostgres_url = "${database}"\n`)] });
+  const server = await startServer({ apiBase: api.base, args: ["--config", writeConfig(`data_dir = "${scratchDir()}"\n[audit]\nstore = "postgres"\npostgres_url = "${url}"\n`)] });
   const base = server.url.replace(/\/mcp$/, "");
-  const metric = async (metricName) => Number((await (await fetch(`${base}/metrics`)).text()).match(new RegExp(`^${metricName} (\\d+)$`, "m"))?.[1]);
-  const ready = () => fetch(`${base}/readyz`).then((r) => r.status);
   const client = await connectHttp(server.url);
-  const listZones = `async () => (await cloudflare.request({ method: "GET", path: "/zones" })).result.length`;
+  return {
+    api, base, client,
+    metric: async (name) => Number((await (await fetch(`${base}/metrics`)).text()).match(new RegExp(`^${name} (\\d+)$`, "m"))?.[1]),
+    ready: () => fetch(`${base}/readyz`).then((r) => r.status),
+    async close() { await client.close(); await server.stop(); await api.close(); },
+  };
+}
+
+/** An execute listing the fake API's zones: its count. */
+const LIST_ZONES = `async () => (await cloudflare.request({ method: "GET", path: "/zones" })).result.length`;
+
+test("with the audit log in Postgres, a held table lock or refused connections fail the first call, later calls at once without a write, then all recover", { timeout: 120_000 }, async (t) => {
+  const POSTGRES = process.env.CODEMODE_TEST_POSTGRES_URL;
+  const { name, url: database } = freshDatabase("audit_down");
+  const served = await serverOnPostgres(database);
+  const { api, base, client, metric, ready } = served;
   try {
     assert.equal((await call(client, "search", { code: "async () => 'before'" })).isError, false);
     assert.equal(await ready(), 200);
@@ -239,7 +257,7 @@ test("with the audit log in Postgres, a held table lock or refused connections f
     assert.match((await readyz.json()).reasons.audit, /audit database is unavailable since a write failed \(the audit database is locked/);
 
     // Later calls are refused before their code runs, with no write attempted.
-    const execute = await call(client, "execute", { code: listZones });
+    const execute = await call(client, "execute", { code: LIST_ZONES });
     t.diagnostic(`locked, next call: ${JSON.stringify(execute.text)}`);
     assert.equal(execute.isError, true);
     assert.match(execute.text, /refused before it ran, because the audit log cannot record it/);
@@ -252,7 +270,7 @@ test("with the audit log in Postgres, a held table lock or refused connections f
     holder.stdin.end("ROLLBACK;\n");
     await new Promise((resolve) => holder.once("exit", resolve));
     while (await ready() !== 200) await new Promise((r) => setTimeout(r, 20));
-    const after = await call(client, "execute", { code: listZones });
+    const after = await call(client, "execute", { code: LIST_ZONES });
     assert.equal(after.isError, false, after.text);
     assert.equal(after.json, 2);
 
@@ -268,14 +286,14 @@ test("with the audit log in Postgres, a held table lock or refused connections f
     const gone = await fetch(`${base}/readyz`);
     assert.equal(gone.status, 503);
     assert.match((await gone.json()).reasons.audit, /audit database is unavailable since a write failed/);
-    const refused = await call(client, "execute", { code: listZones });
+    const refused = await call(client, "execute", { code: LIST_ZONES });
     assert.match(refused.text, /refused before it ran, because the audit log cannot record it/);
     assert.equal(await metric("codemode_audit_fast_failures_total"), 3);
     assert.equal(api.requests.length, 1, "only the call made while the log answered reached the API");
 
     psql(POSTGRES, `ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
     while (await ready() !== 200) await new Promise((r) => setTimeout(r, 20));
-    const back = await call(client, "execute", { code: listZones });
+    const back = await call(client, "execute", { code: LIST_ZONES });
     assert.equal(back.isError, false, back.text);
     assert.equal(back.json, 2);
 
@@ -283,9 +301,7 @@ test("with the audit log in Postgres, a held table lock or refused connections f
     assert.equal(psql(database, "SELECT string_agg(kind, ',' ORDER BY id) FROM codemode_audit_entries"), "call,request,call,request,call");
     assert.equal(await metric("codemode_audit_unavailable_total"), 5, "every refused call is counted");
   } finally {
-    await client.close();
-    await server.stop();
-    await api.close();
+    await served.close();
   }
 });
 
@@ -326,21 +342,11 @@ async function stallingProxy(target) {
 }
 
 test("with the audit log in a Postgres that stops answering, the first call fails once the writer gives up waiting, later calls at once without a write, then all recover", { timeout: 120_000 }, async (t) => {
-  const POSTGRES = process.env.CODEMODE_TEST_POSTGRES_URL;
-  assert.ok(POSTGRES, "run through tests/stores/with-servers.sh, which starts Postgres");
-  const name = `audit_stall_${process.pid}_${Date.now()}`;
-  psql(POSTGRES, `CREATE DATABASE ${name}`);
-  const database = `${POSTGRES.slice(0, POSTGRES.lastIndexOf("/"))}/${name}`;
+  const { url: database } = freshDatabase("audit_stall");
   const [user, rest] = database.split("@");
   const proxy = await stallingProxy(rest.slice(0, rest.indexOf("/")));
-  const throughProxy = `${user}@${proxy.address}${rest.slice(rest.indexOf("/"))}`;
-  const api = await startFakeCloudflare();
-  const server = await startServer({ apiBase: api.base, args: ["--config", writeConfig(`data_dir = "${scratchDir()}"\n[audit]\nstore = "postgres"\npostgres_url = "${throughProxy}"\n`)] });
-  const base = server.url.replace(/\/mcp$/, "");
-  const metric = async (metricName) => Number((await (await fetch(`${base}/metrics`)).text()).match(new RegExp(`^${metricName} (\\d+)$`, "m"))?.[1]);
-  const ready = () => fetch(`${base}/readyz`).then((r) => r.status);
-  const client = await connectHttp(server.url);
-  const listZones = `async () => (await cloudflare.request({ method: "GET", path: "/zones" })).result.length`;
+  const served = await serverOnPostgres(`${user}@${proxy.address}${rest.slice(rest.indexOf("/"))}`);
+  const { api, base, client, metric, ready } = served;
   try {
     assert.equal((await call(client, "search", { code: "async () => 'before'" })).isError, false);
 
@@ -358,7 +364,7 @@ test("with the audit log in a Postgres that stops answering, the first call fail
     assert.match((await readyz.json()).reasons.audit, /audit database is unavailable since a write failed \(.*Postgres gave no answer/);
 
     // Later calls are refused before their code runs, with no write attempted.
-    const execute = await call(client, "execute", { code: listZones });
+    const execute = await call(client, "execute", { code: LIST_ZONES });
     t.diagnostic(`stalled, next call: ${JSON.stringify(execute.text)}`);
     assert.match(execute.text, /refused before it ran, because the audit log cannot record it/);
     assert.equal(api.requests.length, 0, "a call that cannot be recorded sends nothing");
@@ -367,16 +373,14 @@ test("with the audit log in a Postgres that stops answering, the first call fail
     // Answering again: the writer's probe gets through on a new connection, calls succeed.
     proxy.resume();
     while (await ready() !== 200) await new Promise((r) => setTimeout(r, 50));
-    const back = await call(client, "execute", { code: listZones });
+    const back = await call(client, "execute", { code: LIST_ZONES });
     assert.equal(back.isError, false, back.text);
     assert.equal(back.json, 2);
     // The stalled record may have committed once its bytes went through, or rolled back; the
     // call and request recorded after recovery are the newest entries either way.
     assert.match(psql(database, "SELECT string_agg(kind, ',' ORDER BY id) FROM codemode_audit_entries"), /^call,(call,)?request,call$/);
   } finally {
-    await client.close();
-    await server.stop();
-    await api.close();
+    await served.close();
     await proxy.close();
   }
 });
