@@ -210,9 +210,7 @@ impl Writer {
 
 /// The writer's connection, made again if it was lost or given up.
 async fn live<'c>(client: &'c mut Option<Client>, url: &str) -> Result<&'c mut Client, PgError> {
-    if client.as_ref().is_none_or(Client::is_closed) {
-        *client = None;
-    }
+    client.take_if(|open| open.is_closed());
     match client {
         Some(open) => Ok(open),
         None => Ok(client.insert(connect(url).await?)),
