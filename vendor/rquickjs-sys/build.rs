@@ -141,6 +141,11 @@ fn main() {
     ];
 
     let source_files = ["libregexp.c", "libunicode.c", "quickjs.c", "dtoa.c"];
+    // Added (README.md): rebuild when the workspace changes QuickJS itself, which the
+    // env-only rerun lines above would otherwise hide from cargo.
+    for file in source_files.iter().chain(&header_files) {
+        println!("cargo:rerun-if-changed={}", src_dir.join(file).display());
+    }
 
     let mut defines: Vec<(String, Option<&str>)> = vec![("_GNU_SOURCE".into(), None)];
 
