@@ -41548,6 +41548,78 @@ exception:
     return JS_EXCEPTION;
 }
 
+/* Whether the shape property is one Object.keys, values and entries list: an
+   enumerable string key. */
+static inline bool js_is_enumerable_string_prop(JSContext *ctx,
+                                                JSShapeProperty *prs)
+{
+    return prs->atom != JS_ATOM_NULL && (prs->flags & JS_PROP_ENUMERABLE) &&
+        JS_AtomGetKind(ctx, prs->atom) == JS_ATOM_KIND_STRING;
+}
+
+/* Object.keys, values and entries of an ordinary object whose enumerable
+   string keys are all plain data properties and none is an array index (so
+   their order is the shape's): read straight from the shape into fast arrays,
+   without listing the atoms, looking each property up again or defining each
+   element. Returns JS_UNINITIALIZED for any other object, which the general
+   path then lists. Nothing it reads can run code, so the object cannot change
+   while it is read. */
+static JSValue js_own_enumerable_fast(JSContext *ctx, JSObject *p, int kind)
+{
+    JSShape *sh;
+    JSShapeProperty *prs;
+    JSValue r, *pval, tab[2];
+    uint32_t i, n, num_key;
+
+    if (p->is_exotic || p->class_id != JS_CLASS_OBJECT)
+        return JS_UNINITIALIZED;
+    sh = p->shape;
+    n = 0;
+    for (i = 0, prs = get_shape_prop(sh); i < sh->prop_count; i++, prs++) {
+        if (!js_is_enumerable_string_prop(ctx, prs))
+            continue;
+        if ((prs->flags & JS_PROP_TMASK) != JS_PROP_NORMAL ||
+            JS_AtomIsArrayIndex(ctx, &num_key, prs->atom))
+            return JS_UNINITIALIZED;
+        n++;
+    }
+    r = js_allocate_fast_array(ctx, n);
+    if (JS_IsException(r))
+        return r;
+    /* allocating may collect garbage, but never changes the object's shape */
+    pval = JS_VALUE_GET_OBJ(r)->u.array.u.values;
+    for (i = 0, prs = get_shape_prop(sh); i < sh->prop_count; i++, prs++) {
+        if (!js_is_enumerable_string_prop(ctx, prs))
+            continue;
+        switch (kind) {
+        default:
+        case JS_ITERATOR_KIND_KEY:
+            *pval = JS_AtomToValue(ctx, prs->atom);
+            break;
+        case JS_ITERATOR_KIND_VALUE:
+            *pval = js_dup(p->prop[i].u.value);
+            break;
+        case JS_ITERATOR_KIND_KEY_AND_VALUE:
+            tab[0] = JS_AtomToValue(ctx, prs->atom);
+            if (JS_IsException(tab[0])) {
+                *pval = JS_EXCEPTION;
+                break;
+            }
+            tab[1] = p->prop[i].u.value;
+            *pval = js_create_array(ctx, 2, tab);
+            JS_FreeValue(ctx, tab[0]);
+            break;
+        }
+        if (JS_IsException(*pval)) {
+            *pval = JS_UNDEFINED;
+            JS_FreeValue(ctx, r);
+            return JS_EXCEPTION;
+        }
+        pval++;
+    }
+    return r;
+}
+
 static JSValue JS_GetOwnPropertyNames2(JSContext *ctx, JSValueConst obj1,
                                        int flags, int kind)
 {
@@ -41562,6 +41634,13 @@ static JSValue JS_GetOwnPropertyNames2(JSContext *ctx, JSValueConst obj1,
     if (JS_IsException(obj))
         return JS_EXCEPTION;
     p = JS_VALUE_GET_OBJ(obj);
+    if (flags == (JS_GPN_STRING_MASK | JS_GPN_ENUM_ONLY)) {
+        r = js_own_enumerable_fast(ctx, p, kind);
+        if (!JS_IsUninitialized(r)) {
+            JS_FreeValue(ctx, obj);
+            return r;
+        }
+    }
     if (JS_GetOwnPropertyNamesInternal(ctx, &atoms, &len, p, flags & ~JS_GPN_ENUM_ONLY))
         goto exception;
     r = JS_NewArray(ctx);
@@ -44975,6 +45054,19 @@ static JSValue js_array_iterator_next(JSContext *ctx, JSValueConst this_val,
     if (JS_IsUndefined(it->obj))
         goto done;
     p = JS_VALUE_GET_OBJ(it->obj);
+    /* Fast path (codemode): an element of a dense array, read in place. Its
+       length is at least its count and a plain data property, so reading it
+       could neither run code nor end the iteration. */
+    if (p->class_id == JS_CLASS_ARRAY && p->fast_array &&
+        it->idx < p->u.array.count && it->kind != JS_ITERATOR_KIND_KEY) {
+        idx = it->idx++;
+        *pdone = false;
+        val = p->u.array.u.values[idx];
+        if (it->kind == JS_ITERATOR_KIND_VALUE)
+            return js_dup(val);
+        JSValueConst args[2] = { js_uint32(idx), val };
+        return js_create_array(ctx, 2, args);
+    }
     if (is_typed_array(p->class_id)) {
         if (typed_array_is_oob(p)) {
             JS_ThrowTypeErrorArrayBufferOOB(ctx);

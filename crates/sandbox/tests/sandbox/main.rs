@@ -6,6 +6,7 @@ mod code_forms;
 mod common;
 mod config;
 mod execute;
+mod language;
 mod limits;
 mod lookup;
 mod parking;

@@ -1,0 +1,157 @@
+//! The language as agent code sees it: where the vendored QuickJS takes a fast path of its own
+//! (`vendor/rquickjs-sys/README.md`), the answer is the one the general path gives, in every
+//! case the fast path must leave to it.
+
+use crate::common::{pool, small_view};
+use codemode_sandbox::{CancelToken, Pool};
+use serde_json::{Value, json};
+
+async fn run(pool: &Pool, code: &str) -> Value {
+    pool.search(code, CancelToken::new())
+        .await
+        .map(|outcome| outcome.result)
+        .unwrap_or_else(|error| panic!("{code} failed: {error}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_keys_values_and_entries_follow_the_language_order_and_filters() {
+    let pool = pool(small_view(), 1);
+    let cases = [
+        // Plain objects: insertion order, the fast path.
+        (
+            "Object.entries({ b: 1, a: [2], c: { d: 3 } })",
+            json!([["b", 1], ["a", [2]], ["c", { "d": 3 }]]),
+        ),
+        ("Object.keys({ b: 1, a: 2 })", json!(["b", "a"])),
+        ("Object.values({ b: 1, a: 2 })", json!([1, 2])),
+        ("Object.entries({})", json!([])),
+        // Deleted and re-added keys.
+        (
+            "(() => { const o = { a: 1, b: 2, c: 3 }; delete o.b; o.b = 4; return Object.entries(o); })()",
+            json!([["a", 1], ["c", 3], ["b", 4]]),
+        ),
+        // Array-index keys come first, in numeric order, including those past 2^31.
+        (
+            "Object.keys({ b: 1, 2: 1, a: 1, 1: 1, '4294967294': 1, '4294967295': 1 })",
+            json!(["1", "2", "4294967294", "b", "a", "4294967295"]),
+        ),
+        // Symbols and non-enumerable keys are left out.
+        (
+            "(() => { const o = { a: 1, [Symbol('s')]: 2 }; Object.defineProperty(o, 'hidden', { value: 3, enumerable: false }); o.z = 4; return Object.entries(o); })()",
+            json!([["a", 1], ["z", 4]]),
+        ),
+        // A getter runs, and what it deletes or hides before its turn is not listed.
+        (
+            "(() => { const o = { get a() { delete this.b; Object.defineProperty(this, 'c', { enumerable: false }); return 1; }, b: 2, c: 3, d: 4 }; return Object.entries(o); })()",
+            json!([["a", 1], ["d", 4]]),
+        ),
+        (
+            "Object.values({ get a() { return 'got'; }, b: 2 })",
+            json!(["got", 2]),
+        ),
+        // Keys of a getter-bearing object, without running it.
+        (
+            "(() => { let ran = false; const o = { get a() { ran = true; return 1; }, b: 2 }; return [Object.keys(o), ran]; })()",
+            json!([["a", "b"], false]),
+        ),
+        // Objects that are not plain.
+        (
+            "Object.entries(['x', , 'z'])",
+            json!([["0", "x"], ["2", "z"]]),
+        ),
+        ("Object.entries('ab')", json!([["0", "a"], ["1", "b"]])),
+        (
+            "Object.keys(Object.assign(function f() {}, { own: 1 }))",
+            json!(["own"]),
+        ),
+        (
+            "Object.entries(new Proxy({ a: 1 }, { ownKeys: () => ['b', 'a'], get: (_, key) => key + '!', getOwnPropertyDescriptor: (_, key) => ({ value: key + '!', enumerable: true, configurable: true }) }))",
+            json!([["b", "b!"], ["a", "a!"]]),
+        ),
+        (
+            "(() => { class C { constructor() { this.x = 1; this.y = 2; } get z() { return 3; } } return Object.entries(new C()); })()",
+            json!([["x", 1], ["y", 2]]),
+        ),
+        (
+            "Object.keys(Object.create({ inherited: 1 }, { own: { value: 2, enumerable: true } }))",
+            json!(["own"]),
+        ),
+        ("Object.entries(Math).length", json!(0)),
+        // The frozen spec, whose objects share shapes.
+        (
+            "Object.entries(spec.paths['/zones/{zone_id}/dns_records']).map(([method, op]) => [method, op.operationId])",
+            json!([["get", "dns-list"], ["post", "dns-create"]]),
+        ),
+    ];
+    for (code, expected) in cases {
+        assert_eq!(
+            run(&pool, &format!("async () => {code}")).await,
+            expected,
+            "{code}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn array_iteration_sees_the_array_as_it_changes() {
+    let pool = pool(small_view(), 1);
+    let cases = [
+        ("[...[1, 2, 3]]", json!([1, 2, 3])),
+        ("[...[1, , 3]]", json!([1, null, 3])),
+        ("[...['a', 'b'].entries()]", json!([[0, "a"], [1, "b"]])),
+        ("[...['a', 'b'].keys()]", json!([0, 1])),
+        ("[...['a', 'b'].values()]", json!(["a", "b"])),
+        // Growing while iterated: the new elements are reached.
+        (
+            "(() => { const a = [1, 2], seen = []; for (const x of a) { if (a.length < 4) a.push(x * 10); seen.push(x); } return seen; })()",
+            json!([1, 2, 10, 20]),
+        ),
+        // Shrinking while iterated: iteration stops at the new length.
+        (
+            "(() => { const a = [1, 2, 3, 4], seen = []; for (const x of a) { seen.push(x); if (x === 2) a.length = 2; } return seen; })()",
+            json!([1, 2]),
+        ),
+        // A length past the elements: the rest reads as undefined.
+        (
+            "(() => { const a = [1, 2]; a.length = 4; return [...a].map(x => x === undefined ? 'hole' : x); })()",
+            json!([1, 2, "hole", "hole"]),
+        ),
+        // An element changed ahead of the iterator is read as it is then.
+        (
+            "(() => { const a = [1, 2, 3], seen = []; for (const x of a) { a[2] = 'changed'; seen.push(x); } return seen; })()",
+            json!([1, 2, "changed"]),
+        ),
+        // Destructuring takes what it needs, and leaves an iterator closed.
+        (
+            "(() => { const [a, b] = [1, 2, 3]; const [c, , d = 'default'] = [4]; return [a, b, c, d]; })()",
+            json!([1, 2, 4, "default"]),
+        ),
+        // Array-likes and typed arrays.
+        (
+            "[...Array.prototype.values.call({ length: 2, 0: 'x', 1: 'y' })]",
+            json!(["x", "y"]),
+        ),
+        ("[...new Uint8Array([7, 8])]", json!([7, 8])),
+        // An iterator taken from a frozen spec array.
+        (
+            "[...spec.paths['/zones'].get.tags.entries()]",
+            json!([[0, "Zones"]]),
+        ),
+        // The iteration protocol, replaced, is used.
+        (
+            "(() => { const a = [1, 2]; a[Symbol.iterator] = function* () { yield 'own'; }; return [...a]; })()",
+            json!(["own"]),
+        ),
+        (
+            "(() => { const proto = Object.getPrototypeOf([][Symbol.iterator]()); const next = proto.next; proto.next = function () { const r = next.call(this); if (!r.done) r.value *= 100; return r; }; return [...[1, 2]]; })()",
+            json!([100, 200]),
+        ),
+    ];
+    for (code, expected) in cases {
+        assert_eq!(
+            run(&pool, &format!("async () => {code}")).await,
+            expected,
+            "{code}"
+        );
+    }
+}
