@@ -1529,6 +1529,8 @@ static void free_arg_list(JSContext *ctx, JSValue *tab, uint32_t len);
 static JSValue *build_arg_list(JSContext *ctx, uint32_t *plen,
                                JSValueConst array_arg);
 static JSValue js_create_array(JSContext *ctx, int len, JSValueConst *tab);
+static JSValue js_create_array_iterator(JSContext *ctx, JSValueConst this_val,
+                                        int argc, JSValueConst *argv, int magic);
 static bool js_get_fast_array(JSContext *ctx, JSValue obj,
                               JSValue **arrpp, uint32_t *countp);
 static int expand_fast_array(JSContext *ctx, JSObject *p, uint32_t new_len);
@@ -16989,6 +16991,21 @@ static JSValue JS_GetIterator(JSContext *ctx, JSValueConst obj, bool is_async)
         JS_FreeValue(ctx, method);
         return JS_ThrowTypeError(ctx, "value is not iterable");
     }
+    /* Fast path (codemode): a built-in array iterator (Array.prototype.values,
+       keys or entries, in any realm) is created directly, in the function's
+       realm, as the call would; it always returns an object or throws. */
+    {
+        JSObject *f = JS_VALUE_GET_OBJ(method);
+        if (f->class_id == JS_CLASS_C_FUNCTION &&
+            f->u.cfunc.cproto == JS_CFUNC_generic_magic &&
+            f->u.cfunc.c_function.generic_magic == js_create_array_iterator &&
+            !(f->u.cfunc.magic & 4)) {
+            ret = js_create_array_iterator(f->u.cfunc.realm, obj, 0, NULL,
+                                           f->u.cfunc.magic);
+            JS_FreeValue(ctx, method);
+            return ret;
+        }
+    }
     ret = JS_GetIterator2(ctx, obj, method);
     JS_FreeValue(ctx, method);
     return ret;
@@ -17290,8 +17307,6 @@ static JSValue js_array_iterator_next(JSContext *ctx, JSValueConst this_val,
                                       int argc, JSValueConst *argv,
                                       int *pdone, int magic);
 
-static JSValue js_create_array_iterator(JSContext *ctx, JSValueConst this_val,
-                                        int argc, JSValueConst *argv, int magic);
 
 static bool js_is_fast_array(JSContext *ctx, JSValue obj)
 {

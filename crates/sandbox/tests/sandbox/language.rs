@@ -137,6 +137,16 @@ async fn array_iteration_sees_the_array_as_it_changes() {
             "[...spec.paths['/zones'].get.tags.entries()]",
             json!([[0, "Zones"]]),
         ),
+        ("[...spec.paths['/zones'].get.tags]", json!(["Zones"])),
+        ("[...'ab']", json!(["a", "b"])),
+        (
+            "(() => { const a = ['x', 'y']; a[Symbol.iterator] = Array.prototype.keys; return [...a]; })()",
+            json!([0, 1]),
+        ),
+        (
+            "(() => { const seen = []; for (const [i, x] of ['a', 'b'].entries()) seen.push(i, x); return seen; })()",
+            json!([0, "a", 1, "b"]),
+        ),
         // The iteration protocol, replaced, is used.
         (
             "(() => { const a = [1, 2]; a[Symbol.iterator] = function* () { yield 'own'; }; return [...a]; })()",
