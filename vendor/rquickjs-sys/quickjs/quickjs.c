@@ -1531,6 +1531,13 @@ static JSValue *build_arg_list(JSContext *ctx, uint32_t *plen,
 static JSValue js_create_array(JSContext *ctx, int len, JSValueConst *tab);
 static JSValue js_create_array_iterator(JSContext *ctx, JSValueConst this_val,
                                         int argc, JSValueConst *argv, int magic);
+static int js_array_values_in_place(JSContext *ctx, JSValueConst obj,
+                                    JSValueConst method);
+static JSValue js_array_values_next(JSContext *ctx, JSValueConst arr,
+                                    JSValue *pslot, int *pdone);
+static int js_array_values_close(JSContext *ctx, JSValueConst arr,
+                                 JSValueConst slot, bool is_exception_pending);
+static int js_array_values_materialize(JSContext *ctx, JSValue *rec);
 static bool js_get_fast_array(JSContext *ctx, JSValue obj,
                               JSValue **arrpp, uint32_t *countp);
 static int expand_fast_array(JSContext *ctx, JSObject *p, uint32_t new_len);
@@ -16962,6 +16969,9 @@ static JSValue JS_GetIterator2(JSContext *ctx, JSValueConst obj,
     return enum_obj;
 }
 
+static JSValue JS_GetIteratorFree(JSContext *ctx, JSValueConst obj,
+                                  JSValue method);
+
 static JSValue JS_GetIterator(JSContext *ctx, JSValueConst obj, bool is_async)
 {
     JSValue method, ret, sync_iter;
@@ -16987,6 +16997,15 @@ static JSValue JS_GetIterator(JSContext *ctx, JSValueConst obj, bool is_async)
         if (JS_IsException(method))
             return method;
     }
+    return JS_GetIteratorFree(ctx, obj, method);
+}
+
+/* The iterator `method` (obj[Symbol.iterator], freed here) returns. */
+static JSValue JS_GetIteratorFree(JSContext *ctx, JSValueConst obj,
+                                  JSValue method)
+{
+    JSValue ret;
+
     if (!JS_IsFunction(ctx, method)) {
         JS_FreeValue(ctx, method);
         return JS_ThrowTypeError(ctx, "value is not iterable");
@@ -17132,8 +17151,28 @@ static __exception int js_for_of_start(JSContext *ctx, JSValue *sp,
                                        bool is_async)
 {
     JSValue op1, obj, method;
+    int in_place;
     op1 = sp[-1];
-    obj = JS_GetIterator(ctx, op1, is_async);
+    if (is_async) {
+        obj = JS_GetIterator(ctx, op1, true);
+    } else {
+        method = JS_GetProperty(ctx, op1, JS_ATOM_Symbol_iterator);
+        if (JS_IsException(method))
+            return -1;
+        in_place = js_array_values_in_place(ctx, op1, method);
+        if (in_place < 0) {
+            JS_FreeValue(ctx, method);
+            return -1;
+        }
+        if (in_place) {
+            /* Fast path (codemode): see js_array_values_in_place. The
+               record keeps the array and, in place of `next`, the index. */
+            JS_FreeValue(ctx, method);
+            sp[0] = JS_MKVAL(JS_TAG_UNINITIALIZED, 0);
+            return 0;
+        }
+        obj = JS_GetIteratorFree(ctx, op1, method);
+    }
     if (JS_IsException(obj))
         return -1;
     JS_FreeValue(ctx, op1);
@@ -17155,7 +17194,10 @@ static __exception int js_for_of_next(JSContext *ctx, JSValue *sp, int offset)
     int done = 1;
 
     if (likely(!JS_IsUndefined(sp[offset]))) {
-        value = JS_IteratorNext(ctx, sp[offset], sp[offset + 1], 0, NULL, &done);
+        if (JS_VALUE_GET_TAG(sp[offset + 1]) == JS_TAG_UNINITIALIZED)
+            value = js_array_values_next(ctx, sp[offset], &sp[offset + 1], &done);
+        else
+            value = JS_IteratorNext(ctx, sp[offset], sp[offset + 1], 0, NULL, &done);
         if (JS_IsException(value))
             done = -1;
         if (done) {
@@ -19362,13 +19404,24 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
         CASE(OP_iterator_close):
             /* iter_obj next catch_offset -> */
             sp--; /* drop the catch offset to avoid getting caught by exception */
-            JS_FreeValue(ctx, sp[-1]); /* drop the next method */
-            sp--;
-            if (!JS_IsUndefined(sp[-1])) {
-                sf->cur_pc = pc;
-                if (JS_IteratorClose(ctx, sp[-1], false))
-                    goto exception;
-                JS_FreeValue(ctx, sp[-1]);
+            {
+                JSValue next = sp[-1];
+                sp--;
+                if (!JS_IsUndefined(sp[-1])) {
+                    int res;
+                    sf->cur_pc = pc;
+                    if (JS_VALUE_GET_TAG(next) == JS_TAG_UNINITIALIZED) {
+                        res = js_array_values_close(ctx, sp[-1], next, false);
+                    } else {
+                        JS_FreeValue(ctx, next); /* drop the next method */
+                        res = JS_IteratorClose(ctx, sp[-1], false);
+                    }
+                    if (res)
+                        goto exception;
+                    JS_FreeValue(ctx, sp[-1]);
+                } else {
+                    JS_FreeValue(ctx, next); /* drop the next method */
+                }
             }
             sp--;
             BREAK;
@@ -19513,6 +19566,8 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
             {
                 JSValue ret;
                 sf->cur_pc = pc;
+                if (js_array_values_materialize(ctx, sp - 4))
+                    goto exception;
                 ret = JS_Call(ctx, sp[-3], sp[-4], 1, vc(sp - 1));
                 if (JS_IsException(ret))
                     goto exception;
@@ -19529,6 +19584,8 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 int flags;
                 flags = *pc++;
                 sf->cur_pc = pc;
+                if (js_array_values_materialize(ctx, sp - 4))
+                    goto exception;
                 method = JS_GetProperty(ctx, sp[-4], (flags & 1) ?
                                         JS_ATOM_throw : JS_ATOM_return);
                 if (JS_IsException(method))
@@ -20937,9 +20994,14 @@ static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,
                 int pos = JS_VALUE_GET_INT(val);
                 if (pos == 0) {
                     /* enumerator: close it with a throw */
-                    JS_FreeValue(ctx, sp[-1]); /* drop the next method */
+                    JSValue next = sp[-1];
                     sp--;
-                    JS_IteratorClose(ctx, sp[-1], true);
+                    if (JS_VALUE_GET_TAG(next) != JS_TAG_UNINITIALIZED) {
+                        JS_FreeValue(ctx, next); /* drop the next method */
+                        JS_IteratorClose(ctx, sp[-1], true);
+                    } else if (!JS_IsUndefined(sp[-1])) {
+                        js_array_values_close(ctx, sp[-1], next, true);
+                    }
                 } else {
                     *sp++ = rt->current_exception;
                     rt->current_exception = JS_UNINITIALIZED;
@@ -45125,6 +45187,147 @@ static JSValue js_array_iterator_next(JSContext *ctx, JSValueConst this_val,
             return obj;
         }
     }
+}
+
+/* Fast path (codemode): a for-of loop or array destructuring over an array
+   whose iterator would be this realm's built-in Array.prototype.values, with
+   this realm's built-in %ArrayIteratorPrototype%.next, runs without making
+   the iterator: the enumeration record holds the array and, in place of the
+   `next` method, the index as JS_MKVAL(JS_TAG_UNINITIALIZED, idx), a value no
+   property read returns. No code could see the difference: making such an
+   iterator and reading its `next` run none, and `next` is read once, at the
+   start, as the language says. js_array_values_next steps as that `next`
+   would; js_array_values_close looks `return` up where the iterator would;
+   js_array_values_materialize makes the iterator, where the loop left it, for
+   the opcodes (yield*) that hand it to code. Returns 1 for such a loop, 0
+   for any other, -1 on exception. */
+static int js_array_values_in_place(JSContext *ctx, JSValueConst obj,
+                                    JSValueConst method)
+{
+    JSObject *f, *proto, *next;
+    JSShapeProperty *prs;
+    JSProperty *pr;
+
+    if (JS_VALUE_GET_TAG(obj) != JS_TAG_OBJECT ||
+        JS_VALUE_GET_OBJ(obj)->class_id != JS_CLASS_ARRAY ||
+        JS_VALUE_GET_TAG(method) != JS_TAG_OBJECT)
+        return false;
+    f = JS_VALUE_GET_OBJ(method);
+    if (f->class_id != JS_CLASS_C_FUNCTION ||
+        f->u.cfunc.cproto != JS_CFUNC_generic_magic ||
+        f->u.cfunc.c_function.generic_magic != js_create_array_iterator ||
+        f->u.cfunc.magic != JS_ITERATOR_KIND_VALUE ||
+        f->u.cfunc.realm != ctx)
+        return false;
+    proto = JS_VALUE_GET_OBJ(ctx->class_proto[JS_CLASS_ARRAY_ITERATOR]);
+    prs = find_own_property(&pr, proto, JS_ATOM_next);
+    if (prs && (prs->flags & JS_PROP_TMASK) == JS_PROP_AUTOINIT) {
+        /* a fresh realm makes its built-in `next` on first use; make it
+           now, as reading it would (that runs no code) */
+        if (JS_AutoInitProperty(ctx, proto, JS_ATOM_next, pr, prs))
+            return -1;
+        prs = find_own_property(&pr, proto, JS_ATOM_next);
+    }
+    if (!prs || (prs->flags & JS_PROP_TMASK) != JS_PROP_NORMAL ||
+        JS_VALUE_GET_TAG(pr->u.value) != JS_TAG_OBJECT)
+        return false;
+    next = JS_VALUE_GET_OBJ(pr->u.value);
+    return next->class_id == JS_CLASS_C_FUNCTION &&
+        next->u.cfunc.cproto == JS_CFUNC_iterator_next &&
+        next->u.cfunc.c_function.iterator_next == js_array_iterator_next;
+}
+
+/* The next value of an in-place record (see js_array_values_in_place), as
+   js_array_iterator_next gives it, advancing the index in *pslot. */
+static JSValue js_array_values_next(JSContext *ctx, JSValueConst arr,
+                                    JSValue *pslot, int *pdone)
+{
+    JSObject *p = JS_VALUE_GET_OBJ(arr);
+    uint32_t len, idx = (uint32_t)JS_VALUE_GET_INT(*pslot);
+
+    *pdone = false;
+    if (likely(p->fast_array && idx < p->u.array.count)) {
+        *pslot = JS_MKVAL(JS_TAG_UNINITIALIZED, (int32_t)(idx + 1));
+        return js_dup(p->u.array.u.values[idx]);
+    }
+    if (js_get_length32(ctx, &len, arr))
+        return JS_EXCEPTION;
+    if (idx >= len) {
+        *pdone = true;
+        return JS_UNDEFINED;
+    }
+    *pslot = JS_MKVAL(JS_TAG_UNINITIALIZED, (int32_t)(idx + 1));
+    return JS_GetPropertyUint32(ctx, arr, idx);
+}
+
+/* Whether `atom` could be found on `p` or its prototypes; an exotic object
+   on the way counts as yes. */
+static bool js_chain_may_have(JSObject *p, JSAtom atom)
+{
+    for (; p; p = p->shape->proto) {
+        if (p->is_exotic || find_own_property1(p, atom))
+            return true;
+    }
+    return false;
+}
+
+/* The array iterator an in-place record stands for, at its index. */
+static JSValue js_array_values_iterator(JSContext *ctx, JSValueConst arr,
+                                        JSValueConst slot)
+{
+    JSValue iter;
+    JSArrayIteratorData *it;
+
+    iter = js_create_array_iterator(ctx, arr, 0, NULL, JS_ITERATOR_KIND_VALUE);
+    if (JS_IsException(iter))
+        return iter;
+    it = JS_VALUE_GET_OBJ(iter)->u.array_iterator_data;
+    it->idx = (uint32_t)JS_VALUE_GET_INT(slot);
+    return iter;
+}
+
+/* Closes an in-place record as JS_IteratorClose would close its iterator:
+   nothing to do unless a `return` method could be found on it. */
+static int js_array_values_close(JSContext *ctx, JSValueConst arr,
+                                 JSValueConst slot, bool is_exception_pending)
+{
+    JSValue iter;
+    int res;
+
+    if (!js_chain_may_have(JS_VALUE_GET_OBJ(ctx->class_proto[JS_CLASS_ARRAY_ITERATOR]),
+                           JS_ATOM_return))
+        return is_exception_pending ? -1 : 0;
+    iter = js_array_values_iterator(ctx, arr, slot);
+    if (JS_IsException(iter))
+        return -1;
+    res = JS_IteratorClose(ctx, iter, is_exception_pending);
+    JS_FreeValue(ctx, iter);
+    return res;
+}
+
+/* Turns the in-place record rec[0..1] (if it is one) into an ordinary one:
+   the iterator, where the loop left it, and the built-in `next`. */
+static int js_array_values_materialize(JSContext *ctx, JSValue *rec)
+{
+    JSCFunctionType next = { .iterator_next = js_array_iterator_next };
+    JSValue iter, method;
+
+    if (JS_VALUE_GET_TAG(rec[1]) != JS_TAG_UNINITIALIZED ||
+        JS_IsUndefined(rec[0]))
+        return 0;
+    iter = js_array_values_iterator(ctx, rec[0], rec[1]);
+    if (JS_IsException(iter))
+        return -1;
+    method = JS_NewCFunction2(ctx, next.generic, "next", 0,
+                              JS_CFUNC_iterator_next, 0);
+    if (JS_IsException(method)) {
+        JS_FreeValue(ctx, iter);
+        return -1;
+    }
+    JS_FreeValue(ctx, rec[0]);
+    rec[0] = iter;
+    rec[1] = method;
+    return 0;
 }
 
 typedef struct JSIteratorWrapData {

@@ -165,3 +165,103 @@ async fn array_iteration_sees_the_array_as_it_changes() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn for_of_and_destructuring_keep_the_iteration_protocol() {
+    let pool = pool(small_view(), 1);
+    // `P` is %ArrayIteratorPrototype%; each case runs in a fresh realm, so what one replaces
+    // the next does not see.
+    let proto = "const P = Object.getPrototypeOf([][Symbol.iterator]()); const log = [];";
+    let cases = [
+        // `next` is read once, before the loop: replaced before, it is used; during, it is not.
+        (
+            "P.next = function () { return { done: log.length > 1, value: log.push('own') }; }; for (const x of [7]) log.push(x); return log;",
+            json!(["own", 1, "own"]),
+        ),
+        (
+            "for (const x of [1, 2, 3]) { P.next = () => ({ done: true }); log.push(x); } return log;",
+            json!([1, 2, 3]),
+        ),
+        (
+            "Array.prototype[Symbol.iterator] = function* () { yield 'replaced'; }; for (const x of [1]) log.push(x); const [a] = [2]; return [...log, a];",
+            json!(["replaced", "replaced"]),
+        ),
+        // Holes, getters and deletions read as the iterator would read them.
+        (
+            "Array.prototype[1] = 'inherited'; for (const x of [0, , 2]) log.push(x); return log;",
+            json!([0, "inherited", 2]),
+        ),
+        (
+            "const a = [1, 2, 3]; for (const x of a) { if (x === 1) delete a[1]; log.push(x === undefined ? 'hole' : x); } return log;",
+            json!([1, "hole", 3]),
+        ),
+        (
+            "const a = [1, 2]; for (const x of a) { if (x === 1) Object.defineProperty(a, 1, { get() { return 'got'; } }); log.push(x); } return log;",
+            json!([1, "got"]),
+        ),
+        (
+            "for (const x of new Proxy([1, 2], {})) log.push(x); return log;",
+            json!([1, 2]),
+        ),
+        // Leaving early closes the iterator through a `return` found on its prototypes, with
+        // `this` the iterator, where the loop left it.
+        (
+            "P.return = function () { log.push(this.next().value); return {}; }; for (const x of ['a', 'b', 'c']) if (x === 'a') break; return log;",
+            json!(["b"]),
+        ),
+        (
+            "Object.prototype.return = function () { log.push('closed'); return {}; }; const [a] = [1, 2]; const [b, c] = [3, 4]; const [d, e] = [5]; for (const x of [6, 7]) continue; return log;",
+            json!(["closed", "closed"]),
+        ),
+        (
+            "Object.defineProperty(P, 'return', { get() { log.push(this === P ? 'prototype' : 'iterator'); } }); for (const x of [1]) break; return log;",
+            json!(["iterator"]),
+        ),
+        (
+            "P.return = function () { log.push('closed'); return {}; }; outer: for (const x of [1, 2]) for (const y of [3, 4]) break outer; return log;",
+            json!(["closed", "closed"]),
+        ),
+        (
+            "P.return = () => 1; try { for (const x of [1]) break; } catch (e) { return e instanceof TypeError; } return false;",
+            json!(true),
+        ),
+        // A throw closes it too, and is what propagates; a throwing `next` does not close it.
+        (
+            "P.return = function () { log.push('closed'); throw new Error('from return'); }; try { for (const x of [1]) throw new Error('body'); } catch (e) { log.push(e.message); } return log;",
+            json!(["closed", "body"]),
+        ),
+        (
+            "P.return = function () { log.push('closed'); return {}; }; const a = [1, 2]; Object.defineProperty(a, 1, { get() { throw new Error('getter'); } }); try { for (const x of a) log.push(x); } catch (e) { log.push(e.message); } return log;",
+            json!([1, "getter"]),
+        ),
+        (
+            "P.return = function () { log.push('closed'); return {}; }; try { const [a = (() => { throw new Error('default'); })()] = []; } catch (e) { log.push(e.message); } try { const [{ b }] = [null]; } catch (e) { log.push(e.constructor.name); } return log;",
+            json!(["default", "closed", "TypeError"]),
+        ),
+        // Generators: a suspended loop closes on return(), and yield* hands out the iterator.
+        (
+            "P.return = function () { log.push('closed'); return {}; }; function* g() { for (const x of [1, 2, 3]) yield x; } const it = g(); it.next(); it.return(); return log;",
+            json!(["closed"]),
+        ),
+        (
+            "function* g() { yield* [1, 2]; return 'end'; } const it = g(); return [it.next(), it.next(), it.next(), [...g()]];",
+            json!([{ "value": 1, "done": false }, { "value": 2, "done": false }, { "value": "end", "done": true }, [1, 2]]),
+        ),
+        (
+            "P.return = function () { log.push(this.next().value); return { done: true, value: 'r' }; }; function* g() { yield* ['a', 'b', 'c']; } const it = g(); it.next(); return [it.return('x'), log];",
+            json!([{ "value": "r", "done": true }, ["b"]]),
+        ),
+        // Nested patterns and rest elements.
+        (
+            "const [[a, b], ...rest] = [[1, 2], 3, 4]; const [, ...none] = [5]; return [a, b, rest, none];",
+            json!([1, 2, [3, 4], []]),
+        ),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(
+            run(&pool, &format!("async () => {{ {proto} {body} }}")).await,
+            expected,
+            "{body}"
+        );
+    }
+}
