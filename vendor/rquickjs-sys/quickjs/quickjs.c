@@ -9982,11 +9982,32 @@ JSAtom JS_ValueToAtom(JSContext *ctx, JSValueConst val)
     return JS_ValueToAtomInternal(ctx, val, /*flags*/0);
 }
 
+/* Fast path (codemode): element `idx` of an array that is not a fast array
+   (a frozen one, such as the spec's), when it is an own plain data property.
+   The general lookup finds the same property first and runs no code for it. */
+static bool js_get_own_data_element(JSObject *p, uint32_t idx, JSValue *pval)
+{
+    JSShapeProperty *prs;
+    JSProperty *pr;
+
+    if (idx > JS_ATOM_MAX_INT)
+        return false;
+    prs = find_own_property(&pr, p, __JS_AtomFromUInt32(idx));
+    if (!prs || (prs->flags & JS_PROP_TMASK) != JS_PROP_NORMAL)
+        return false;
+    *pval = js_dup(pr->u.value);
+    return true;
+}
+
 static bool js_get_fast_array_element(JSContext *ctx, JSObject *p,
                                       uint32_t idx, JSValue *pval)
 {
     switch(p->class_id) {
     case JS_CLASS_ARRAY:
+        if (unlikely(idx >= p->u.array.count))
+            return !p->fast_array && js_get_own_data_element(p, idx, pval);
+        *pval = js_dup(p->u.array.u.values[idx]);
+        return true;
     case JS_CLASS_ARGUMENTS:
         if (unlikely(idx >= p->u.array.count)) return false;
         *pval = js_dup(p->u.array.u.values[idx]);

@@ -265,3 +265,45 @@ async fn for_of_and_destructuring_keep_the_iteration_protocol() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elements_of_arrays_that_are_not_fast_read_as_the_language_says() {
+    let pool = pool(small_view(), 1);
+    let cases = [
+        // The spec's arrays are frozen, which QuickJS stores as ordinary objects.
+        ("spec.paths['/zones'].get.tags[0]", json!("Zones")),
+        (
+            "[spec.paths['/zones'].get.tags.includes('Zones'), spec.paths['/zones'].get.tags.indexOf('Zones'), spec.paths['/zones'].get.tags[1] === undefined]",
+            json!([true, 0, true]),
+        ),
+        (
+            "(() => { const a = Object.freeze(['a', { k: 1 }, 3]); return [a[1].k, a.includes(3), a.indexOf('a'), a.map(x => typeof x), a.at(-1)]; })()",
+            json!([1, true, 0, ["string", "object", "number"], 3]),
+        ),
+        // Holes read through the prototype; accessors run.
+        (
+            "(() => { Array.prototype[1] = 'inherited'; const a = Object.freeze(['x', , 'z']); return [a[1], a.includes('inherited'), a.indexOf('inherited'), Object.keys(a)]; })()",
+            json!(["inherited", true, 1, ["0", "2"]]),
+        ),
+        (
+            "(() => { const a = [1, 2]; Object.defineProperty(a, 0, { get() { return 'got'; } }); return [a[0], a[1], a.includes('got')]; })()",
+            json!(["got", 2, true]),
+        ),
+        // Indexes past 2^31 - 1, negative ones, and other indexed objects.
+        (
+            "(() => { const a = Object.freeze(Object.assign([], { 2147483648: 'big', 0: 'zero' })); return [a[2147483648], a[0], a[-1] === undefined, a.length]; })()",
+            json!(["big", "zero", true, 2147483649u64]),
+        ),
+        (
+            "(function () { return [arguments[0], arguments[5] === undefined]; })('a')",
+            json!(["a", true]),
+        ),
+    ];
+    for (code, expected) in cases {
+        assert_eq!(
+            run(&pool, &format!("async () => {code}")).await,
+            expected,
+            "{code}"
+        );
+    }
+}
