@@ -14729,14 +14729,49 @@ static JSValue JS_ToStringCheckObject(JSContext *ctx, JSValueConst val)
     return JS_ToString(ctx, val);
 }
 
+/* Writes `c` as JSON writes it inside a string. */
+static int json_put_string_char(StringBuffer *b, uint32_t c)
+{
+    char buf[16];
+
+    switch(c) {
+    case '\t':
+        c = 't';
+        goto quote;
+    case '\r':
+        c = 'r';
+        goto quote;
+    case '\n':
+        c = 'n';
+        goto quote;
+    case '\b':
+        c = 'b';
+        goto quote;
+    case '\f':
+        c = 'f';
+        goto quote;
+    case '\"':
+    case '\\':
+    quote:
+        if (string_buffer_putc8(b, '\\'))
+            return -1;
+        return string_buffer_putc8(b, c);
+    default:
+        if (c < 32 || is_surrogate(c)) {
+            snprintf(buf, sizeof(buf), "\\u%04x", c);
+            return string_buffer_write8(b, (uint8_t*)buf, 6);
+        }
+        return string_buffer_putc(b, c);
+    }
+}
+
 static JSValue JS_ToQuotedString(JSContext *ctx, JSValueConst val1)
 {
     JSValue val;
     JSString *p;
-    int i;
+    int i, start;
     uint32_t c;
     StringBuffer b_s, *b = &b_s;
-    char buf[16];
 
     val = JS_ToStringCheckObject(ctx, val1);
     if (JS_IsException(val))
@@ -14748,42 +14783,26 @@ static JSValue JS_ToQuotedString(JSContext *ctx, JSValueConst val1)
 
     if (string_buffer_putc8(b, '\"'))
         goto fail;
-    for(i = 0; i < p->len; ) {
-        c = string_getc(p, &i);
-        switch(c) {
-        case '\t':
-            c = 't';
-            goto quote;
-        case '\r':
-            c = 'r';
-            goto quote;
-        case '\n':
-            c = 'n';
-            goto quote;
-        case '\b':
-            c = 'b';
-            goto quote;
-        case '\f':
-            c = 'f';
-            goto quote;
-        case '\"':
-        case '\\':
-        quote:
-            if (string_buffer_putc8(b, '\\'))
+    if (!p->is_wide_char) {
+        /* Fast path (codemode): an 8-bit string, which has no surrogates, is
+           copied in runs between the characters that need an escape. */
+        const uint8_t *chars = str8(p);
+        for(i = start = 0; i < p->len; i++) {
+            c = chars[i];
+            if (c >= 32 && c != '\"' && c != '\\')
+                continue;
+            if (string_buffer_write8(b, chars + start, i - start) ||
+                json_put_string_char(b, c))
                 goto fail;
-            if (string_buffer_putc8(b, c))
+            start = i + 1;
+        }
+        if (string_buffer_write8(b, chars + start, p->len - start))
+            goto fail;
+    } else {
+        for(i = 0; i < p->len; ) {
+            c = string_getc(p, &i);
+            if (json_put_string_char(b, c))
                 goto fail;
-            break;
-        default:
-            if (c < 32 || is_surrogate(c)) {
-                snprintf(buf, sizeof(buf), "\\u%04x", c);
-                if (string_buffer_write8(b, (uint8_t*)buf, 6))
-                    goto fail;
-            } else {
-                if (string_buffer_putc(b, c))
-                    goto fail;
-            }
-            break;
         }
     }
     if (string_buffer_putc8(b, '\"'))

@@ -307,3 +307,30 @@ async fn elements_of_arrays_that_are_not_fast_read_as_the_language_says() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_strings_are_escaped_as_the_language_says() {
+    let pool = pool(small_view(), 1);
+    // The expected texts are V8's.
+    let cases = [
+        (
+            r#"JSON.stringify(["", "plain", "q\"uote", "back\\slash", "tab\tnl\ncr\rbs\bff\f", "\u0000\u001f\u007f", "caf\u00e9 \u00ff"])"#,
+            "[\"\",\"plain\",\"q\\\"uote\",\"back\\\\slash\",\"tab\\tnl\\ncr\\rbs\\bff\\f\",\"\\u0000\\u001f\u{7f}\",\"café ÿ\"]",
+        ),
+        (
+            r#"JSON.stringify({ "k\"ey": "v\u0001", "\u00e9": 1 })"#,
+            "{\"k\\\"ey\":\"v\\u0001\",\"é\":1}",
+        ),
+        (
+            r#"JSON.stringify(["wide \u2603 \ud83d\ude00", "lone \ud800 \udfff", "mix\u00e9\u2603\""])"#,
+            "[\"wide ☃ 😀\",\"lone \\ud800 \\udfff\",\"mixé☃\\\"\"]",
+        ),
+    ];
+    for (code, expected) in cases {
+        assert_eq!(
+            run(&pool, &format!("async () => {code}")).await,
+            json!(expected),
+            "{code}"
+        );
+    }
+}
