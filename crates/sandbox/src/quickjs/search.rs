@@ -31,6 +31,11 @@ use crate::quickjs::{Intrinsics, convert, lookup, run, scripts};
 pub(crate) struct SearchRuntime {
     // Fields drop in order: the handles into the runtime must go before it.
     shared: Shared,
+    /// The fresh realm the next call runs in, made once the last call has replied, so making
+    /// it is not part of any call's latency.
+    next_realm: Option<Context>,
+    /// The realm the last call ran in, freed once that call has replied.
+    last_realm: Option<Context>,
     watchdog: Watchdog,
     meter: Rc<Meter>,
     built_bytes: usize,
@@ -123,8 +128,11 @@ impl SearchRuntime {
         }
         let watchdog = Watchdog::default();
         watchdog.install(&runtime);
+        let next_realm = Some(Context::custom::<Intrinsics>(&runtime).map_err(setup)?);
         Ok(SearchRuntime {
             shared,
+            next_realm,
+            last_realm: None,
             watchdog,
             built_bytes: meter.held(),
             collected_bytes: meter.held(),
@@ -165,13 +173,29 @@ impl SearchRuntime {
 
     /// Runs the code in a fresh realm; also says whether the work it queued all finished.
     fn run(
-        &self,
+        &mut self,
         code: &str,
         limits: &Limits,
         watch: &Watch,
     ) -> Result<(Outcome, bool), SandboxError> {
-        let context = Context::custom::<Intrinsics>(&self.runtime)
-            .map_err(|error| run::engine_failure(&error, limits))?;
+        let context = match self.next_realm.take() {
+            Some(context) => context,
+            None => Context::custom::<Intrinsics>(&self.runtime)
+                .map_err(|error| run::engine_failure(&error, limits))?,
+        };
+        let ran = self.run_in(&context, code, limits, watch);
+        self.last_realm = Some(context);
+        ran
+    }
+
+    /// Runs the code in `context`, a fresh realm, as [`SearchRuntime::run`] does.
+    fn run_in(
+        &self,
+        context: &Context,
+        code: &str,
+        limits: &Limits,
+        watch: &Watch,
+    ) -> Result<(Outcome, bool), SandboxError> {
         context.with(|ctx| {
             let spec = self
                 .shared
@@ -229,10 +253,11 @@ impl SearchRuntime {
         })
     }
 
-    /// Reclaims garbage once enough has piled up (or the last call ran out of memory);
-    /// false if the runtime must be rebuilt: a call left work queued, or memory does not
-    /// come back.
+    /// Frees the last call's realm, reclaims garbage once enough has piled up (or the last
+    /// call ran out of memory) and makes the next call's realm; false if the runtime must be
+    /// rebuilt: a call left work queued, or memory does not come back.
     pub(crate) fn recover(&mut self) -> bool {
+        self.last_realm = None;
         if self.damaged {
             return false;
         }
@@ -242,6 +267,11 @@ impl SearchRuntime {
             self.runtime.run_gc();
             self.collected_bytes = self.meter.held();
         }
-        self.collected_bytes <= self.built_bytes.saturating_add(LEAK_BYTES)
+        let healthy = self.collected_bytes <= self.built_bytes.saturating_add(LEAK_BYTES);
+        if healthy && self.next_realm.is_none() {
+            // On failure the next call makes its realm itself, and reports what went wrong.
+            self.next_realm = Context::custom::<Intrinsics>(&self.runtime).ok();
+        }
+        healthy
     }
 }

@@ -60,6 +60,15 @@ async fn globals_and_prototypes_do_not_survive_a_call() {
     )
     .await;
     assert_eq!(second, Ok(json!(["undefined", null, null, "{\"a\":1}"])));
+    // Nor those of a call that fails.
+    let failed = search(
+        &pool,
+        "async () => { globalThis.leaked = 2; Array.prototype.polluted = 2; throw new Error('no'); }",
+    )
+    .await;
+    assert!(failed.is_err(), "{failed:?}");
+    let third = search(&pool, "async () => [typeof leaked, [].polluted]").await;
+    assert_eq!(third, Ok(json!(["undefined", null])));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
