@@ -44010,6 +44010,20 @@ static JSValue js_array_includes(JSContext *ctx, JSValueConst this_val,
                     goto done;
                 }
             }
+        } else if (JS_VALUE_GET_OBJ(obj)->class_id == JS_CLASS_ARRAY) {
+            /* Fast path (codemode): the elements of an array that is not a
+               fast array (a frozen one) that are own plain data properties
+               are compared where they are, as reading them runs no code; from
+               the first that is not, the general loop goes on. */
+            for (; n < len && n <= JS_ATOM_MAX_INT; n++) {
+                if (!js_get_own_data_element(JS_VALUE_GET_OBJ(obj), n, &val))
+                    break;
+                res = js_strict_eq2(ctx, argv[0], val, JS_EQ_SAME_VALUE_ZERO);
+                JS_FreeValue(ctx, val);
+                if (res)
+                    goto done;
+            }
+            res = true;
         }
         for (; n < len; n++) {
             if (js_poll_interrupts(ctx))

@@ -280,6 +280,10 @@ async fn elements_of_arrays_that_are_not_fast_read_as_the_language_says() {
             "(() => { const a = Object.freeze(['a', { k: 1 }, 3]); return [a[1].k, a.includes(3), a.indexOf('a'), a.map(x => typeof x), a.at(-1)]; })()",
             json!([1, true, 0, ["string", "object", "number"], 3]),
         ),
+        (
+            "(() => { const a = Object.freeze([NaN, -0, 1, 2]); return [a.includes(NaN), a.includes(0), a.includes(1, 3), a.includes(2, -1), a.includes('1')]; })()",
+            json!([true, true, false, true, false]),
+        ),
         // Holes read through the prototype; accessors run.
         (
             "(() => { Array.prototype[1] = 'inherited'; const a = Object.freeze(['x', , 'z']); return [a[1], a.includes('inherited'), a.indexOf('inherited'), Object.keys(a)]; })()",
