@@ -3,19 +3,25 @@
 //! case the fast path must leave to it.
 
 use crate::common::{pool, small_view};
-use codemode_sandbox::{CancelToken, Pool};
+use codemode_sandbox::CancelToken;
 use serde_json::{Value, json};
 
-async fn run(pool: &Pool, code: &str) -> Value {
-    pool.search(code, CancelToken::new())
-        .await
-        .map(|outcome| outcome.result)
-        .unwrap_or_else(|error| panic!("{code} failed: {error}"))
+/// Runs each case's code as `async () => code` on one pool and checks its result.
+async fn check(cases: impl IntoIterator<Item = (String, Value)>) {
+    let pool = pool(small_view(), 1);
+    for (code, expected) in cases {
+        let code = format!("async () => {code}");
+        let result = pool
+            .search(&code, CancelToken::new())
+            .await
+            .map(|outcome| outcome.result)
+            .unwrap_or_else(|error| panic!("{code} failed: {error}"));
+        assert_eq!(result, expected, "{code}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn object_keys_values_and_entries_follow_the_language_order_and_filters() {
-    let pool = pool(small_view(), 1);
     let cases = [
         // Plain objects: insertion order, the fast path.
         (
@@ -83,18 +89,11 @@ async fn object_keys_values_and_entries_follow_the_language_order_and_filters() 
             json!([["get", "dns-list"], ["post", "dns-create"]]),
         ),
     ];
-    for (code, expected) in cases {
-        assert_eq!(
-            run(&pool, &format!("async () => {code}")).await,
-            expected,
-            "{code}"
-        );
-    }
+    check(cases.map(|(code, expected)| (code.to_owned(), expected))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn array_iteration_sees_the_array_as_it_changes() {
-    let pool = pool(small_view(), 1);
     let cases = [
         ("[...[1, 2, 3]]", json!([1, 2, 3])),
         ("[...[1, , 3]]", json!([1, null, 3])),
@@ -157,18 +156,11 @@ async fn array_iteration_sees_the_array_as_it_changes() {
             json!([100, 200]),
         ),
     ];
-    for (code, expected) in cases {
-        assert_eq!(
-            run(&pool, &format!("async () => {code}")).await,
-            expected,
-            "{code}"
-        );
-    }
+    check(cases.map(|(code, expected)| (code.to_owned(), expected))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn for_of_and_destructuring_keep_the_iteration_protocol() {
-    let pool = pool(small_view(), 1);
     // `P` is %ArrayIteratorPrototype%; each case runs in a fresh realm, so what one replaces
     // the next does not see.
     let proto = "const P = Object.getPrototypeOf([][Symbol.iterator]()); const log = [];";
@@ -257,18 +249,11 @@ async fn for_of_and_destructuring_keep_the_iteration_protocol() {
             json!([1, 2, [3, 4], []]),
         ),
     ];
-    for (body, expected) in cases {
-        assert_eq!(
-            run(&pool, &format!("async () => {{ {proto} {body} }}")).await,
-            expected,
-            "{body}"
-        );
-    }
+    check(cases.map(|(body, expected)| (format!("{{ {proto} {body} }}"), expected))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn elements_of_arrays_that_are_not_fast_read_as_the_language_says() {
-    let pool = pool(small_view(), 1);
     let cases = [
         // The spec's arrays are frozen, which QuickJS stores as ordinary objects.
         ("spec.paths['/zones'].get.tags[0]", json!("Zones")),
@@ -303,18 +288,11 @@ async fn elements_of_arrays_that_are_not_fast_read_as_the_language_says() {
             json!(["a", true]),
         ),
     ];
-    for (code, expected) in cases {
-        assert_eq!(
-            run(&pool, &format!("async () => {code}")).await,
-            expected,
-            "{code}"
-        );
-    }
+    check(cases.map(|(code, expected)| (code.to_owned(), expected))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_strings_are_escaped_as_the_language_says() {
-    let pool = pool(small_view(), 1);
     // The expected texts are V8's.
     let cases = [
         (
@@ -330,11 +308,5 @@ async fn json_strings_are_escaped_as_the_language_says() {
             "[\"wide ☃ 😀\",\"lone \\ud800 \\udfff\",\"mixé☃\\\"\"]",
         ),
     ];
-    for (code, expected) in cases {
-        assert_eq!(
-            run(&pool, &format!("async () => {code}")).await,
-            json!(expected),
-            "{code}"
-        );
-    }
+    check(cases.map(|(code, expected)| (code.to_owned(), json!(expected)))).await;
 }
