@@ -189,6 +189,15 @@ test("a large result is cut structurally, stays valid JSON and says so", async (
   assert.match(String(parsed.at(-1)), /more/);
 });
 
+test("a result is the text JSON.stringify wrote: lone surrogates, key order, number forms", async () => {
+  const { text, json, isError } = await call(client, "search", {
+    code: String.raw`async () => ({ b: "a\ud800b", a: [1e21, -0, 0.1] })`,
+  });
+  assert.equal(isError, false, text);
+  assert.equal(text, String.raw`{"b":"a\ud800b","a":[1e+21,0,0.1]}`);
+  assert.deepEqual(json, { b: "a\ud800b", a: [1e21, 0, 0.1] });
+});
+
 test("concurrent searches all complete", async () => {
   const results = await Promise.all(
     Array.from({ length: 8 }, (_, i) => call(client, "search", { code: `async () => ${i} * 2` })),

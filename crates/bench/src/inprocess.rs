@@ -8,7 +8,7 @@ use codemode_spec::Spec;
 use codemode_upstream::{Call, Gateway, GatewayConfig, HttpSettings, HttpUpstream};
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::cpu;
 use crate::loopback_api::LoopbackApi;
@@ -106,7 +106,7 @@ pub async fn measure(
         let host = Arc::new(BenchHost(gateway.call(None)));
         let outcome = pool.execute(ONE_REQUEST, host, CancelToken::new()).await?;
         anyhow::ensure!(
-            outcome.result == json!("zone1"),
+            outcome.result.as_str() == r#""zone1""#,
             "unexpected {}",
             outcome.result
         );

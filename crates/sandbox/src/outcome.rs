@@ -2,19 +2,64 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 
 /// The result of a call that ran to completion.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outcome {
-    /// The returned value as JSON (`undefined` becomes null), cut to the result limit.
-    pub result: serde_json::Value,
+    /// The returned value as JSON text (`undefined` becomes null), cut to the result limit.
+    pub result: JsonText,
     /// Whether the code returned `undefined`, as a forgotten `return` or `await` does.
     pub undefined: bool,
     /// Present when `result` was cut to fit.
     pub truncation: Option<Truncation>,
     /// Console lines, in the order they were written.
     pub logs: Vec<LogLine>,
+}
+
+/// JSON text exactly as the sandbox wrote it, checked to be one valid JSON value.
+///
+/// It is kept as text so a result goes out as the engine rendered it, without being parsed
+/// and written again: key order, number forms and escapes (a lone surrogate as `\ud800`) are
+/// what `JSON.stringify` gave.
+#[derive(Debug, Clone)]
+pub struct JsonText(Box<RawValue>);
+
+impl JsonText {
+    /// Checks that `text` is one JSON value and keeps it.
+    pub fn new(text: String) -> Result<JsonText, serde_json::Error> {
+        RawValue::from_string(text).map(JsonText)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The JSON parsed into a value; fails only on a string serde_json cannot hold (a lone
+    /// surrogate).
+    pub fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(self.as_str())
+    }
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &JsonText) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl fmt::Display for JsonText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for JsonText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
 }
 
 /// One console line.

@@ -8,7 +8,7 @@ use rquickjs::{CatchResultExt, CaughtError, Ctx, Function, Object, Promise, Valu
 
 use crate::error::SandboxError;
 use crate::limits::Limits;
-use crate::outcome::Truncation;
+use crate::outcome::{JsonText, Truncation};
 use crate::quickjs::meter::Meter;
 use crate::quickjs::watchdog::Watch;
 use crate::source::{self, CompileError, ScriptError};
@@ -181,7 +181,7 @@ pub(crate) fn render<'js>(
     ctx: &Ctx<'js>,
     value: Value<'js>,
     bounds: &Bounds<'_, 'js>,
-) -> Result<(serde_json::Value, Option<Truncation>), SandboxError> {
+) -> Result<(JsonText, Option<Truncation>), SandboxError> {
     let limits = bounds.limits;
     let rendered: Object = bounds
         .render
@@ -191,7 +191,7 @@ pub(crate) fn render<'js>(
     let json: String = rendered
         .get("json")
         .map_err(|error| engine_failure(&error, limits))?;
-    let result = serde_json::from_str(&json).map_err(|error| SandboxError::Thrown {
+    let result = JsonText::new(json).map_err(|error| SandboxError::Thrown {
         message: format!("the result could not be read back as JSON: {error}"),
     })?;
     let truncation = match rendered.get::<_, Option<Object>>("truncation") {

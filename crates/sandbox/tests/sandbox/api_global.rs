@@ -5,7 +5,7 @@ use std::sync::Arc;
 use codemode_sandbox::{CancelToken, Pool, PoolConfig, SandboxError};
 use serde_json::json;
 
-use crate::common::{Shared, TestHost, small_view};
+use crate::common::{Shared, TestHost, small_view, value};
 
 fn pool_named(api_global: &str) -> Result<Pool, SandboxError> {
     let config = PoolConfig {
@@ -33,7 +33,7 @@ async fn the_api_is_reached_through_the_global_the_pool_names() {
         )
         .await;
     assert_eq!(
-        outcome.map(|outcome| outcome.result),
+        outcome.map(value),
         Ok(json!([
             "undefined",
             "/pets",

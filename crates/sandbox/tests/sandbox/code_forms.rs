@@ -1,13 +1,11 @@
 //! The shapes of code agents send: functions, bodies, fences, TypeScript, and their errors.
 
-use crate::common::{pool, small_view};
+use crate::common::{pool, small_view, value};
 use codemode_sandbox::{CancelToken, Pool, SandboxError};
 use serde_json::{Value, json};
 
 async fn search(pool: &Pool, code: &str) -> Result<Value, SandboxError> {
-    pool.search(code, CancelToken::new())
-        .await
-        .map(|outcome| outcome.result)
+    pool.search(code, CancelToken::new()).await.map(value)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,16 +233,15 @@ async fn big_results_are_cut_structurally() {
         .await
         .expect("the code runs");
     let truncation = outcome.truncation.expect("the result is cut");
-    let json = serde_json::to_string(&outcome.result).expect("valid JSON");
+    let json = outcome.result.as_str();
     assert!(
         json.chars().count() <= 24_000,
         "{} chars",
         json.chars().count()
     );
-    assert_eq!(outcome.result["total"], json!(5000));
-    let items = outcome.result["items"]
-        .as_array()
-        .expect("items stay an array");
+    let result = outcome.result.to_value().expect("the result is JSON");
+    assert_eq!(result["total"], json!(5000));
+    let items = result["items"].as_array().expect("items stay an array");
     assert_eq!(items[0], json!({ "id": 0, "name": "item 0" }));
     let marker = items
         .last()
@@ -254,9 +251,7 @@ async fn big_results_are_cut_structurally() {
         marker.starts_with("… ") && marker.ends_with(" more items"),
         "{marker}"
     );
-    let note = outcome.result["note"]
-        .as_str()
-        .expect("the note stays a string");
+    let note = result["note"].as_str().expect("the note stays a string");
     assert!(
         note.ends_with(" more chars)"),
         "{}",
@@ -309,4 +304,28 @@ async fn deeply_nested_code_is_a_syntax_error_not_a_crash() {
         );
     }
     assert_eq!(search(&pool, "async () => 1").await, Ok(json!(1)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn results_are_the_text_json_stringify_wrote() {
+    let pool = pool(small_view(), 1);
+    let cases = [
+        // A lone surrogate is a valid JS string and JSON escape, though not a Rust string.
+        (r#""a\ud800b""#, r#""a\ud800b""#),
+        (
+            "({ b: 1, a: [2, 1e21, -0, 0.1] })",
+            r#"{"b":1,"a":[2,1e+21,0,0.1]}"#,
+        ),
+        (
+            "({ k: '\\udfff', ok: '\\ud83d\\ude00' })",
+            r#"{"k":"\udfff","ok":"😀"}"#,
+        ),
+    ];
+    for (code, expected) in cases {
+        let outcome = pool
+            .search(&format!("async () => {code}"), CancelToken::new())
+            .await
+            .unwrap_or_else(|error| panic!("{code} failed: {error}"));
+        assert_eq!(outcome.result.as_str(), expected, "{code}");
+    }
 }

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use codemode_sandbox::{Delivery, Determinism, Host, Limits, LogLine, Pool, PoolConfig, Rejection};
+use codemode_sandbox::{
+    Delivery, Determinism, Host, Limits, LogLine, Outcome, Pool, PoolConfig, Rejection,
+};
 use codemode_spec::Node;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -314,4 +316,9 @@ impl Host for Shared {
         let people = self.0.people.lock().unwrap();
         people.waited + people.since.map_or(Duration::ZERO, |since| since.elapsed())
     }
+}
+
+/// An outcome's result parsed as a JSON value, for comparing with `json!`.
+pub fn value(outcome: Outcome) -> Value {
+    outcome.result.to_value().expect("the result is JSON")
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::common::{Shared, TestHost, pool, small_view};
+use crate::common::{Shared, TestHost, pool, small_view, value};
 use codemode_sandbox::{
     CancelToken, Determinism, LogLevel, Outcome, Pool, PoolConfig, SandboxError,
 };
@@ -25,7 +25,7 @@ async fn a_request_resolves_with_the_envelope() {
     )
     .await;
     assert_eq!(
-        outcome.map(|outcome| outcome.result),
+        outcome.map(value),
         Ok(json!({ "method": "GET", "path": "/zones", "query": { "page": 2 } }))
     );
     assert_eq!(
@@ -44,7 +44,7 @@ async fn an_api_error_rejects_with_its_codes_status_and_errors() {
     )
     .await;
     assert_eq!(
-        caught.map(|outcome| outcome.result),
+        caught.map(value),
         Ok(json!([
             "Cloudflare API error (HTTP 400): [1003] Invalid zone identifier; [7003] No route",
             400,
@@ -90,7 +90,7 @@ async fn bad_options_reject_before_reaching_the_host() {
     )
     .await;
     assert_eq!(
-        outcome.map(|outcome| outcome.result),
+        outcome.map(value),
         Ok(json!([
             "cloudflare.request: expects one options object, e.g. { method: \"GET\", path: \"/zones\" }",
             "cloudflare.request: expects one options object, e.g. { method: \"GET\", path: \"/zones\" }",
@@ -111,7 +111,7 @@ async fn requests_started_together_are_in_flight_together() {
         "async () => (await Promise.all([1, 2, 3].map((n) => cloudflare.request({ method: 'GET', path: '/together', query: { n } })))).map((r) => r.result.query.n)",
     )
     .await;
-    assert_eq!(outcome.map(|outcome| outcome.result), Ok(json!([1, 2, 3])));
+    assert_eq!(outcome.map(value), Ok(json!([1, 2, 3])));
     assert_eq!(host.most_in_flight.load(Ordering::SeqCst), 3);
 }
 
@@ -128,7 +128,7 @@ async fn the_host_function_is_out_of_reach() {
     )
     .await;
     assert_eq!(
-        outcome.map(|outcome| outcome.result),
+        outcome.map(value),
         Ok(json!([
             ["accountId", "cloudflare", "console"],
             ["request"],
@@ -144,13 +144,10 @@ async fn account_id_is_read_lazily_once_and_errors_throw() {
         TestHost::with_account(Ok("acc-123".into())),
     );
     let outcome = execute(&pool, &host, "async () => [accountId, accountId]").await;
-    assert_eq!(
-        outcome.map(|outcome| outcome.result),
-        Ok(json!(["acc-123", "acc-123"]))
-    );
+    assert_eq!(outcome.map(value), Ok(json!(["acc-123", "acc-123"])));
     assert_eq!(host.account_lookups.load(Ordering::SeqCst), 1);
     let unused = execute(&pool, &host, "async () => 1").await;
-    assert_eq!(unused.map(|outcome| outcome.result), Ok(json!(1)));
+    assert_eq!(unused.map(value), Ok(json!(1)));
     assert_eq!(host.account_lookups.load(Ordering::SeqCst), 1);
 
     let failing = TestHost::with_account(Err("several accounts: pass account_id".into()));
@@ -161,7 +158,7 @@ async fn account_id_is_read_lazily_once_and_errors_throw() {
     )
     .await;
     assert_eq!(
-        caught.map(|outcome| outcome.result),
+        caught.map(value),
         Ok(json!("several accounts: pass account_id"))
     );
 }
@@ -260,7 +257,7 @@ async fn a_request_that_never_finishes_times_out_and_the_worker_recovers() {
         "the hanging request was aborted"
     );
     let next = execute(&pool, &host, "async () => 'next'").await;
-    assert_eq!(next.map(|outcome| outcome.result), Ok(json!("next")));
+    assert_eq!(next.map(value), Ok(json!("next")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,7 +283,7 @@ async fn cancelling_a_pending_request_frees_the_worker_promptly() {
     let outcome = running.await.expect("the task finishes");
     assert_eq!(outcome, Err(SandboxError::Cancelled));
     let next = execute(&pool, &host, "async () => 'next'").await;
-    assert_eq!(next.map(|outcome| outcome.result), Ok(json!("next")));
+    assert_eq!(next.map(value), Ok(json!("next")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,9 +350,7 @@ async fn the_clock_is_the_hosts_and_random_numbers_come_from_its_seed() {
     let run = |host: Arc<TestHost>| {
         let pool = pool.clone();
         async move {
-            let result = execute(&pool, &host, code)
-                .await
-                .map(|outcome| outcome.result);
+            let result = execute(&pool, &host, code).await.map(value);
             (result, host.clock_reads.load(Ordering::SeqCst))
         }
     };
@@ -397,10 +392,7 @@ async fn by_default_the_clock_is_the_systems_and_moves_on_across_an_awaited_requ
         return [before, Date.now(), new Date().getTime()];
     }";
     let earliest = codemode_sandbox::unix_ms();
-    let read = execute(&pool, &host, code)
-        .await
-        .expect("the code runs")
-        .result;
+    let read = value(execute(&pool, &host, code).await.expect("the code runs"));
     let latest = codemode_sandbox::unix_ms();
     let read: Vec<i64> = serde_json::from_value(read).expect("three times");
     assert!(read.windows(2).all(|pair| pair[0] <= pair[1]), "{read:?}");

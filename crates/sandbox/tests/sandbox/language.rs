@@ -2,7 +2,7 @@
 //! (`vendor/rquickjs-sys/README.md`), the answer is the one the general path gives, in every
 //! case the fast path must leave to it.
 
-use crate::common::{pool, small_view};
+use crate::common::{pool, small_view, value};
 use codemode_sandbox::CancelToken;
 use serde_json::{Value, json};
 
@@ -14,7 +14,7 @@ async fn check(cases: impl IntoIterator<Item = (String, Value)>) {
         let result = pool
             .search(&code, CancelToken::new())
             .await
-            .map(|outcome| outcome.result)
+            .map(value)
             .unwrap_or_else(|error| panic!("{code} failed: {error}"));
         assert_eq!(result, expected, "{code}");
     }

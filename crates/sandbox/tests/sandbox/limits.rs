@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::common::{Shared, TestHost, pool, quick_limits, small_view};
+use crate::common::{Shared, TestHost, pool, quick_limits, small_view, value};
 use codemode_sandbox::{CancelToken, Limits, Pool, PoolConfig, SandboxError};
 use serde_json::json;
 
@@ -16,14 +16,11 @@ async fn both_then_healthy(
     Result<serde_json::Value, SandboxError>,
 ) {
     let host: Arc<dyn codemode_sandbox::Host> = Arc::new(Shared(TestHost::new()));
-    let searched = pool
-        .search(code, CancelToken::new())
-        .await
-        .map(|outcome| outcome.result);
+    let searched = pool.search(code, CancelToken::new()).await.map(value);
     let executed = pool
         .execute(code, host.clone(), CancelToken::new())
         .await
-        .map(|outcome| outcome.result);
+        .map(value);
     let healthy = pool
         .search(
             "async () => Object.keys(spec.paths).length",
@@ -31,7 +28,7 @@ async fn both_then_healthy(
         )
         .await;
     assert_eq!(
-        healthy.map(|outcome| outcome.result),
+        healthy.map(value),
         Ok(json!(2)),
         "search still works after {code}"
     );
@@ -39,7 +36,7 @@ async fn both_then_healthy(
         .execute("async () => 'fine'", host, CancelToken::new())
         .await;
     assert_eq!(
-        healthy.map(|outcome| outcome.result),
+        healthy.map(value),
         Ok(json!("fine")),
         "execute still works after {code}"
     );
@@ -120,10 +117,10 @@ async fn a_search_making_cyclic_garbage_beyond_its_memory_limit_is_collected_in_
     let kept = "async () => { const kept = []; for (;;) kept.push({ pad: 'x'.repeat(16384) + kept.length }); }";
     for _ in 0..2 {
         let made = pool.search(garbage, CancelToken::new()).await;
-        assert_eq!(made.map(|outcome| outcome.result), Ok(json!(20_000)));
+        assert_eq!(made.map(value), Ok(json!(20_000)));
         let held = pool.search(kept, CancelToken::new()).await;
         assert_eq!(
-            held.map(|outcome| outcome.result),
+            held.map(value),
             Err(SandboxError::OutOfMemory {
                 limit_bytes: 4 << 20
             })
@@ -146,10 +143,10 @@ async fn cyclic_garbage_holding_the_spec_is_collected_and_the_spec_stays_whole()
         spec.paths['/zones/{zone_id}/dns_records'].post.operationId, spec.paths['/zones'].get.tags]";
     for _ in 0..3 {
         let made = pool.search(garbage, CancelToken::new()).await;
-        assert_eq!(made.map(|outcome| outcome.result), Ok(json!(2)));
+        assert_eq!(made.map(value), Ok(json!(2)));
         let spec = pool.search(read, CancelToken::new()).await;
         assert_eq!(
-            spec.map(|outcome| outcome.result),
+            spec.map(value),
             Ok(json!([
                 "Small API",
                 ["/zones", "/zones/{zone_id}/dns_records"],
@@ -213,7 +210,7 @@ async fn leftover_work_does_not_reach_the_next_call() {
             CancelToken::new(),
         )
         .await;
-    assert_eq!(first.map(|outcome| outcome.result), Ok(json!("first")));
+    assert_eq!(first.map(value), Ok(json!("first")));
     let second = pool
         .search(
             "async () => { const end = Date.now() + 200; let turns = 0; while (Date.now() < end) { await null; turns++; } return turns; }",
@@ -222,7 +219,7 @@ async fn leftover_work_does_not_reach_the_next_call() {
         .await;
     let turns = second
         .ok()
-        .and_then(|outcome| outcome.result.as_u64())
+        .and_then(|outcome| value(outcome).as_u64())
         .unwrap_or(0);
     assert!(
         turns > 1_000,
@@ -245,7 +242,7 @@ async fn cancelling_a_busy_loop_frees_the_worker_promptly() {
         Err(SandboxError::Cancelled)
     );
     let next = pool.search("async () => 'next'", CancelToken::new()).await;
-    assert_eq!(next.map(|outcome| outcome.result), Ok(json!("next")));
+    assert_eq!(next.map(value), Ok(json!("next")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,7 +256,7 @@ async fn an_abandoned_call_is_cancelled() {
     assert!(abandoned.is_err());
     let started = Instant::now();
     let next = pool.search("async () => 'next'", CancelToken::new()).await;
-    assert_eq!(next.map(|outcome| outcome.result), Ok(json!("next")));
+    assert_eq!(next.map(value), Ok(json!("next")));
     assert!(
         started.elapsed() < Duration::from_millis(500),
         "took {:?}",
@@ -276,7 +273,7 @@ async fn calls_run_in_parallel_up_to_the_worker_count() {
         pool.search(busy, CancelToken::new())
     );
     let span = |outcome: Result<codemode_sandbox::Outcome, SandboxError>| {
-        let result = outcome.expect("the code runs").result;
+        let result = value(outcome.expect("the code runs"));
         (
             result[0].as_f64().unwrap_or(0.0),
             result[1].as_f64().unwrap_or(0.0),
@@ -314,7 +311,8 @@ async fn a_response_too_large_for_memory_rejects_its_request_and_the_code_goes_o
         .execute(code, host, CancelToken::new())
         .await
         .expect("the code catches the rejection and goes on");
-    let message = outcome.result[0].as_str().unwrap_or_default().to_string();
+    let result = value(outcome);
+    let message = result[0].as_str().unwrap_or_default().to_string();
     assert!(
         message.starts_with(
             "cloudflare.request: the response is too large: as JavaScript values it does not \
@@ -322,5 +320,5 @@ async fn a_response_too_large_for_memory_rejects_its_request_and_the_code_goes_o
         ),
         "{message}"
     );
-    assert_eq!(outcome.result[1], json!(3));
+    assert_eq!(result[1], json!(3));
 }

@@ -7,7 +7,7 @@ use codemode_sandbox::{CancelToken, Pool, PoolConfig, SandboxError};
 use codemode_spec::Spec;
 use serde_json::{Value, json};
 
-use crate::common::quick_limits;
+use crate::common::{quick_limits, value};
 
 /// A pool over a small spec with three operations.
 fn pool() -> Pool {
@@ -36,9 +36,7 @@ fn pool() -> Pool {
 }
 
 async fn search(pool: &Pool, code: &str) -> Result<Value, SandboxError> {
-    pool.search(code, CancelToken::new())
-        .await
-        .map(|outcome| outcome.result)
+    pool.search(code, CancelToken::new()).await.map(value)
 }
 
 /// The message of the error `code` throws.

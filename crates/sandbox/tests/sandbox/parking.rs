@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::common::{Shared, TestHost, quick_limits, small_view};
+use crate::common::{Shared, TestHost, quick_limits, small_view, value};
 use codemode_sandbox::{CancelToken, Host, Outcome, Pool, PoolConfig, SandboxError};
 use serde_json::json;
 
@@ -89,7 +89,7 @@ async fn searches_run_while_executes_wait_on_a_host_that_never_answers() {
             .search("async () => Object.keys(spec.paths)", CancelToken::new())
             .await;
         assert_eq!(
-            searched.map(|outcome| outcome.result),
+            searched.map(value),
             Ok(json!(["/zones", "/zones/{zone_id}/dns_records"]))
         );
     }
@@ -119,7 +119,7 @@ async fn many_executes_on_one_worker_wait_on_their_host_at_the_same_time() {
         .collect();
     for call in calls {
         let outcome = call.await.expect("the task finishes");
-        assert_eq!(outcome.map(|outcome| outcome.result), Ok(json!(true)));
+        assert_eq!(outcome.map(value), Ok(json!(true)));
     }
     assert_eq!(host.most_in_flight.load(Ordering::SeqCst), 20);
 }
@@ -147,10 +147,7 @@ async fn a_full_queue_refuses_a_call_at_once_and_keeps_serving() {
         running.await.expect("the task finishes"),
         Err(SandboxError::Cancelled)
     );
-    assert_eq!(
-        queued.await.map(|outcome| outcome.result),
-        Ok(json!("queued"))
-    );
+    assert_eq!(queued.await.map(value), Ok(json!("queued")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,7 +215,7 @@ async fn executes_past_the_cap_are_refused_at_once_and_searches_still_run() {
             .contains("the sandbox is busy")
     );
     let searched = pool.search("async () => 'free'", CancelToken::new()).await;
-    assert_eq!(searched.map(|outcome| outcome.result), Ok(json!("free")));
+    assert_eq!(searched.map(value), Ok(json!("free")));
     for call in waiting {
         call.abort();
     }
@@ -227,7 +224,7 @@ async fn executes_past_the_cap_are_refused_at_once_and_searches_still_run() {
     let next = pool
         .execute("async () => 'next'", host_of(&host), CancelToken::new())
         .await;
-    assert_eq!(next.map(|outcome| outcome.result), Ok(json!("next")));
+    assert_eq!(next.map(value), Ok(json!("next")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,7 +267,7 @@ async fn cancelling_a_parked_call_stops_it_and_its_request() {
     let next = pool
         .execute("async () => 'next'", host_of(&host), CancelToken::new())
         .await;
-    assert_eq!(next.map(|outcome| outcome.result), Ok(json!("next")));
+    assert_eq!(next.map(value), Ok(json!("next")));
 }
 
 /// Waits until `host` has exactly `count` requests in flight.
@@ -290,7 +287,7 @@ async fn time_waiting_for_a_person_does_not_count_toward_the_limit() {
             CancelToken::new(),
         )
         .await;
-    assert_eq!(outcome.map(|outcome| outcome.result), Ok(json!("approved")));
+    assert_eq!(outcome.map(value), Ok(json!("approved")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,7 +299,7 @@ async fn the_account_id_lookup_holds_no_worker() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let searched = pool.search("async () => 'free'", CancelToken::new()).await;
-    assert_eq!(searched.map(|outcome| outcome.result), Ok(json!("free")));
+    assert_eq!(searched.map(value), Ok(json!("free")));
     assert!(!waiting.is_finished());
     waiting.abort();
 }

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use codemode_sandbox::{LogLevel, LogLine, Truncation};
+use codemode_sandbox::{JsonText, LogLevel, LogLine, Truncation};
 use serde_json::Value;
 
 use crate::call::error::CallError;
@@ -24,10 +24,10 @@ pub struct CallOutcome {
 /// What a call that did not fail produced.
 #[derive(Debug)]
 pub enum Returned {
-    /// The code's return value, as JSON, and how it was cut to fit.
+    /// The code's return value, as JSON text, and how it was cut to fit.
     Value {
         /// The value.
-        value: Value,
+        value: JsonText,
         /// Set when the value was cut to the result limit.
         truncation: Option<Truncation>,
     },
@@ -83,7 +83,7 @@ impl CallOutcome {
 
     fn render(&self) -> Vec<String> {
         let mut texts = vec![match &self.result {
-            Ok(Returned::Value { value, .. }) => value.to_string(),
+            Ok(Returned::Value { value, .. }) => value.as_str().to_owned(),
             Ok(Returned::ApprovalRequired(body)) => body.to_string(),
             Err(error) => error.to_string(),
         }];

@@ -93,9 +93,9 @@ async fn execute_with(
         .await
 }
 
-fn value(outcome: &CallOutcome) -> &Value {
+fn value(outcome: &CallOutcome) -> Value {
     match &outcome.result {
-        Ok(Returned::Value { value, .. }) => value,
+        Ok(Returned::Value { value, .. }) => value.to_value().expect("the result is JSON"),
         other => panic!("expected a value, got {other:?}"),
     }
 }
@@ -169,7 +169,8 @@ action = "deny"
       } catch (e) { return e.message; }
     }"#;
     let outcome = execute(&runner, local(), code).await;
-    let message = value(&outcome).as_str().expect("the caught message");
+    let message = value(&outcome);
+    let message = message.as_str().expect("the caught message");
     assert!(
         message.contains("denied by policy rule \"no-zone-reads\""),
         "{message}"
@@ -236,7 +237,7 @@ async fn a_held_request_stops_the_call_until_another_person_approves_it_once() {
         .expect("a person approves");
 
     let approved = execute_with(&runner, agent(), DELETE_A_RECORD, Some(id.clone()), None).await;
-    assert_eq!(value(&approved), &json!(true));
+    assert_eq!(value(&approved), json!(true));
     let again = execute_with(&runner, agent(), DELETE_A_RECORD, Some(id.clone()), None).await;
     assert!(
         !matches!(again.result, Ok(Returned::Value { .. })),
@@ -293,7 +294,7 @@ async fn a_person_asked_through_the_client_decides_and_the_code_carries_on() {
         };
         let outcome = execute_with(&runner, local(), &code, None, Some(asks)).await;
         person.await.expect("the person answered");
-        assert_eq!(value(&outcome), &expected);
+        assert_eq!(value(&outcome), expected);
     }
     let decisions: Vec<_> = records(&data)
         .iter()
@@ -322,7 +323,7 @@ search_per_session = 1
     let first = runner
         .search(&agent, "async () => 1", CancelToken::new())
         .await;
-    assert_eq!(value(&first), &json!(1));
+    assert_eq!(value(&first), json!(1));
     let second = runner
         .search(&agent, "async () => 2", CancelToken::new())
         .await;
@@ -331,7 +332,7 @@ search_per_session = 1
     let after_the_session = runner
         .search(&agent, "async () => 3", CancelToken::new())
         .await;
-    assert_eq!(value(&after_the_session), &json!(3));
+    assert_eq!(value(&after_the_session), json!(3));
     let kinds: Vec<_> = records(&data)
         .iter()
         .map(|stored| stored.record.error_kind.clone())
@@ -395,7 +396,8 @@ async fn a_call_stops_asking_after_a_declined_question() {
     }"#;
     let outcome = execute_with(&runner, local(), code, None, Some(asks)).await;
     assert_eq!(person.await.expect("the person answered"), 1);
-    let messages = value(&outcome).as_array().expect("the messages");
+    let messages = value(&outcome);
+    let messages = messages.as_array().expect("the messages");
     assert_eq!(messages.len(), 20);
     assert!(
         messages[1]
