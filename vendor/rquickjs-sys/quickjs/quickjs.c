@@ -622,6 +622,26 @@ struct JSContext {
     void *user_opaque;
 };
 
+/* Fast path (codemode): the exported JS_FreeValue and JS_FreeValueRT are
+   functions, so every value this file drops cost a call, two when through
+   JS_FreeValue, even when it holds no reference or other references remain.
+   Here the count is dropped inline, as JS_FreeValue is in upstream QuickJS's
+   header, and only a value whose last reference goes takes the call. */
+static void js_free_value_rt(JSRuntime *rt, JSValue v);
+
+static inline __attribute__((always_inline))
+void js_free_value_inline(JSRuntime *rt, JSValue v)
+{
+    if (JS_VALUE_HAS_REF_COUNT(v)) {
+        void *p = JS_VALUE_GET_PTR(v);
+        if (--JS_REF_COUNT(p) <= 0)
+            js_free_value_rt(rt, v);
+    }
+}
+
+#define JS_FreeValueRT(rt, v) js_free_value_inline(rt, v)
+#define JS_FreeValue(ctx, v) js_free_value_inline((ctx)->rt, v)
+
 typedef union JSFloat64Union {
     double d;
     uint64_t u64;
@@ -7201,19 +7221,16 @@ static void js_free_value_rt(JSRuntime *rt, JSValue v)
     }
 }
 
-void JS_FreeValueRT(JSRuntime *rt, JSValue v)
+/* The exported functions; this file's own calls take the inline fast path
+   (js_free_value_inline), hence the parentheses around the names. */
+void (JS_FreeValueRT)(JSRuntime *rt, JSValue v)
 {
-    if (JS_VALUE_HAS_REF_COUNT(v)) {
-        void *p = JS_VALUE_GET_PTR(v);
-        if (--JS_REF_COUNT(p) <= 0) {
-            js_free_value_rt(rt, v);
-        }
-    }
+    js_free_value_inline(rt, v);
 }
 
-void JS_FreeValue(JSContext *ctx, JSValue v)
+void (JS_FreeValue)(JSContext *ctx, JSValue v)
 {
-    JS_FreeValueRT(ctx->rt, v);
+    js_free_value_inline(ctx->rt, v);
 }
 
 /* garbage collection */
