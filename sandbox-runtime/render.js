@@ -1,7 +1,8 @@
 // Renders a value as JSON text no longer than a character budget.
 //
-// A value that fits is written by the engine's own JSON.stringify (bounded, see `native`);
-// the structural walk below is for the rest.
+// The sandbox first asks the engine's own JSON.stringify for the text, stopping past the
+// budget (`stringify_within`, crates/sandbox/src/quickjs/run.rs); this runs for the values that
+// did not fit, or that JSON.stringify rejects.
 //
 // Evaluates to `render(value, maxChars)`, which returns `{ json, truncation }`:
 // - if the whole value fits, `json` is exactly what JSON.stringify(value) gives (with
@@ -228,34 +229,7 @@
     return out + (array ? ']' : '}');
   }
 
-  // Thrown by the counting replacer once a value has more members than could fit.
-  const TOO_BIG = {};
-
-  // The native JSON.stringify of a value if it is at most `maxChars` characters, else null.
-  // A value with more members than `maxChars` cannot fit (each member JSON writes takes at
-  // least one character), so the replacer stops the walk there: a value as large as the
-  // whole spec is never materialised. Anything JSON.stringify rejects (a BigInt, a cycle, a
-  // throwing toJSON) is left to the structural path, which renders or reports it as before
-  // (its toJSON methods and getters then run a second time).
-  function native(value, maxChars) {
-    let members = 0;
-    const counting = function (key, member) {
-      members += 1;
-      if (members > maxChars) throw TOO_BIG;
-      return member;
-    };
-    try {
-      const text = stringify(value, counting);
-      if (text === undefined) return 'null';
-      return text.length <= maxChars ? text : null;
-    } catch (_) {
-      return null;
-    }
-  }
-
   return function render(value, maxChars) {
-    const quick = native(value, maxChars);
-    if (quick !== null) return { json: quick, truncation: null };
     const prepared = prepare(value, '');
     const top = prepared === undefined ? null : prepared;
     const whole = exact(top, maxChars, new Set());

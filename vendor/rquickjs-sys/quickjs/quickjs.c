@@ -51826,6 +51826,10 @@ typedef struct JSONStringifyContext {
     JSValue gap;
     JSValue empty;
     StringBuffer *b;
+    /* codemode: the writing stops, with `over` set and no exception thrown,
+       once the text is longer than `limit` characters */
+    int64_t limit;
+    bool over;
 } JSONStringifyContext;
 
 static JSValue JS_ToQuotedStringFree(JSContext *ctx, JSValue val) {
@@ -51909,6 +51913,10 @@ static int js_json_to_str(JSContext *ctx, JSONStringifyContext *jsc,
 
     if (js_check_stack_overflow(ctx->rt, 0)) {
         JS_ThrowStackOverflow(ctx);
+        goto exception;
+    }
+    if (unlikely(jsc->b->len > jsc->limit)) {
+        jsc->over = true;
         goto exception;
     }
 
@@ -52087,8 +52095,13 @@ exception:
     return -1;
 }
 
-JSValue JS_JSONStringify(JSContext *ctx, JSValueConst obj,
-                         JSValueConst replacer, JSValueConst space0)
+/* JSON.stringify, stopping as soon as the text is longer than `limit`
+   characters: it then returns JS_EXCEPTION with *over set and no exception
+   pending. */
+static JSValue js_json_stringify_limited(JSContext *ctx, JSValueConst obj,
+                                         JSValueConst replacer,
+                                         JSValueConst space0, int64_t limit,
+                                         bool *over)
 {
     StringBuffer b_s;
     JSONStringifyContext jsc_s, *jsc = &jsc_s;
@@ -52096,6 +52109,8 @@ JSValue JS_JSONStringify(JSContext *ctx, JSValueConst obj,
     int res;
     int64_t i, j, n;
 
+    jsc->limit = limit;
+    jsc->over = false;
     jsc->replacer_func = JS_UNDEFINED;
     jsc->stack = JS_UNDEFINED;
     jsc->property_list = JS_UNDEFINED;
@@ -52209,6 +52224,10 @@ JSValue JS_JSONStringify(JSContext *ctx, JSValueConst obj,
     if (js_json_to_str(ctx, jsc, wrapper, val, jsc->empty))
         goto exception;
 
+    if (jsc->b->len > jsc->limit) {
+        jsc->over = true;
+        goto exception;
+    }
     ret = string_buffer_end(jsc->b);
     goto done;
 
@@ -52222,7 +52241,43 @@ done:
     JS_FreeValue(ctx, jsc->gap);
     JS_FreeValue(ctx, jsc->property_list);
     JS_FreeValue(ctx, jsc->stack);
+    *over = jsc->over;
     return ret;
+}
+
+JSValue JS_JSONStringify(JSContext *ctx, JSValueConst obj,
+                         JSValueConst replacer, JSValueConst space0)
+{
+    bool over;
+    return js_json_stringify_limited(ctx, obj, replacer, space0, INT64_MAX,
+                                     &over);
+}
+
+/* codemode: JSON.stringify(obj) if its text is at most max_len characters;
+   JS_NULL if it is longer (the writing stops soon after max_len, so a huge
+   value is never written out whole) or if JSON.stringify throws a catchable
+   error (a BigInt, a cycle, a throwing toJSON), which is cleared; JS_UNDEFINED
+   where JSON.stringify gives undefined. An uncatchable error (an interrupt)
+   stays pending and JS_EXCEPTION is returned. */
+JSValue JS_JSONStringifyBounded(JSContext *ctx, JSValueConst obj,
+                                int64_t max_len)
+{
+    bool over;
+    JSValue ret, error;
+
+    ret = js_json_stringify_limited(ctx, obj, JS_UNDEFINED, JS_UNDEFINED,
+                                    max_len, &over);
+    if (over)
+        return JS_NULL;
+    if (!JS_IsException(ret))
+        return ret;
+    error = JS_GetException(ctx);
+    if (JS_IsUncatchableError(error)) {
+        JS_Throw(ctx, error);
+        return JS_EXCEPTION;
+    }
+    JS_FreeValue(ctx, error);
+    return JS_NULL;
 }
 
 static JSValue js_json_stringify(JSContext *ctx, JSValueConst this_val,

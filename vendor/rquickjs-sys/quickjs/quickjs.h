@@ -1068,6 +1068,9 @@ JS_EXTERN JSValue JS_ParseJSON(JSContext *ctx, const char *buf, size_t buf_len,
                                const char *filename);
 JS_EXTERN JSValue JS_JSONStringify(JSContext *ctx, JSValueConst obj,
                                    JSValueConst replacer, JSValueConst space0);
+/* codemode: JSON.stringify(obj) if at most max_len characters, else JS_NULL */
+JS_EXTERN JSValue JS_JSONStringifyBounded(JSContext *ctx, JSValueConst obj,
+                                          int64_t max_len);
 
 /* Manages the backing memory of an externally created ArrayBuffer.
    When 'size' is zero, 'ptr' must be freed and NULL returned. Otherwise the

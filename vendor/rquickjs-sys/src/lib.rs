@@ -30,4 +30,8 @@ extern "C" {
     /// Takes every GC object allocated so far out of the cycle collector's walk (codemode's
     /// addition to quickjs.c; see the function there).
     pub fn JS_SealGCObjects(rt: *mut JSRuntime);
+    /// `JSON.stringify(obj)` if its text is at most `max_len` characters; `null` if longer,
+    /// or if `JSON.stringify` throws a catchable error, which is cleared (codemode's addition
+    /// to quickjs.c; see the function there).
+    pub fn JS_JSONStringifyBounded(ctx: *mut JSContext, obj: JSValue, max_len: i64) -> JSValue;
 }

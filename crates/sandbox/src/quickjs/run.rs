@@ -176,13 +176,20 @@ pub(crate) fn drain(ctx: &Ctx<'_>, watch: &Watch) -> bool {
     true
 }
 
-/// Renders `value` to JSON with render.js, cut to the result limit.
+/// Renders `value` to JSON within the result limit: `JSON.stringify`'s text when it fits,
+/// else render.js's structural cut.
 pub(crate) fn render<'js>(
     ctx: &Ctx<'js>,
     value: Value<'js>,
     bounds: &Bounds<'_, 'js>,
 ) -> Result<(JsonText, Option<Truncation>), SandboxError> {
     let limits = bounds.limits;
+    let whole = stringify_within(ctx, &value, limits.result_chars)
+        .catch(ctx)
+        .map_err(|caught| failure(caught, bounds))?;
+    if let Some(json) = whole {
+        return Ok((read_back(json)?, None));
+    }
     let rendered: Object = bounds
         .render
         .call((value, limits.result_chars))
@@ -191,15 +198,49 @@ pub(crate) fn render<'js>(
     let json: String = rendered
         .get("json")
         .map_err(|error| engine_failure(&error, limits))?;
-    let result = JsonText::new(json).map_err(|error| SandboxError::Thrown {
-        message: format!("the result could not be read back as JSON: {error}"),
-    })?;
     let truncation = match rendered.get::<_, Option<Object>>("truncation") {
         Ok(Some(details)) => Some(truncation(&details)),
         Ok(None) => None,
         Err(error) => return Err(engine_failure(&error, limits)),
     };
-    Ok((result, truncation))
+    Ok((read_back(json)?, truncation))
+}
+
+/// `JSON.stringify(value)` if its text is at most `max_chars` long (`undefined` as `null`);
+/// `None` if it is longer, or if `JSON.stringify` rejects the value (a BigInt, a cycle, a
+/// throwing `toJSON`), which render.js then cuts or reports. The writing stops soon after the
+/// limit (`JS_JSONStringifyBounded`, vendored QuickJS), so a value as large as the whole spec
+/// is never written out.
+fn stringify_within<'js>(
+    ctx: &Ctx<'js>,
+    value: &Value<'js>,
+    max_chars: usize,
+) -> rquickjs::Result<Option<String>> {
+    let max_chars = i64::try_from(max_chars).unwrap_or(i64::MAX);
+    // SAFETY: the context and the value are alive for 'js. The function returns a new
+    // reference, which `from_raw` takes over, or JS_EXCEPTION with the exception pending.
+    let text = unsafe {
+        let raw = rquickjs::qjs::JS_JSONStringifyBounded(
+            ctx.as_raw().as_ptr(),
+            value.as_raw(),
+            max_chars,
+        );
+        if rquickjs::qjs::JS_IsException(raw) {
+            return Err(rquickjs::Error::Exception);
+        }
+        Value::from_raw(ctx.clone(), raw)
+    };
+    if text.is_undefined() {
+        return Ok(Some("null".to_owned()));
+    }
+    text.into_string().map(|text| text.to_string()).transpose()
+}
+
+/// The rendered text, checked to be one JSON value.
+fn read_back(json: String) -> Result<JsonText, SandboxError> {
+    JsonText::new(json).map_err(|error| SandboxError::Thrown {
+        message: format!("the result could not be read back as JSON: {error}"),
+    })
 }
 
 /// Reads render.js's truncation details.

@@ -44,6 +44,18 @@ async fn both_then_healthy(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_to_json_in_the_result_times_out() {
+    let pool = pool(small_view(), 1);
+    let code = "async () => [1, { toJSON() { for (;;) {} } }]";
+    let (searched, executed) = both_then_healthy(&pool, code).await;
+    let timeout = SandboxError::Timeout {
+        limit: Duration::from_secs(2),
+    };
+    assert_eq!(searched, Err(timeout.clone()));
+    assert_eq!(executed, Err(timeout));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_loop_times_out() {
     let pool = pool(small_view(), 1);
     let started = Instant::now();
