@@ -286,6 +286,7 @@ async fn main() -> anyhow::Result<()> {
     if args.runs(Part::Churn) {
         progress("session churn");
         let limit = Duration::from_secs(600);
+        report.memory.unchurned_mib = Some(server.rss_mib()?);
         report.churn = Some(load::churn(server.addr, args.churn_sessions, limit).await);
         report.memory.churned_mib = Some(server.rss_mib()?);
     }

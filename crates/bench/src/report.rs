@@ -72,6 +72,8 @@ pub struct Memory {
     pub settled_mib: Option<f64>,
     /// After the soak.
     pub soaked_mib: Option<f64>,
+    /// As the session churn starts, from which its growth is measured.
+    pub unchurned_mib: Option<f64>,
     /// After the session churn.
     pub churned_mib: Option<f64>,
     /// The peak.
@@ -438,10 +440,18 @@ impl Report {
                 );
             }
         }
-        if let (Some(churn), Some(mib)) = (&self.churn, m.churned_mib) {
+        if let (Some(churn), Some(mib), Some(start)) = (&self.churn, m.churned_mib, m.unchurned_mib)
+        {
             figure(
-                &format!("RSS after {} sessions opened and closed", churn.sessions),
-                &growth(mib),
+                &format!(
+                    "RSS after {} sessions opened and closed (growth over them)",
+                    churn.sessions
+                ),
+                &format!(
+                    "{mib:.1} MiB ({:+.1}% from {start:.1} MiB as they started; {:+.1}% vs warm)",
+                    (mib / start - 1.0) * 100.0,
+                    (mib / m.warm_mib - 1.0) * 100.0
+                ),
                 "within 10%",
             );
         }
