@@ -14782,24 +14782,16 @@ static int json_put_string_char(StringBuffer *b, uint32_t c)
     }
 }
 
-static JSValue JS_ToQuotedString(JSContext *ctx, JSValueConst val1)
+/* Appends the JSON text of the string `p`, quotes included, to `b`
+   (codemode: taken out of JS_ToQuotedString so JSON.stringify writes it
+   straight into its buffer). */
+static int string_buffer_put_quoted(StringBuffer *b, JSString *p)
 {
-    JSValue val;
-    JSString *p;
     int i, start;
     uint32_t c;
-    StringBuffer b_s, *b = &b_s;
-
-    val = JS_ToStringCheckObject(ctx, val1);
-    if (JS_IsException(val))
-        return val;
-    p = JS_VALUE_GET_STRING(val);
-
-    if (string_buffer_init(ctx, b, p->len + 2))
-        goto fail;
 
     if (string_buffer_putc8(b, '\"'))
-        goto fail;
+        return -1;
     if (!p->is_wide_char) {
         /* Fast path (codemode): an 8-bit string, which has no surrogates, is
            copied in runs between the characters that need an escape. */
@@ -14810,19 +14802,34 @@ static JSValue JS_ToQuotedString(JSContext *ctx, JSValueConst val1)
                 continue;
             if (string_buffer_write8(b, chars + start, i - start) ||
                 json_put_string_char(b, c))
-                goto fail;
+                return -1;
             start = i + 1;
         }
         if (string_buffer_write8(b, chars + start, p->len - start))
-            goto fail;
+            return -1;
     } else {
         for(i = 0; i < p->len; ) {
             c = string_getc(p, &i);
             if (json_put_string_char(b, c))
-                goto fail;
+                return -1;
         }
     }
-    if (string_buffer_putc8(b, '\"'))
+    return string_buffer_putc8(b, '\"');
+}
+
+static JSValue JS_ToQuotedString(JSContext *ctx, JSValueConst val1)
+{
+    JSValue val;
+    JSString *p;
+    StringBuffer b_s, *b = &b_s;
+
+    val = JS_ToStringCheckObject(ctx, val1);
+    if (JS_IsException(val))
+        return val;
+    p = JS_VALUE_GET_STRING(val);
+
+    if (string_buffer_init(ctx, b, p->len + 2) ||
+        string_buffer_put_quoted(b, p))
         goto fail;
     JS_FreeValue(ctx, val);
     return string_buffer_end(b);
@@ -17213,7 +17220,18 @@ static __exception int js_for_of_start(JSContext *ctx, JSValue *sp,
     if (is_async) {
         obj = JS_GetIterator(ctx, op1, true);
     } else {
-        method = JS_GetProperty(ctx, op1, JS_ATOM_Symbol_iterator);
+        if (JS_VALUE_GET_TAG(op1) == JS_TAG_OBJECT &&
+            JS_VALUE_GET_OBJ(op1)->shape == ctx->array_shape) {
+            /* Fast path (codemode): an array of the realm's initial array
+               shape (shared, so never changed in place) has no own property
+               but `length`: the lookup starts at its prototype, with the
+               array as the receiver. */
+            method = JS_GetPropertyInternal(ctx,
+                                            JS_MKPTR(JS_TAG_OBJECT, ctx->array_shape->proto),
+                                            JS_ATOM_Symbol_iterator, op1, false);
+        } else {
+            method = JS_GetProperty(ctx, op1, JS_ATOM_Symbol_iterator);
+        }
         if (JS_IsException(method))
             return -1;
         in_place = js_array_values_in_place(ctx, op1, method);
@@ -42636,6 +42654,15 @@ static __exception int js_get_length32(JSContext *ctx, uint32_t *pres,
                                        JSValueConst obj)
 {
     JSValue len_val;
+    /* Fast path (codemode): as in js_get_length64. */
+    if (JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT) {
+        JSObject *p = JS_VALUE_GET_OBJ(obj);
+        if (p->class_id == JS_CLASS_ARRAY &&
+            JS_VALUE_GET_TAG(p->prop[0].u.value) == JS_TAG_INT) {
+            *pres = JS_VALUE_GET_INT(p->prop[0].u.value);
+            return 0;
+        }
+    }
     len_val = JS_GetProperty(ctx, obj, JS_ATOM_length);
     if (JS_IsException(len_val)) {
         *pres = 0;
@@ -42648,6 +42675,17 @@ static __exception int js_get_length64(JSContext *ctx, int64_t *pres,
                                        JSValueConst obj)
 {
     JSValue len_val;
+    /* Fast path (codemode): an array's length is always its first property
+       (see JS_NewObjectFromShape), an int while it fits one; reading it runs
+       no code. */
+    if (JS_VALUE_GET_TAG(obj) == JS_TAG_OBJECT) {
+        JSObject *p = JS_VALUE_GET_OBJ(obj);
+        if (p->class_id == JS_CLASS_ARRAY &&
+            JS_VALUE_GET_TAG(p->prop[0].u.value) == JS_TAG_INT) {
+            *pres = JS_VALUE_GET_INT(p->prop[0].u.value);
+            return 0;
+        }
+    }
     len_val = JS_GetProperty(ctx, obj, JS_ATOM_length);
     if (JS_IsException(len_val)) {
         *pres = 0;
@@ -52028,13 +52066,20 @@ static int js_json_to_str(JSContext *ctx, JSONStringifyContext *jsc,
                 if (!JS_IsUndefined(v)) {
                     if (has_content)
                         string_buffer_putc8(jsc->b, ',');
-                    prop = JS_ToQuotedStringFree(ctx, prop);
-                    if (JS_IsException(prop)) {
-                        JS_FreeValue(ctx, v);
-                        goto exception;
-                    }
                     string_buffer_concat_value(jsc->b, sep);
-                    string_buffer_concat_value(jsc->b, prop);
+                    if (JS_VALUE_GET_TAG(prop) == JS_TAG_STRING) {
+                        /* Fast path (codemode): quoted straight into the
+                           buffer, without a string of its own. */
+                        string_buffer_put_quoted(jsc->b,
+                                                 JS_VALUE_GET_STRING(prop));
+                    } else {
+                        prop = JS_ToQuotedStringFree(ctx, prop);
+                        if (JS_IsException(prop)) {
+                            JS_FreeValue(ctx, v);
+                            goto exception;
+                        }
+                        string_buffer_concat_value(jsc->b, prop);
+                    }
                     string_buffer_putc8(jsc->b, ':');
                     string_buffer_concat_value(jsc->b, sep1);
                     if (js_json_to_str(ctx, jsc, val, v, indent1))
@@ -52061,6 +52106,10 @@ static int js_json_to_str(JSContext *ctx, JSONStringifyContext *jsc,
  concat_primitive:
     switch (JS_VALUE_GET_NORM_TAG(val)) {
     case JS_TAG_STRING:
+        /* Fast path (codemode): quoted straight into the buffer. */
+        ret = string_buffer_put_quoted(jsc->b, JS_VALUE_GET_STRING(val));
+        JS_FreeValue(ctx, val);
+        return ret;
     case JS_TAG_STRING_ROPE:
         val = JS_ToQuotedStringFree(ctx, val);
         if (JS_IsException(val))

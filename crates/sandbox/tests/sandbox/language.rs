@@ -307,6 +307,60 @@ async fn json_strings_are_escaped_as_the_language_says() {
             r#"JSON.stringify(["wide \u2603 \ud83d\ude00", "lone \ud800 \udfff", "mix\u00e9\u2603\""])"#,
             "[\"wide ☃ 😀\",\"lone \\ud800 \\udfff\",\"mixé☃\\\"\"]",
         ),
+        // Strings built by concatenation (ropes), as keys and as values, and keys that are
+        // not plain identifiers.
+        (
+            r#"(() => { const k = 'k'.repeat(30) + '"' + 'k'.repeat(30); return JSON.stringify({ [k]: 'v'.repeat(40) + '\n' + 'w'.repeat(40), 1: [k + k] }); })()"#,
+            "{\"1\":[\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\\\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\\\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\"],\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\\\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\":\"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv\\nwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww\"}",
+        ),
     ];
     check(cases.map(|(code, expected)| (code.to_owned(), json!(expected)))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn array_lengths_are_read_as_the_language_says() {
+    let cases = [
+        ("Object.freeze([1, 2, 3]).includes(3)", json!(true)),
+        (
+            "(() => { const a = [1]; a.length = 3; return [JSON.stringify(a), a.includes(undefined), a.indexOf(1)]; })()",
+            json!(["[1,null,null]", true, 0]),
+        ),
+        (
+            "(() => { const a = [, 'x']; return [JSON.stringify(a), Object.freeze(a).includes('x')]; })()",
+            json!(["[null,\"x\"]", true]),
+        ),
+        // A length past 2^31 is not an int: the general path reads it.
+        (
+            "(() => { const a = []; a.length = 2 ** 32 - 1; return [a.length, a.lastIndexOf(1, -(2 ** 32) + 2)]; })()",
+            json!([4_294_967_295_u64, -1]),
+        ),
+        // Something that is not an array goes the general way, getters included.
+        (
+            "Array.prototype.includes.call({ get length() { return 2; }, 0: 'a', 1: 'b' }, 'b')",
+            json!(true),
+        ),
+    ];
+    check(cases.map(|(code, expected)| (code.to_owned(), expected))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arrays_iterator_is_looked_up_with_the_array_as_receiver() {
+    let cases = [
+        // A getter on Array.prototype sees the array as `this`.
+        (
+            "(() => { const d = Object.getOwnPropertyDescriptor(Array.prototype, Symbol.iterator); let seen; Object.defineProperty(Array.prototype, Symbol.iterator, { configurable: true, get() { seen = this; return d.value; } }); const a = [1, 2]; const out = []; for (const x of a) out.push(x); const [first] = a; return [out, first, seen === a]; })()",
+            json!([[1, 2], 1, true]),
+        ),
+        // An array's own iterator wins over the prototype's.
+        (
+            "(() => { const a = [1, 2]; a[Symbol.iterator] = function* () { yield 'own'; }; const out = []; for (const x of a) out.push(x); return out; })()",
+            json!(["own"]),
+        ),
+        // A replaced prototype iterator is used.
+        (
+            "(() => { Array.prototype[Symbol.iterator] = function* () { yield 'replaced'; }; const [x] = [1]; return x; })()",
+            json!("replaced"),
+        ),
+    ];
+    check(cases.map(|(code, expected)| (code.to_owned(), expected))).await;
 }
