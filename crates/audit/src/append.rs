@@ -1,5 +1,6 @@
 //! Adding entries to the chain inside one write transaction, and reading and moving the
-//! chain's signed points (`anchor` and `head`).
+//! chain's signed points (`anchor` and `head`). Every statement here runs on each commit, so
+//! each is prepared once per connection (`prepare_cached`) rather than parsed every time.
 
 use rusqlite::{Connection, ErrorCode, params};
 
@@ -29,10 +30,9 @@ pub struct StoredPoint {
 
 /// Reads the chain point `name` (`anchor` or `head`).
 pub(crate) fn read_point(connection: &Connection, name: &str) -> Result<StoredPoint, AuditError> {
-    let found = connection.query_row(
-        "SELECT id, hash, mac FROM audit_chain WHERE point = ?1",
-        [name],
-        |row| {
+    let found = connection
+        .prepare_cached("SELECT id, hash, mac FROM audit_chain WHERE point = ?1")?
+        .query_row([name], |row| {
             Ok(StoredPoint {
                 point: ChainPoint {
                     id: row.get(0)?,
@@ -40,8 +40,7 @@ pub(crate) fn read_point(connection: &Connection, name: &str) -> Result<StoredPo
                 },
                 mac: row.get(2)?,
             })
-        },
-    );
+        });
     Ok(found?)
 }
 
@@ -72,15 +71,14 @@ pub(crate) fn write_point(
     point: &ChainPoint,
     key: Option<&AuditKey>,
 ) -> Result<(), AuditError> {
-    connection.execute(
-        "UPDATE audit_chain SET id = ?2, hash = ?3, mac = ?4 WHERE point = ?1",
-        params![
+    connection
+        .prepare_cached("UPDATE audit_chain SET id = ?2, hash = ?3, mac = ?4 WHERE point = ?1")?
+        .execute(params![
             name,
             point.id,
             point.hash,
             key.map(|key| key.sign(name, point))
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
@@ -125,12 +123,12 @@ fn insert(
     hash: &str,
 ) -> Result<(), AuditError> {
     match entry {
-        Entry::Call(record) => connection.execute(
-            &format!(
+        Entry::Call(record) => {
+            let sql = format!(
                 "INSERT INTO audit_calls ({COLUMNS}) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-            ),
-            params![
+            );
+            connection.prepare_cached(&sql)?.execute(params![
                 id,
                 prev_hash,
                 hash,
@@ -149,14 +147,14 @@ fn insert(
                 record.duration_ms,
                 record.result_chars,
                 record.code_chars,
-            ],
-        )?,
-        Entry::Intent(intent) => connection.execute(
-            &format!(
+            ])?
+        }
+        Entry::Intent(intent) => {
+            let sql = format!(
                 "INSERT INTO audit_requests ({INTENT_COLUMNS}) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-            ),
-            params![
+            );
+            connection.prepare_cached(&sql)?.execute(params![
                 id,
                 prev_hash,
                 hash,
@@ -169,8 +167,8 @@ fn insert(
                 intent.path,
                 intent.body_sha256,
                 intent.upstream,
-            ],
-        )?,
+            ])?
+        }
     };
     Ok(())
 }
