@@ -4,8 +4,14 @@
 //! read-only and then the object is made non-extensible, so objects with the same keys share
 //! one QuickJS shape. `Object.freeze` on a built object gives it a shape of its own, which on
 //! a large spec doubles what every cycle collection walks and what each worker holds.
+//!
+//! Nodes are built level by level, deepest first ([`deepest_first`]), not depth first: QuickJS
+//! allocates in that order, so the objects a search walks top-down (the paths, each path's
+//! operations, their tags and summaries) end up next to each other in memory instead of each
+//! between its own bulky subtrees, and a walk over every operation touches a few hundred
+//! kilobytes instead of the whole heap.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use codemode_spec::Node;
@@ -27,6 +33,9 @@ pub(crate) fn to_js<'js>(
         prevent_extensions: object.get("preventExtensions")?,
         done: HashMap::new(),
     };
+    for node in deepest_first(view) {
+        converter.convert(node)?;
+    }
     match view.as_object() {
         Some(fields) if !extra.is_empty() => {
             let root = Object::new(ctx.clone())?;
@@ -93,6 +102,37 @@ impl<'js> Converter<'_, 'js> {
     }
 }
 
+/// Every node below the root that QuickJS allocates (strings, arrays, objects), once each,
+/// grouped by the depth a breadth-first walk first reaches it at, deepest group first, each
+/// group in the order it was reached. A node's children are deeper than the depth it was
+/// first reached at, or already reached: either way they are built first or on demand.
+fn deepest_first(view: &Arc<Node>) -> Vec<&Arc<Node>> {
+    let mut seen = HashSet::from([Arc::as_ptr(view)]);
+    let mut levels: Vec<Vec<&Arc<Node>>> = Vec::new();
+    let mut level = vec![view];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for &node in &level {
+            let children: Box<dyn Iterator<Item = &Arc<Node>>> = match node.as_ref() {
+                Node::Array(items) => Box::new(items.iter()),
+                Node::Object(fields) => Box::new(fields.iter().map(|(_, field)| field)),
+                _ => continue,
+            };
+            for child in children {
+                let allocates = matches!(
+                    child.as_ref(),
+                    Node::String(_) | Node::Array(_) | Node::Object(_)
+                );
+                if allocates && seen.insert(Arc::as_ptr(child)) {
+                    next.push(child);
+                }
+            }
+        }
+        levels.push(std::mem::replace(&mut level, next));
+    }
+    levels.into_iter().skip(1).rev().flatten().collect()
+}
+
 /// A JSON number as a JavaScript number: an integer when it fits, a double otherwise.
 fn number_value<'js>(ctx: Ctx<'js>, number: &serde_json::Number) -> Value<'js> {
     match number.as_i64().and_then(|int| i32::try_from(int).ok()) {
@@ -108,6 +148,39 @@ mod tests {
 
     fn text(value: &str) -> Arc<Node> {
         Arc::new(Node::String(value.into()))
+    }
+
+    #[test]
+    fn each_level_is_built_together_deepest_first() {
+        let operation = |summary: &str| {
+            let response = Node::Object(vec![("description".into(), text("ok"))]);
+            let responses = Node::Object(vec![("200".into(), Arc::new(response))]);
+            Arc::new(Node::Object(vec![
+                ("summary".into(), text(summary)),
+                ("responses".into(), Arc::new(responses)),
+            ]))
+        };
+        let (one, two, three) = (operation("one"), operation("two"), operation("three"));
+        let item = |methods: Vec<(&str, &Arc<Node>)>| {
+            let methods = methods
+                .into_iter()
+                .map(|(method, op)| (method.into(), op.clone()));
+            Arc::new(Node::Object(methods.collect()))
+        };
+        let paths = Node::Object(vec![
+            ("/a".into(), item(vec![("get", &one), ("post", &two)])),
+            ("/b".into(), item(vec![("get", &three)])),
+        ]);
+        let view = Arc::new(Node::Object(vec![("paths".into(), Arc::new(paths))]));
+        let order = deepest_first(&view);
+        let at = |node: &Arc<Node>| order.iter().position(|built| Arc::ptr_eq(built, node));
+        let (one, two, three) = (at(&one), at(&two), at(&three));
+        assert!(one.is_some() && two == one.map(|at| at + 1) && three == one.map(|at| at + 2));
+        let paths = view.get("paths").expect("the paths");
+        assert!(order.last().is_some_and(|last| Arc::ptr_eq(last, paths)));
+        assert!(at(&view).is_none(), "the root is built by to_js itself");
+        let unique: HashSet<_> = order.iter().map(|node| Arc::as_ptr(node)).collect();
+        assert_eq!(unique.len(), order.len());
     }
 
     #[test]
